@@ -1,0 +1,11 @@
+'use strict';
+// corral: Node's worker_threads (and, as they land, cluster and child_process.fork) on threads
+// and processes that Rust owns. Each module is also reachable as corral/<name>.
+const workerThreads = require('./lib/worker_threads');
+
+module.exports = {
+  workerThreads,
+  Worker: workerThreads.Worker,
+  MessageChannel: workerThreads.MessageChannel,
+  MessagePort: workerThreads.MessagePort,
+};

@@ -1,0 +1,59 @@
+'use strict';
+// Errors shaped like Node's internal ones: the built-in class, a `code`, a stack and toString()
+// reading `TypeError [CODE]: message`.
+const { inspect } = require('util');
+
+function makeError(Base, code, message) {
+  const err = new Base(message);
+  Object.defineProperty(err, 'name', { value: `${Base.name} [${code}]`, configurable: true, writable: true });
+  void err.stack; // captured with the code in its first line, as Node's are
+  delete err.name;
+  err.code = code;
+  Object.defineProperty(err, 'toString', {
+    value() { return `${this.name} [${code}]: ${this.message}`; },
+    configurable: true, writable: true,
+  });
+  return err;
+}
+
+function describeReceived(value) {
+  if (value == null) return ` Received ${value}`;
+  if (typeof value === 'function') return ` Received function ${value.name || '<anonymous>'}`;
+  if (typeof value === 'object') {
+    if (value.constructor?.name) return ` Received an instance of ${value.constructor.name}`;
+    return ` Received ${inspect(value, { depth: -1 })}`;
+  }
+  let shown = inspect(value, { colors: false });
+  if (shown.length > 28) shown = `${shown.slice(0, 25)}...`;
+  return ` Received type ${typeof value} (${shown})`;
+}
+
+function joinList(items, last = 'or') {
+  if (items.length <= 2) return items.join(` ${last} `);
+  return `${items.slice(0, -1).join(', ')}, ${last} ${items[items.length - 1]}`;
+}
+
+const kTypes = new Set(['string', 'function', 'number', 'object', 'boolean', 'bigint', 'symbol']);
+
+// ERR_INVALID_ARG_TYPE with Node's wording: `expected` mixes type names ('string') and class
+// names ('URL', 'Array').
+function invalidArgType(name, expected, actual) {
+  const list = Array.isArray(expected) ? expected : [expected];
+  const what = name.includes('.') ? 'property' : 'argument';
+  let msg = `The ${name.endsWith(' argument') ? name : `"${name}" ${what}`} must be `;
+  const types = list.filter((t) => kTypes.has(t.toLowerCase()));
+  const classes = list.filter((t) => !kTypes.has(t.toLowerCase()));
+  const parts = [];
+  if (types.length) parts.push(`${types.length > 1 ? 'one of type' : 'of type'} ${joinList(types)}`);
+  if (classes.length) parts.push(`${classes.length > 1 ? 'an instance of' : 'an instance of'} ${joinList(classes)}`);
+  msg += parts.join(' or ') + '.' + describeReceived(actual);
+  return makeError(TypeError, 'ERR_INVALID_ARG_TYPE', msg);
+}
+
+function invalidArgValue(name, value, reason = 'is invalid') {
+  const what = name.includes('.') ? 'property' : 'argument';
+  return makeError(TypeError, 'ERR_INVALID_ARG_VALUE',
+    `The ${what} '${name}' ${reason}. Received ${inspect(value)}`);
+}
+
+module.exports = { makeError, invalidArgType, invalidArgValue };

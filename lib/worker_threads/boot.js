@@ -1,0 +1,132 @@
+'use strict';
+// Runs first in every corral worker environment (passed to node::LoadEnvironment). Node treats
+// such an environment as a main thread; this makes it behave as a worker: corral's
+// worker_threads module with parentPort/workerData, a private copy of process.env, stdio relayed
+// through the parent, process-wide operations refused, uncaught errors reported to the parent.
+const path = require('path');
+
+function makeEnv(values) {
+  const target = { ...values };
+  return new Proxy(target, {
+    set(obj, key, value) {
+      obj[key] = `${value}`;
+      return true;
+    },
+    defineProperty(obj, key, descriptor) {
+      if ('value' in descriptor) obj[key] = `${descriptor.value}`;
+      return true;
+    },
+  });
+}
+
+function unsupported(name) {
+  const { makeError } = require('../errors');
+  const fn = function unavailableInWorker() {
+    throw makeError(TypeError, 'ERR_WORKER_UNSUPPORTED_OPERATION', `${name} is not supported in workers`);
+  };
+  fn.disabled = true;
+  return fn;
+}
+
+function refuseProcessWideOperations(process) {
+  process.abort = unsupported('process.abort()');
+  process.chdir = unsupported('process.chdir(directory)');
+  for (const name of ['setuid', 'setgid', 'seteuid', 'setegid', 'setgroups', 'initgroups']) {
+    if (typeof process[name] === 'function') process[name] = unsupported(`process.${name}()`);
+  }
+  const umask = process.umask;
+  process.umask = function (mask) {
+    if (mask !== undefined) unsupported('Setting process.umask()')();
+    return umask.call(process);
+  };
+  // Signals belong to the main thread: a worker's listener must not install a process-wide
+  // handler (Node's workers never receive signal events).
+  for (const listener of process.listeners('newListener')) {
+    if (listener.name === 'startListeningIfSignal') process.removeListener('newListener', listener);
+  }
+}
+
+function setupStdio(process, control, withStdin) {
+  const stdio = require('./stdio');
+  const stdout = stdio.relayWritable(control, 1);
+  const stderr = stdio.relayWritable(control, 2);
+  const stdin = stdio.relayedStdin(control, withStdin);
+  for (const [name, stream] of [['stdout', stdout], ['stderr', stderr], ['stdin', stdin]]) {
+    Object.defineProperty(process, name, { configurable: true, enumerable: true, get: () => stream });
+  }
+  // The global console may already have bound the real streams lazily.
+  try {
+    console._stdout = stdout;
+    console._stderr = stderr;
+  } catch {}
+  return stdin;
+}
+
+function reportUncaught(process, control) {
+  process.on('uncaughtException', function corralWorkerUncaught(error) {
+    // Only when nobody else handles it, like Node's default behaviour.
+    if (process.listenerCount('uncaughtException') > 1) return;
+    try {
+      control.postMessage({ type: 'error', error });
+    } catch {
+      control.postMessage({ type: 'error', error: String(error) });
+    }
+    process.exit(1);
+  });
+}
+
+function runEntry(process, entry, argv) {
+  const Module = require('module');
+  if (entry.kind === 'file') {
+    process.argv = [process.execPath, entry.source, ...argv];
+    Module.runMain(entry.source);
+    return;
+  }
+  process.argv = [process.execPath, '[worker eval]', ...argv];
+  if (entry.kind === 'module') {
+    import(entry.source).catch((err) => process.nextTick(() => { throw err; }));
+    return;
+  }
+  // Like `node -e`: module, exports, require, __filename and __dirname as globals.
+  const cwd = process.cwd();
+  const name = '[worker eval]';
+  const mod = new Module(path.join(cwd, name), null);
+  mod.filename = path.join(cwd, name);
+  mod.paths = Module._nodeModulePaths(cwd);
+  Object.assign(globalThis, {
+    module: mod, exports: mod.exports, require: Module.createRequire(mod.filename),
+    __filename: name, __dirname: '.',
+  });
+  const vm = require('vm');
+  const importModuleDynamically = vm.constants?.USE_MAIN_CONTEXT_DEFAULT_LOADER ??
+    ((specifier) => import(specifier));
+  vm.runInThisContext(entry.source, { filename: name, displayErrors: true, importModuleDynamically });
+}
+
+exports.boot = function boot(process) {
+  const { native } = require('../binding');
+  const payload = native.takePayload();
+  const state = require('./state');
+  state.isMainThread = false;
+  state.threadId = native.threadId;
+  state.parentPort = payload.publicPort;
+  state.workerData = payload.workerData;
+  state.resourceLimits = payload.resourceLimits;
+  state.environmentData = new Map(payload.environmentData);
+
+  if (payload.env !== null) process.env = makeEnv(payload.env);
+  process.execArgv = payload.execArgv;
+  const control = payload.controlPort;
+  const stdin = setupStdio(process, control, payload.stdin);
+  control.on('message', (msg) => {
+    if (msg.type === 'stdin') stdin.push(msg.data === null ? null : Buffer.from(msg.data));
+  });
+  // The control port must not keep the worker alive by itself.
+  control.unref();
+  refuseProcessWideOperations(process);
+  reportUncaught(process, control);
+  require('../register').installBuiltins();
+
+  control.postMessage({ type: 'online' });
+  runEntry(process, payload.entry, payload.argv);
+};

@@ -1,0 +1,229 @@
+'use strict';
+// The parent's side of a worker: validates options like Node, hands the start-up payload to the
+// native side (Rust starts the thread, the shim hosts the environment), and turns what comes
+// back over two ports into Node's events: 'online', 'message', 'messageerror', 'error', 'exit'.
+const EventEmitter = require('events');
+const path = require('path');
+const { pathToFileURL, fileURLToPath } = require('url');
+const { native } = require('../binding');
+const { makeError, invalidArgType, invalidArgValue } = require('../errors');
+const { MessageChannel, receiveMessageOnPort, normalizeTransfer } = require('./port');
+const stdio = require('./stdio');
+const state = require('./state');
+
+const SHARE_ENV = Symbol.for('nodejs.worker_threads.SHARE_ENV');
+const bootFile = path.join(__dirname, 'boot.js');
+const bootstrap = `require('module').createRequire(${JSON.stringify(bootFile)})` +
+  `(${JSON.stringify(bootFile)}).boot(process);`;
+
+const kPublic = Symbol('corral.worker.public');
+const kControl = Symbol('corral.worker.control');
+const kOnline = Symbol('corral.worker.online');
+const kExited = Symbol('corral.worker.exited');
+const kLimits = Symbol('corral.worker.limits');
+const kOnExit = Symbol('corral.worker.onExit');
+
+const limitKeys = ['maxYoungGenerationSizeMb', 'maxOldGenerationSizeMb', 'codeRangeSizeMb', 'stackSizeMb'];
+
+function workerPathError(filename) {
+  let hint = '';
+  if (filename.startsWith('file://')) hint = ' Wrap file:// URLs with `new URL`.';
+  else if (filename.startsWith('data:text/javascript')) hint = ' Wrap data: URLs with `new URL`.';
+  return makeError(TypeError, 'ERR_WORKER_PATH',
+    'The worker script or module filename must be an absolute path or a relative path starting ' +
+    `with './' or '../'.${hint} Received "${filename}"`);
+}
+
+// Returns { kind: 'file' | 'classic' | 'module', source } as Node resolves `filename`.
+function resolveEntry(filename, options) {
+  if (options.eval) {
+    if (typeof filename !== 'string') {
+      throw invalidArgValue('options.eval', options.eval, "must be false when 'filename' is not a string");
+    }
+    return { kind: 'classic', source: filename };
+  }
+  if (filename instanceof URL) {
+    if (filename.protocol === 'data:') return { kind: 'module', source: filename.href };
+    if (filename.protocol !== 'file:') {
+      throw makeError(TypeError, 'ERR_INVALID_URL_SCHEME', 'The URL must be of scheme file');
+    }
+    return { kind: 'file', source: fileURLToPath(filename) };
+  }
+  if (typeof filename !== 'string') throw invalidArgType('filename', ['string', 'URL'], filename);
+  if (path.isAbsolute(filename) || /^\.\.?[\\/]/.test(filename)) {
+    return { kind: 'file', source: path.resolve(filename) };
+  }
+  throw workerPathError(filename);
+}
+
+function validateExecArgv(execArgv) {
+  if (execArgv === undefined) return process.execArgv;
+  if (!Array.isArray(execArgv)) throw invalidArgType('options.execArgv', ['Array'], execArgv);
+  const invalid = execArgv.filter((arg) => {
+    if (typeof arg !== 'string' || !arg.startsWith('-')) return false;
+    const flag = arg.split('=')[0];
+    return !process.allowedNodeEnvironmentFlags.has(flag);
+  });
+  if (invalid.length) {
+    throw makeError(Error, 'ERR_WORKER_INVALID_EXEC_ARGV',
+      `Initiated Worker with invalid execArgv flags: ${invalid.join(', ')}`);
+  }
+  return execArgv.map(String);
+}
+
+function copyEnv(env) {
+  const copy = {};
+  for (const key of Object.keys(env)) copy[key] = `${env[key]}`;
+  return copy;
+}
+
+function readLimits(limits) {
+  if (limits === undefined) return {};
+  if (typeof limits !== 'object' || limits === null) {
+    throw invalidArgType('options.resourceLimits', ['object'], limits);
+  }
+  const out = {};
+  for (const key of limitKeys) {
+    if (typeof limits[key] === 'number' && limits[key] > 0) out[key] = limits[key];
+  }
+  return out;
+}
+
+class Worker extends EventEmitter {
+  constructor(filename, options = {}) {
+    super();
+    if (options === null || typeof options !== 'object') throw invalidArgType('options', ['object'], options);
+    const entry = resolveEntry(filename, options);
+    if (options.argv !== undefined && !Array.isArray(options.argv)) {
+      throw invalidArgType('options.argv', ['Array'], options.argv);
+    }
+    const execArgv = validateExecArgv(options.execArgv);
+    const { env = process.env } = options;
+    if (env !== SHARE_ENV && (typeof env !== 'object' || env === null)) {
+      throw invalidArgType('options.env', ['object'], env);
+    }
+    if (options.name !== undefined && typeof options.name !== 'string') {
+      throw invalidArgType('options.name', ['string'], options.name);
+    }
+    const limits = readLimits(options.resourceLimits);
+    const transferList = options.transferList === undefined ? [] : normalizeTransfer(options.transferList) ?? [];
+
+    // The control channel is made first so its wake-ups are seen before the public port's:
+    // 'online' comes before the first 'message'.
+    const control = new MessageChannel();
+    const pub = new MessageChannel();
+    const argv = (options.argv ?? []).map(String);
+    const payload = {
+      entry,
+      argv,
+      execArgv,
+      env: env === SHARE_ENV ? null : copyEnv(env),
+      workerData: options.workerData,
+      environmentData: [...state.environmentData],
+      publicPort: pub.port2,
+      controlPort: control.port2,
+      stdin: !!options.stdin,
+      resourceLimits: limits,
+      name: options.name ?? '',
+      parentThreadId: state.threadId,
+    };
+
+    this[kPublic] = pub.port1;
+    this[kControl] = control.port1;
+    this[kOnline] = false;
+    this[kExited] = false;
+    this[kLimits] = limits;
+    this.stdin = options.stdin ? stdio.parentStdin(control.port1) : null;
+    this.stdout = stdio.pushReadable();
+    this.stderr = stdio.pushReadable();
+    if (!options.stdout) this.stdout.on('data', (chunk) => process.stdout.write(chunk));
+    if (!options.stderr) this.stderr.on('data', (chunk) => process.stderr.write(chunk));
+
+    this.threadId = native.spawn({
+      argv: [process.execPath, ...(entry.kind === 'file' ? [entry.source] : []), ...argv],
+      execArgv,
+      bootstrap,
+      limits: limitKeys.map((k) => limits[k] ?? 0),
+      name: payload.name,
+    }, payload, [control.port2, pub.port2, ...transferList]);
+
+    control.port1.on('message', (msg) => this.#onControl(msg));
+    control.port1.on('close', () => this[kOnExit]());
+    pub.port1.on('message', (value) => {
+      if (!this[kOnline]) this.#drainControl();
+      this.emit('message', value);
+    });
+    pub.port1.on('messageerror', (error) => this.emit('messageerror', error));
+    // The worker's lifetime holds the parent's event loop, not its public port.
+    pub.port1.unref();
+  }
+
+  #drainControl() {
+    let msg;
+    while (!this[kExited] && (msg = receiveMessageOnPort(this[kControl]))) this.#onControl(msg.message);
+  }
+
+  #onControl(msg) {
+    switch (msg.type) {
+      case 'online':
+        this[kOnline] = true;
+        this.emit('online');
+        break;
+      case 'stdio':
+        (msg.fd === 2 ? this.stderr : this.stdout).push(stdio.toChunk(msg.data));
+        break;
+      case 'error':
+        this.emit('error', msg.error);
+        break;
+      default:
+        break;
+    }
+  }
+
+  [kOnExit]() {
+    if (this[kExited]) return;
+    this.#drainControl();
+    this[kExited] = true;
+    const code = native.exitCode(this.threadId) ?? 1;
+    // Messages the worker sent before it ended are delivered before 'exit', as in Node.
+    let msg;
+    while ((msg = receiveMessageOnPort(this[kPublic]))) this.emit('message', msg.message);
+    this[kPublic].close();
+    this.stdout.push(null);
+    this.stderr.push(null);
+    this.threadId = -1;
+    this.emit('exit', code);
+  }
+
+  postMessage(...args) {
+    if (this[kExited]) return;
+    this[kPublic].postMessage(...args);
+  }
+
+  terminate(callback) {
+    if (typeof callback === 'function') {
+      process.emitWarning('Passing a callback to worker.terminate() is deprecated. ' +
+        'It returns a Promise instead.', 'DeprecationWarning', 'DEP0132');
+      this.once('exit', (code) => process.nextTick(callback, null, code));
+    }
+    if (this[kExited]) return Promise.resolve();
+    const exited = new Promise((resolve) => this.once('exit', resolve));
+    native.stopWorker(this.threadId);
+    return exited;
+  }
+
+  ref() {
+    if (!this[kExited]) this[kControl].ref();
+  }
+
+  unref() {
+    if (!this[kExited]) this[kControl].unref();
+  }
+
+  get resourceLimits() {
+    if (this[kExited]) return {};
+    return { ...Object.fromEntries(limitKeys.map((k) => [k, this[kLimits][k] ?? 0])) };
+  }
+}
+
+module.exports = { Worker, SHARE_ENV };

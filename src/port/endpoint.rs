@@ -1,0 +1,203 @@
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::shim::{MessagePtr, Waker};
+
+#[derive(Default)]
+struct InboxState {
+    queue: VecDeque<MessagePtr>,
+    /// A wake-up has been sent and not yet answered by a pop that found the queue empty.
+    notified: bool,
+    /// The endpoint owning this inbox has been closed: messages sent to it are dropped.
+    closed: bool,
+    /// The other endpoint has been closed.
+    peer_closed: bool,
+    waker: Option<Waker>,
+}
+
+impl InboxState {
+    fn has_news(&self) -> bool {
+        !self.queue.is_empty() || self.peer_closed
+    }
+
+    fn wake_if_idle(&mut self) {
+        if !self.notified {
+            if let Some(waker) = &self.waker {
+                self.notified = true;
+                waker.wake();
+            }
+        }
+    }
+}
+
+#[derive(Default)]
+struct Inbox {
+    state: Mutex<InboxState>,
+}
+
+impl Inbox {
+    fn lock(&self) -> MutexGuard<'_, InboxState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// One end of a channel. Owned by exactly one holder at a time: a port object, or a message
+/// (or worker spec) carrying it to another thread.
+pub struct Endpoint {
+    own: Arc<Inbox>,
+    peer: Arc<Inbox>,
+}
+
+/// What `pop` found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Pop {
+    Message(MessagePtr),
+    Empty,
+    /// Nothing (more) to deliver and the other side has closed.
+    Closed,
+}
+
+impl Endpoint {
+    pub fn pair() -> (Endpoint, Endpoint) {
+        let a = Arc::new(Inbox::default());
+        let b = Arc::new(Inbox::default());
+        (
+            Endpoint { own: a.clone(), peer: b.clone() },
+            Endpoint { own: b, peer: a },
+        )
+    }
+
+    pub fn is_entangled_with(&self, other: &Endpoint) -> bool {
+        Arc::ptr_eq(&self.peer, &other.own)
+    }
+
+    /// Queues a message for the other side. Returns it back if that side is closed.
+    pub fn send(&self, msg: MessagePtr) -> Result<(), MessagePtr> {
+        let mut peer = self.peer.lock();
+        if peer.closed {
+            return Err(msg);
+        }
+        peer.queue.push_back(msg);
+        peer.wake_if_idle();
+        Ok(())
+    }
+
+    /// Takes the next message (`want_messages`), or only reports whether the other side closed
+    /// (a port that is not receiving). An empty answer re-arms the wake-up.
+    pub fn pop(&self, want_messages: bool) -> Pop {
+        let mut own = self.own.lock();
+        if want_messages {
+            if let Some(msg) = own.queue.pop_front() {
+                return Pop::Message(msg);
+            }
+        }
+        if own.peer_closed {
+            return Pop::Closed;
+        }
+        own.notified = false;
+        Pop::Empty
+    }
+
+    pub fn set_waker(&self, waker: Option<Waker>) {
+        let mut own = self.own.lock();
+        own.waker = waker;
+        own.notified = false;
+        if own.has_news() {
+            own.wake_if_idle();
+        }
+    }
+
+    pub fn queued(&self) -> usize {
+        self.own.lock().queue.len()
+    }
+}
+
+impl Drop for Endpoint {
+    /// Closing one end closes the pair: queued messages are dropped, the other side is told.
+    fn drop(&mut self) {
+        let dropped = {
+            let mut own = self.own.lock();
+            own.closed = true;
+            own.waker = None;
+            std::mem::take(&mut own.queue)
+        };
+        {
+            let mut peer = self.peer.lock();
+            peer.peer_closed = true;
+            peer.wake_if_idle();
+        }
+        // Freed outside the locks: a message may own endpoints whose drop locks other inboxes.
+        drop(dropped);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(n: usize) -> MessagePtr {
+        MessagePtr::test_value(n)
+    }
+
+    #[test]
+    fn messages_arrive_in_order_on_the_other_side() {
+        let (a, b) = Endpoint::pair();
+        for i in 1..=100 {
+            a.send(msg(i)).unwrap();
+        }
+        assert_eq!(a.queued(), 0);
+        for i in 1..=100 {
+            assert_eq!(b.pop(true), Pop::Message(msg(i)));
+        }
+        assert_eq!(b.pop(true), Pop::Empty);
+    }
+
+    #[test]
+    fn closing_one_end_is_seen_by_the_other_after_its_messages() {
+        let (a, b) = Endpoint::pair();
+        a.send(msg(1)).unwrap();
+        drop(a);
+        assert_eq!(b.pop(true), Pop::Message(msg(1)));
+        assert_eq!(b.pop(true), Pop::Closed);
+    }
+
+    #[test]
+    fn a_port_that_is_not_receiving_sees_close_but_keeps_messages_queued() {
+        let (a, b) = Endpoint::pair();
+        a.send(msg(7)).unwrap();
+        assert_eq!(b.pop(false), Pop::Empty);
+        assert_eq!(b.queued(), 1);
+        drop(a);
+        assert_eq!(b.pop(false), Pop::Closed);
+    }
+
+    #[test]
+    fn sending_to_a_closed_end_gives_the_message_back() {
+        let (a, b) = Endpoint::pair();
+        drop(b);
+        assert_eq!(a.send(msg(3)), Err(msg(3)));
+    }
+
+    #[test]
+    fn entanglement_is_symmetric_and_exclusive() {
+        let (a, b) = Endpoint::pair();
+        let (c, _d) = Endpoint::pair();
+        assert!(a.is_entangled_with(&b) && b.is_entangled_with(&a));
+        assert!(!a.is_entangled_with(&c) && !a.is_entangled_with(&a));
+    }
+
+    #[test]
+    fn one_wake_per_batch() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static WAKES: AtomicUsize = AtomicUsize::new(0);
+        let (a, b) = Endpoint::pair();
+        b.set_waker(Some(Waker::test_counter(&WAKES)));
+        for i in 0..50 {
+            a.send(msg(i)).unwrap();
+        }
+        assert_eq!(WAKES.load(Ordering::SeqCst), 1);
+        while let Pop::Message(_) = b.pop(true) {}
+        a.send(msg(99)).unwrap();
+        assert_eq!(WAKES.load(Ordering::SeqCst), 2);
+    }
+}

@@ -1,0 +1,65 @@
+//! C ABI over `Endpoint` for the shim (declared in src/shim/shim.h). Endpoints cross the
+//! boundary as `Box<Endpoint>` raw pointers.
+use std::ffi::c_void;
+
+use super::{Endpoint, Pop};
+use crate::shim::{MessagePtr, Waker};
+
+unsafe fn ep<'a>(raw: *mut c_void) -> &'a Endpoint {
+    &*(raw as *const Endpoint)
+}
+
+#[no_mangle]
+pub extern "C" fn corral_ep_pair(a: *mut *mut c_void, b: *mut *mut c_void) {
+    let (x, y) = Endpoint::pair();
+    // SAFETY: the shim passes two out-pointers.
+    unsafe {
+        *a = Box::into_raw(Box::new(x)) as *mut c_void;
+        *b = Box::into_raw(Box::new(y)) as *mut c_void;
+    }
+}
+
+/// # Safety
+/// `raw` is a live endpoint; `msg`, if not null, receives an owned `Message*`.
+#[no_mangle]
+pub unsafe extern "C" fn corral_ep_pop(raw: *mut c_void, msg: *mut *mut c_void) -> i32 {
+    match ep(raw).pop(!msg.is_null()) {
+        Pop::Message(m) => {
+            *msg = m.into_raw();
+            1
+        }
+        Pop::Empty => 0,
+        Pop::Closed => 2,
+    }
+}
+
+/// # Safety
+/// `raw` is a live endpoint; `waker` is null or a live `PortData*`.
+#[no_mangle]
+pub unsafe extern "C" fn corral_ep_set_waker(raw: *mut c_void, waker: *mut c_void) {
+    ep(raw).set_waker(Waker::from_raw(waker));
+}
+
+/// # Safety
+/// `raw` is a live endpoint; `msg` an owned `Message*`.
+#[no_mangle]
+pub unsafe extern "C" fn corral_ep_send(raw: *mut c_void, msg: *mut c_void) -> bool {
+    match MessagePtr::from_raw(msg) {
+        Some(m) => ep(raw).send(m).is_ok(),
+        None => false,
+    }
+}
+
+/// # Safety
+/// `raw` is an endpoint the caller owns; it is freed.
+#[no_mangle]
+pub unsafe extern "C" fn corral_ep_close(raw: *mut c_void) {
+    drop(Box::from_raw(raw as *mut Endpoint));
+}
+
+/// # Safety
+/// Both are live endpoints.
+#[no_mangle]
+pub unsafe extern "C" fn corral_ep_entangled(a: *mut c_void, b: *mut c_void) -> bool {
+    ep(a).is_entangled_with(ep(b))
+}

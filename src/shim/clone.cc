@@ -1,0 +1,235 @@
+// Structured clone with Node's semantics, on V8's ValueSerializer/ValueDeserializer.
+//
+// SharedArrayBuffers travel as their one shared BackingStore (never re-wrapped), transferred
+// ArrayBuffers as their BackingStore (detached at the sender, no copy), MessagePorts as Rust
+// endpoints (host objects: corral's port objects carry an internal field).
+#include "shim.h"
+
+#include <cstring>
+
+namespace corral {
+
+Message::~Message() {
+  for (void* ep : ports) {
+    if (ep != nullptr) corral_ep_close(ep);
+  }
+}
+
+void ThrowDataCloneError(v8::Isolate* isolate, v8::Local<v8::String> message) {
+  v8::Local<v8::Context> context = isolate->GetCurrentContext();
+  v8::Local<v8::Value> ctor;
+  v8::Local<v8::Value> error;
+  if (context->Global()->Get(context, Str(isolate, "DOMException")).ToLocal(&ctor) &&
+      ctor->IsFunction()) {
+    v8::Local<v8::Value> args[] = {message, Str(isolate, "DataCloneError")};
+    if (ctor.As<v8::Function>()->NewInstance(context, 2, args).ToLocal(&error)) {
+      isolate->ThrowException(error);
+      return;
+    }
+  }
+  isolate->ThrowException(v8::Exception::Error(message));
+}
+
+namespace {
+
+class SerializerDelegate : public v8::ValueSerializer::Delegate {
+ public:
+  SerializerDelegate(v8::Isolate* isolate, Message* msg, const std::vector<v8::Local<v8::Object>>& ports)
+      : isolate_(isolate), msg_(msg), ports_(ports) {}
+
+  void ThrowDataCloneError(v8::Local<v8::String> message) override {
+    corral::ThrowDataCloneError(isolate_, message);
+  }
+
+  v8::Maybe<bool> WriteHostObject(v8::Isolate* isolate, v8::Local<v8::Object> object) override {
+    for (size_t i = 0; i < ports_.size(); i++) {
+      if (ports_[i]->StrictEquals(object)) {
+        serializer_->WriteUint32(static_cast<uint32_t>(i));
+        return v8::Just(true);
+      }
+    }
+    if (IsPortObject(isolate, object)) {
+      isolate->ThrowException(MissingTransferable(isolate));
+    } else {
+      v8::Local<v8::String> detail;
+      if (!object->ToDetailString(isolate->GetCurrentContext()).ToLocal(&detail)) {
+        detail = Str(isolate, "object");
+      }
+      corral::ThrowDataCloneError(
+          isolate, v8::String::Concat(isolate, detail, Str(isolate, " could not be cloned.")));
+    }
+    return v8::Nothing<bool>();
+  }
+
+  v8::Maybe<uint32_t> GetSharedArrayBufferId(v8::Isolate* isolate,
+                                             v8::Local<v8::SharedArrayBuffer> sab) override {
+    for (size_t i = 0; i < shared_objects_.size(); i++) {
+      if (shared_objects_[i]->StrictEquals(sab)) return v8::Just(static_cast<uint32_t>(i));
+    }
+    shared_objects_.push_back(sab);
+    msg_->shared.push_back(sab->GetBackingStore());
+    return v8::Just(static_cast<uint32_t>(msg_->shared.size() - 1));
+  }
+
+  static v8::Local<v8::Value> MissingTransferable(v8::Isolate* isolate) {
+    v8::Local<v8::Value> err = v8::Exception::TypeError(Str(
+        isolate, "Object that needs transfer was found in message but not listed in transferList"));
+    err.As<v8::Object>()
+        ->Set(isolate->GetCurrentContext(), Str(isolate, "code"),
+              Str(isolate, "ERR_MISSING_TRANSFERABLE_IN_TRANSFER_LIST"))
+        .Check();
+    return err;
+  }
+
+  v8::ValueSerializer* serializer_ = nullptr;
+
+ private:
+  v8::Isolate* isolate_;
+  Message* msg_;
+  const std::vector<v8::Local<v8::Object>>& ports_;
+  std::vector<v8::Local<v8::SharedArrayBuffer>> shared_objects_;
+};
+
+class DeserializerDelegate : public v8::ValueDeserializer::Delegate {
+ public:
+  DeserializerDelegate(Message* msg, std::vector<v8::Local<v8::Object>>* ports)
+      : msg_(msg), ports_(ports) {}
+
+  v8::MaybeLocal<v8::Object> ReadHostObject(v8::Isolate* isolate) override {
+    uint32_t index;
+    if (!deserializer_->ReadUint32(&index) || index >= ports_->size()) {
+      isolate->ThrowException(v8::Exception::Error(Str(isolate, "Invalid host object in message")));
+      return {};
+    }
+    return (*ports_)[index];
+  }
+
+  v8::MaybeLocal<v8::SharedArrayBuffer> GetSharedArrayBufferFromId(v8::Isolate* isolate,
+                                                                    uint32_t id) override {
+    if (id >= msg_->shared.size()) return {};
+    return v8::SharedArrayBuffer::New(isolate, msg_->shared[id]);
+  }
+
+  v8::ValueDeserializer* deserializer_ = nullptr;
+
+ private:
+  Message* msg_;
+  std::vector<v8::Local<v8::Object>>* ports_;
+};
+
+bool ThrowDataClone(v8::Isolate* isolate, const char* text) {
+  ThrowDataCloneError(isolate, Str(isolate, text));
+  return false;
+}
+
+// Splits the transfer list into ArrayBuffers and ports, validating it the way Node does.
+bool ReadTransferList(v8::Isolate* isolate, v8::Local<v8::Context> context,
+                      v8::Local<v8::Value> transfer, void* source_endpoint,
+                      std::vector<v8::Local<v8::ArrayBuffer>>* buffers,
+                      std::vector<v8::Local<v8::Object>>* ports) {
+  if (transfer.IsEmpty() || transfer->IsNullOrUndefined()) return true;
+  if (!transfer->IsArray()) {
+    isolate->ThrowException(v8::Exception::TypeError(Str(isolate, "transferList must be an array")));
+    return false;
+  }
+  v8::Local<v8::Array> list = transfer.As<v8::Array>();
+  for (uint32_t i = 0; i < list->Length(); i++) {
+    v8::Local<v8::Value> item;
+    if (!list->Get(context, i).ToLocal(&item)) return false;
+    if (item->IsArrayBuffer()) {
+      v8::Local<v8::ArrayBuffer> ab = item.As<v8::ArrayBuffer>();
+      for (auto& seen : *buffers) {
+        if (seen->StrictEquals(ab)) return ThrowDataClone(isolate, "Transfer list contains duplicate ArrayBuffer");
+      }
+      if (ab->WasDetached()) {
+        return ThrowDataClone(isolate, "An ArrayBuffer is detached and could not be cloned.");
+      }
+      if (!ab->IsDetachable()) {
+        return ThrowDataClone(isolate, "An ArrayBuffer is not detachable and could not be cloned.");
+      }
+      // markAsUntransferable(): the buffer is copied, not moved.
+      v8::Local<v8::Value> marked;
+      v8::Local<v8::Symbol> sym = v8::Symbol::For(isolate, Str(isolate, "corral.untransferable"));
+      if (ab->Get(context, sym).ToLocal(&marked) && marked->IsTrue()) continue;
+      buffers->push_back(ab);
+    } else if (IsPortObject(isolate, item)) {
+      v8::Local<v8::Object> port = item.As<v8::Object>();
+      for (auto& seen : *ports) {
+        if (seen->StrictEquals(port)) return ThrowDataClone(isolate, "Transfer list contains duplicate MessagePort");
+      }
+      void* ep = PortEndpoint(port);
+      if (ep == nullptr) {
+        return ThrowDataClone(isolate, "MessagePort in transfer list is already detached");
+      }
+      if (source_endpoint != nullptr &&
+          (ep == source_endpoint || corral_ep_entangled(ep, source_endpoint))) {
+        return ThrowDataClone(isolate, "Transfer list contains source port");
+      }
+      ports->push_back(port);
+    } else if (item->IsObject()) {
+      isolate->ThrowException(v8::Exception::TypeError(
+          Str(isolate, "Found invalid value in transferList.")));
+      return false;
+    } else {
+      isolate->ThrowException(v8::Exception::TypeError(
+          Str(isolate, "Found invalid value in transferList.")));
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+Message* Serialize(v8::Isolate* isolate, v8::Local<v8::Context> context, v8::Local<v8::Value> value,
+                   v8::Local<v8::Value> transfer, void* source_endpoint) {
+  std::vector<v8::Local<v8::ArrayBuffer>> buffers;
+  std::vector<v8::Local<v8::Object>> ports;
+  if (!ReadTransferList(isolate, context, transfer, source_endpoint, &buffers, &ports)) return nullptr;
+
+  std::unique_ptr<Message> msg(new Message());
+  SerializerDelegate delegate(isolate, msg.get(), ports);
+  v8::ValueSerializer serializer(isolate, &delegate);
+  delegate.serializer_ = &serializer;
+  serializer.WriteHeader();
+  for (uint32_t i = 0; i < buffers.size(); i++) serializer.TransferArrayBuffer(i, buffers[i]);
+  if (serializer.WriteValue(context, value).IsNothing()) return nullptr;
+
+  // Only now, with nothing left to fail, move buffers and ports out of the sender.
+  for (auto& ab : buffers) {
+    msg->transferred.push_back(ab->GetBackingStore());
+    if (ab->Detach(v8::Local<v8::Value>()).IsNothing()) return nullptr;
+  }
+  for (auto& port : ports) msg->ports.push_back(DetachPortEndpoint(port));
+
+  std::pair<uint8_t*, size_t> bytes = serializer.Release();
+  msg->data.assign(bytes.first, bytes.first + bytes.second);
+  free(bytes.first);
+  return msg.release();
+}
+
+v8::MaybeLocal<v8::Value> Deserialize(v8::Isolate* isolate, v8::Local<v8::Context> context,
+                                      Message* msg) {
+  v8::EscapableHandleScope scope(isolate);
+  std::vector<v8::Local<v8::Object>> ports;
+  for (void*& ep : msg->ports) {
+    v8::Local<v8::Object> port;
+    if (!NewPortForEndpoint(isolate, context, ep).ToLocal(&port)) return {};
+    ep = nullptr;  // owned by the port object now
+    ports.push_back(port);
+  }
+  DeserializerDelegate delegate(msg, &ports);
+  v8::ValueDeserializer deserializer(isolate, msg->data.data(), msg->data.size(), &delegate);
+  delegate.deserializer_ = &deserializer;
+  for (uint32_t i = 0; i < msg->transferred.size(); i++) {
+    deserializer.TransferArrayBuffer(i, v8::ArrayBuffer::New(isolate, msg->transferred[i]));
+  }
+  if (deserializer.ReadHeader(context).IsNothing()) return {};
+  v8::Local<v8::Value> value;
+  if (!deserializer.ReadValue(context).ToLocal(&value)) return {};
+  return scope.Escape(value);
+}
+
+}  // namespace corral
+
+extern "C" void corral_message_free(void* msg) { delete static_cast<corral::Message*>(msg); }

@@ -1,0 +1,142 @@
+// Hosting a full Node.js environment on a thread that Rust started (see
+// shared/design/ARCHITECTURE.md section 1 for the verified sequence and its traps).
+#include "shim.h"
+
+#include <atomic>
+#include <climits>
+#include <mutex>
+#include <string>
+
+namespace {
+
+node::MultiIsolatePlatform* g_platform = nullptr;
+
+// A stop cell lets any thread stop an environment that may not exist yet or may be gone.
+struct StopCell {
+  std::mutex mutex;
+  node::Environment* env = nullptr;
+  bool stop_requested = false;
+};
+
+void SetEnv(StopCell* cell, node::Environment* env) {
+  std::lock_guard<std::mutex> lock(cell->mutex);
+  cell->env = env;
+  if (env != nullptr && cell->stop_requested) node::Stop(env);
+}
+
+}  // namespace
+
+namespace corral {
+// Called on the main thread when the addon first loads: the platform is shared by all isolates.
+void CapturePlatform(v8::Isolate* isolate, v8::Local<v8::Context> context) {
+  if (g_platform != nullptr) return;
+  node::Environment* env = node::GetCurrentEnvironment(context);
+  if (env != nullptr) g_platform = node::GetMultiIsolatePlatform(env);
+}
+
+// process.exit() in the main environment skips cleanup hooks: stop and join every worker first,
+// or a worker still running while the process tears down crashes it.
+void WrapMainExitHandler(v8::Local<v8::Context> context) {
+  node::Environment* env = node::GetCurrentEnvironment(context);
+  if (env == nullptr) return;
+  node::SetProcessExitHandler(env, [](node::Environment* env, int code) {
+    corral_thread_stop_join(0, true);
+    node::DefaultProcessExitHandler(env, code);
+  });
+}
+}  // namespace corral
+
+extern "C" {
+
+void* corral_stop_cell_new() { return new StopCell(); }
+void corral_stop_cell_free(void* cell) { delete static_cast<StopCell*>(cell); }
+void corral_stop_cell_stop(void* raw) {
+  auto* cell = static_cast<StopCell*>(raw);
+  std::lock_guard<std::mutex> lock(cell->mutex);
+  cell->stop_requested = true;
+  if (cell->env != nullptr) node::Stop(cell->env);
+}
+
+int32_t corral_env_run(const CorralWorkerSpec* spec, uint64_t thread_id, void* stop_raw) {
+  auto* cell = static_cast<StopCell*>(stop_raw);
+  if (g_platform == nullptr) return 1;
+
+  uv_loop_t loop;
+  if (uv_loop_init(&loop) != 0) return 1;
+
+  std::shared_ptr<node::ArrayBufferAllocator> allocator = node::ArrayBufferAllocator::Create();
+  node::EmbedderSnapshotData::Pointer snapshot = node::EmbedderSnapshotData::BuiltinSnapshotData();
+  v8::Isolate* isolate = node::NewIsolate(allocator, &loop, g_platform, snapshot.get());
+  if (isolate == nullptr) {
+    uv_loop_close(&loop);
+    return 1;
+  }
+
+  std::atomic<int32_t> exit_code{INT32_MIN};
+  {
+    v8::Locker locker(isolate);
+    v8::Isolate::Scope isolate_scope(isolate);
+    node::SetIsolateUpForNode(isolate);
+    node::IsolateData* isolate_data =
+        node::CreateIsolateData(isolate, &loop, g_platform, allocator.get(), snapshot.get());
+    {
+      v8::HandleScope handle_scope(isolate);
+      v8::Local<v8::Context> context = node::NewContext(isolate);
+      v8::Context::Scope context_scope(context);
+
+      std::vector<std::string> args(spec->argv, spec->argv + spec->argc);
+      std::vector<std::string> exec_args(spec->exec_argv, spec->exec_argv + spec->exec_argc);
+      auto flags = static_cast<node::EnvironmentFlags::Flags>(
+          node::EnvironmentFlags::kTrackUnmanagedFds | node::EnvironmentFlags::kNoCreateInspector |
+          node::EnvironmentFlags::kNoStartDebugSignalHandler);
+      node::Environment* env = node::CreateEnvironment(isolate_data, context, args, exec_args, flags);
+      if (env != nullptr) {
+        // process.exit(n) in a worker ends only that worker, with code n.
+        node::SetProcessExitHandler(env, [&exit_code](node::Environment* env, int code) {
+          int32_t expected = INT32_MIN;
+          exit_code.compare_exchange_strong(expected, code);
+          node::Stop(env);
+        });
+        SetEnv(cell, env);
+        bool stopped_early;
+        {
+          std::lock_guard<std::mutex> lock(cell->mutex);
+          stopped_early = cell->stop_requested;
+        }
+        if (!stopped_early && !node::LoadEnvironment(env, spec->bootstrap).IsEmpty()) {
+          v8::Maybe<int> code = node::SpinEventLoop(env);
+          int32_t expected = INT32_MIN;
+          if (code.IsJust()) exit_code.compare_exchange_strong(expected, code.FromJust());
+        }
+        SetEnv(cell, nullptr);
+        // terminate() or a stop before start: Node reports exit code 1.
+        int32_t expected = INT32_MIN;
+        exit_code.compare_exchange_strong(expected, 1);
+        corral_thread_set_exit_code(thread_id, exit_code.load());
+        isolate->CancelTerminateExecution();
+        node::FreeEnvironment(env);
+      } else {
+        exit_code.store(1);
+        corral_thread_set_exit_code(thread_id, 1);
+      }
+    }
+    node::FreeIsolateData(isolate_data);
+  }
+
+  bool platform_finished = false;
+  g_platform->AddIsolateFinishedCallback(
+      isolate, [](void* data) { *static_cast<bool*>(data) = true; }, &platform_finished);
+#if NODE_MAJOR_VERSION >= 22
+  // Newer Node lines require Dispose before Unregister; DisposeIsolate does both in order.
+  g_platform->DisposeIsolate(isolate);
+#else
+  g_platform->UnregisterIsolate(isolate);
+  isolate->Dispose();
+#endif
+  while (!platform_finished) uv_run(&loop, UV_RUN_ONCE);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  uv_loop_close(&loop);
+  return exit_code.load();
+}
+
+}  // extern "C"

@@ -1,0 +1,143 @@
+//! The Rust view of the C++ shim (src/shim/*.cc): owned pointers to its objects, and the
+//! functions it implements.
+use std::ffi::c_void;
+use std::ptr::NonNull;
+
+/// A structured-clone message made by the shim (`corral::Message`); freed on drop.
+#[derive(Debug, PartialEq, Eq)]
+pub struct MessagePtr(NonNull<c_void>);
+
+// SAFETY: a Message is plain data (bytes, shared_ptrs to backing stores, endpoints), made on
+// one thread and read on another; only one holder at a time.
+unsafe impl Send for MessagePtr {}
+
+impl MessagePtr {
+    /// # Safety
+    /// `raw` must be a `corral::Message*` that the caller owns.
+    pub unsafe fn from_raw(raw: *mut c_void) -> Option<MessagePtr> {
+        NonNull::new(raw).map(MessagePtr)
+    }
+
+    pub fn into_raw(self) -> *mut c_void {
+        let raw = self.0.as_ptr();
+        std::mem::forget(self);
+        raw
+    }
+
+    #[cfg(test)]
+    pub fn test_value(n: usize) -> MessagePtr {
+        MessagePtr(NonNull::new(((n + 1) * 8) as *mut c_void).unwrap())
+    }
+}
+
+impl Drop for MessagePtr {
+    fn drop(&mut self) {
+        #[cfg(not(test))]
+        // SAFETY: we own the message (see from_raw).
+        unsafe {
+            corral_message_free(self.0.as_ptr())
+        }
+    }
+}
+
+/// Wakes the thread owning a port (a `PortData*` whose uv_async_t is sent).
+pub struct Waker(*mut c_void);
+
+// SAFETY: uv_async_send is thread-safe; the pointer is only used while registered, and the
+// owner unregisters it under the inbox lock before freeing it.
+unsafe impl Send for Waker {}
+
+impl Waker {
+    /// # Safety
+    /// `raw` must be a live `PortData*` until it is unregistered.
+    pub unsafe fn from_raw(raw: *mut c_void) -> Option<Waker> {
+        (!raw.is_null()).then_some(Waker(raw))
+    }
+
+    pub fn wake(&self) {
+        #[cfg(not(test))]
+        // SAFETY: see from_raw.
+        unsafe {
+            corral_port_wake(self.0)
+        }
+        #[cfg(test)]
+        // SAFETY: test wakers point at a static counter.
+        unsafe {
+            (*(self.0 as *const std::sync::atomic::AtomicUsize))
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    #[cfg(test)]
+    pub fn test_counter(counter: &'static std::sync::atomic::AtomicUsize) -> Waker {
+        Waker(counter as *const _ as *mut c_void)
+    }
+}
+
+/// Mirrors `CorralWorkerSpec` in shim.h.
+#[repr(C)]
+pub struct WorkerSpec {
+    pub argv: *const *const libc::c_char,
+    pub argc: usize,
+    pub exec_argv: *const *const libc::c_char,
+    pub exec_argc: usize,
+    pub bootstrap: *const libc::c_char,
+    pub payload: *mut c_void,
+    pub limits: [f64; 4],
+    pub name: *const libc::c_char,
+}
+
+#[cfg(not(test))]
+extern "C" {
+    pub fn corral_shim_init(
+        env: napi::sys::napi_env,
+        exports: napi::sys::napi_value,
+        thread_id: u64,
+    ) -> napi::sys::napi_value;
+    pub fn corral_message_free(msg: *mut c_void);
+    pub fn corral_port_wake(waker: *mut c_void);
+    pub fn corral_env_run(spec: *const WorkerSpec, thread_id: u64, stop_cell: *mut c_void) -> i32;
+    pub fn corral_stop_cell_new() -> *mut c_void;
+    pub fn corral_stop_cell_free(cell: *mut c_void);
+    pub fn corral_stop_cell_stop(cell: *mut c_void);
+}
+
+// Safe wrappers; in unit tests (no Node to link against) they are inert.
+pub fn stop_cell_new() -> *mut c_void {
+    #[cfg(not(test))]
+    // SAFETY: allocates a fresh cell.
+    return unsafe { corral_stop_cell_new() };
+    #[cfg(test)]
+    std::ptr::null_mut()
+}
+
+pub fn stop_cell_free(cell: *mut c_void) {
+    #[cfg(not(test))]
+    // SAFETY: cells come from stop_cell_new and are freed once, by the worker's thread.
+    unsafe {
+        corral_stop_cell_free(cell)
+    }
+    #[cfg(test)]
+    let _ = cell;
+}
+
+pub fn stop_cell_stop(cell: *mut c_void) {
+    #[cfg(not(test))]
+    // SAFETY: a live cell (the registry holds it until the thread frees it).
+    unsafe {
+        corral_stop_cell_stop(cell)
+    }
+    #[cfg(test)]
+    let _ = cell;
+}
+
+pub fn env_run(spec: &WorkerSpec, thread_id: u64, cell: *mut c_void) -> i32 {
+    #[cfg(not(test))]
+    // SAFETY: spec's pointers are alive for the call (owned by the caller's frame).
+    return unsafe { corral_env_run(spec, thread_id, cell) };
+    #[cfg(test)]
+    {
+        let _ = (spec, thread_id, cell);
+        0
+    }
+}

@@ -1,0 +1,389 @@
+// The native half of MessagePort: an object with an internal field (so the serializer treats it
+// as a host object), a Rust endpoint, and a uv_async_t on the owning thread's loop that delivers
+// queued messages one node::MakeCallback each (so ticks and microtasks run between messages,
+// as in Node).
+#include "shim.h"
+
+#include <cstring>
+#include <unordered_set>
+
+namespace corral {
+
+void CapturePlatform(v8::Isolate* isolate, v8::Local<v8::Context> context);
+void WrapMainExitHandler(v8::Local<v8::Context> context);
+
+namespace {
+
+// At most this many messages per wake-up before yielding to the event loop (more are
+// picked up by a re-armed wake-up), so a flooding sender cannot starve timers and I/O.
+constexpr int kMaxMessagesPerWake = 1000;
+
+enum DispatchKind { kMessage = 0, kMessageError = 1, kClose = 2 };
+
+struct PortData;
+
+// One per thread that has loaded the addon (every environment runs on its own thread).
+struct ThreadState {
+  v8::Isolate* isolate = nullptr;
+  uv_loop_t* loop = nullptr;
+  uint64_t thread_id = 0;
+  v8::Global<v8::Context> context;
+  v8::Global<v8::FunctionTemplate> port_template;
+  v8::Global<v8::Function> port_class;     // the JS MessagePort class (extends PortBase)
+  v8::Global<v8::Value> port_token;        // lets native code call its private constructor
+  v8::Global<v8::Function> dispatch;       // dispatch.call(port, kind, value)
+  std::unordered_set<PortData*> ports;
+};
+
+thread_local ThreadState* t_state = nullptr;
+
+struct PortData {
+  ThreadState* state;
+  void* ep;
+  uv_async_t* async;
+  v8::Global<v8::Object> object;  // weak unless receiving
+  bool receiving = false;
+  bool refed = true;
+};
+
+void UpdateRef(PortData* pd) {
+  if (pd->async == nullptr) return;
+  if (pd->receiving && pd->refed) {
+    uv_ref(reinterpret_cast<uv_handle_t*>(pd->async));
+  } else {
+    uv_unref(reinterpret_cast<uv_handle_t*>(pd->async));
+  }
+}
+
+// Frees the endpoint and the uv handle; the JS object (if alive) becomes a closed port.
+void Destroy(PortData* pd) {
+  if (pd->ep != nullptr) {
+    corral_ep_set_waker(pd->ep, nullptr);
+    corral_ep_close(pd->ep);
+    pd->ep = nullptr;
+  }
+  if (!pd->object.IsEmpty()) {
+    v8::HandleScope scope(pd->state->isolate);
+    pd->object.Get(pd->state->isolate)->SetAlignedPointerInInternalField(0, nullptr);
+    pd->object.Reset();
+  }
+  pd->state->ports.erase(pd);
+  uv_close(reinterpret_cast<uv_handle_t*>(pd->async), [](uv_handle_t* handle) {
+    delete static_cast<PortData*>(handle->data);
+    delete reinterpret_cast<uv_async_t*>(handle);
+  });
+}
+
+void OnGarbageCollected(const v8::WeakCallbackInfo<PortData>& info) {
+  PortData* pd = info.GetParameter();
+  pd->object.Reset();
+  Destroy(pd);
+}
+
+void SetReceiving(PortData* pd, bool receiving) {
+  pd->receiving = receiving;
+  // A receiving port stays alive (its listener may still run) until it is closed.
+  if (receiving) {
+    pd->object.ClearWeak();
+  } else {
+    pd->object.SetWeak(pd, OnGarbageCollected, v8::WeakCallbackType::kParameter);
+  }
+  UpdateRef(pd);
+}
+
+bool Dispatch(ThreadState* st, v8::Local<v8::Object> port, DispatchKind kind,
+              v8::Local<v8::Value> value) {
+  v8::Local<v8::Value> argv[] = {v8::Integer::New(st->isolate, kind), value};
+  v8::MaybeLocal<v8::Value> result = node::MakeCallback(
+      st->isolate, port, st->dispatch.Get(st->isolate), 2, argv, node::async_context{0, 0});
+  return !result.IsEmpty();
+}
+
+void OnAsync(uv_async_t* handle) {
+  PortData* pd = static_cast<PortData*>(handle->data);
+  ThreadState* st = pd->state;
+  v8::Isolate* isolate = st->isolate;
+  v8::HandleScope scope(isolate);
+  v8::Local<v8::Context> context = st->context.Get(isolate);
+  v8::Context::Scope context_scope(context);
+  if (pd->object.IsEmpty() || pd->ep == nullptr) return;
+  v8::Local<v8::Object> port = pd->object.Get(isolate);
+
+  for (int n = 0; pd->ep != nullptr; n++) {
+    if (n == kMaxMessagesPerWake) {
+      uv_async_send(handle);
+      return;
+    }
+    void* raw = nullptr;
+    int32_t got = corral_ep_pop(pd->ep, pd->receiving ? &raw : nullptr);
+    if (got == 0) return;
+    if (got == 2) {
+      Destroy(pd);
+      Dispatch(st, port, kClose, v8::Undefined(isolate));
+      return;
+    }
+    std::unique_ptr<Message> msg(static_cast<Message*>(raw));
+    v8::HandleScope message_scope(isolate);
+    v8::TryCatch try_catch(isolate);
+    v8::Local<v8::Value> value;
+    bool ok;
+    if (Deserialize(isolate, context, msg.get()).ToLocal(&value)) {
+      msg.reset();
+      ok = Dispatch(st, port, kMessage, value);
+    } else {
+      v8::Local<v8::Value> error =
+          try_catch.HasCaught() ? try_catch.Exception() : v8::Undefined(isolate).As<v8::Value>();
+      try_catch.Reset();
+      ok = Dispatch(st, port, kMessageError, error);
+    }
+    if (!ok && (try_catch.HasTerminated() || isolate->IsExecutionTerminating())) return;
+    if (pd->object.IsEmpty()) return;  // closed from the listener
+  }
+}
+
+PortData* GetPortData(v8::Local<v8::Value> value) {
+  if (t_state == nullptr || !IsPortObject(t_state->isolate, value)) return nullptr;
+  return static_cast<PortData*>(value.As<v8::Object>()->GetAlignedPointerFromInternalField(0));
+}
+
+void Attach(ThreadState* st, v8::Local<v8::Object> object, void* ep) {
+  auto* pd = new PortData{st, ep, new uv_async_t};
+  pd->async->data = pd;
+  uv_async_init(st->loop, pd->async, OnAsync);
+  pd->object.Reset(st->isolate, object);
+  object->SetAlignedPointerInInternalField(0, pd);
+  st->ports.insert(pd);
+  SetReceiving(pd, false);
+  corral_ep_set_waker(ep, pd);  // wakes at once if messages are already queued
+}
+
+// ---- natives exposed to lib/worker_threads ----
+
+void PortBaseConstructor(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  if (!args.IsConstructCall()) return;
+  args.This()->SetAlignedPointerInInternalField(0, nullptr);
+}
+
+// setup(PortClass, token, dispatch)
+void Setup(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  ThreadState* st = t_state;
+  st->port_class.Reset(st->isolate, args[0].As<v8::Function>());
+  st->port_token.Reset(st->isolate, args[1]);
+  st->dispatch.Reset(st->isolate, args[2].As<v8::Function>());
+}
+
+void Entangle(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  if (!IsPortObject(args.GetIsolate(), args[0]) || !IsPortObject(args.GetIsolate(), args[1])) return;
+  void* a;
+  void* b;
+  corral_ep_pair(&a, &b);
+  Attach(t_state, args[0].As<v8::Object>(), a);
+  Attach(t_state, args[1].As<v8::Object>(), b);
+}
+
+// post(port, value, transferList) -> false if the port is closed
+void Post(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  v8::Isolate* isolate = args.GetIsolate();
+  PortData* pd = GetPortData(args[0]);
+  void* ep = pd != nullptr ? pd->ep : nullptr;
+  Message* msg = Serialize(isolate, isolate->GetCurrentContext(), args[1], args[2], ep);
+  if (msg == nullptr) return;  // exception pending
+  if (ep == nullptr) {
+    delete msg;
+    args.GetReturnValue().Set(false);
+    return;
+  }
+  args.GetReturnValue().Set(corral_ep_send(ep, msg));
+}
+
+void Start(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  PortData* pd = GetPortData(args[0]);
+  if (pd == nullptr || pd->ep == nullptr) return;
+  SetReceiving(pd, true);
+  uv_async_send(pd->async);  // deliver anything queued before the listener came
+}
+
+void Stop(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  PortData* pd = GetPortData(args[0]);
+  if (pd != nullptr && pd->ep != nullptr) SetReceiving(pd, false);
+}
+
+void Ref(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  PortData* pd = GetPortData(args[0]);
+  if (pd == nullptr) return;
+  pd->refed = args[1]->IsTrue();
+  UpdateRef(pd);
+}
+
+void HasRef(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  PortData* pd = GetPortData(args[0]);
+  args.GetReturnValue().Set(pd != nullptr && pd->ep != nullptr && pd->receiving && pd->refed);
+}
+
+// close(port): closes both sides; the other side learns it through its own wake-up.
+void Close(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  PortData* pd = GetPortData(args[0]);
+  if (pd != nullptr) Destroy(pd);
+}
+
+void IsAttached(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  PortData* pd = GetPortData(args[0]);
+  args.GetReturnValue().Set(pd != nullptr && pd->ep != nullptr);
+}
+
+// receive(port) -> { message } | undefined   (receiveMessageOnPort)
+void Receive(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  v8::Isolate* isolate = args.GetIsolate();
+  PortData* pd = GetPortData(args[0]);
+  if (pd == nullptr || pd->ep == nullptr) return;
+  void* raw = nullptr;
+  int32_t got = corral_ep_pop(pd->ep, &raw);
+  if (got != 1) {
+    if (got == 2) uv_async_send(pd->async);  // let the wake-up deliver 'close'
+    return;
+  }
+  std::unique_ptr<Message> msg(static_cast<Message*>(raw));
+  v8::Local<v8::Context> context = isolate->GetCurrentContext();
+  v8::Local<v8::Value> value;
+  if (!Deserialize(isolate, context, msg.get()).ToLocal(&value)) return;
+  v8::Local<v8::Object> wrapper = v8::Object::New(isolate);
+  wrapper->Set(context, Str(isolate, "message"), value).Check();
+  args.GetReturnValue().Set(wrapper);
+}
+
+// structuredClone-like round trip used by tests and by workerData validation.
+void Clone(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  v8::Isolate* isolate = args.GetIsolate();
+  v8::Local<v8::Context> context = isolate->GetCurrentContext();
+  std::unique_ptr<Message> msg(Serialize(isolate, context, args[0], args[1], nullptr));
+  if (!msg) return;
+  v8::Local<v8::Value> value;
+  if (Deserialize(isolate, context, msg.get()).ToLocal(&value)) args.GetReturnValue().Set(value);
+}
+
+void Cleanup(void* arg) {
+  ThreadState* st = static_cast<ThreadState*>(arg);
+  {
+    v8::HandleScope scope(st->isolate);
+    std::vector<PortData*> ports(st->ports.begin(), st->ports.end());
+    for (PortData* pd : ports) Destroy(pd);
+  }
+  // Let the uv_close callbacks run so nothing outlives the loop.
+  uv_run(st->loop, UV_RUN_NOWAIT);
+  if (t_state == st) t_state = nullptr;
+  delete st;
+}
+
+void StopJoinChildren(void* arg) {
+  uint64_t id = *static_cast<uint64_t*>(arg);
+  delete static_cast<uint64_t*>(arg);
+  corral_thread_stop_join(id, false);
+}
+
+}  // namespace
+
+bool IsPortObject(v8::Isolate* isolate, v8::Local<v8::Value> value) {
+  return t_state != nullptr && value->IsObject() &&
+         t_state->port_template.Get(isolate)->HasInstance(value);
+}
+
+void* PortEndpoint(v8::Local<v8::Object> port) {
+  auto* pd = static_cast<PortData*>(port->GetAlignedPointerFromInternalField(0));
+  return pd != nullptr ? pd->ep : nullptr;
+}
+
+void* DetachPortEndpoint(v8::Local<v8::Object> port) {
+  auto* pd = static_cast<PortData*>(port->GetAlignedPointerFromInternalField(0));
+  if (pd == nullptr || pd->ep == nullptr) return nullptr;
+  void* ep = pd->ep;
+  corral_ep_set_waker(ep, nullptr);
+  pd->ep = nullptr;  // Destroy must not close the endpoint: it travels on
+  Destroy(pd);
+  return ep;
+}
+
+v8::MaybeLocal<v8::Object> NewPortForEndpoint(v8::Isolate* isolate, v8::Local<v8::Context> context,
+                                              void* endpoint) {
+  ThreadState* st = t_state;
+  if (st == nullptr || st->port_class.IsEmpty()) return {};
+  v8::Local<v8::Value> argv[] = {st->port_token.Get(isolate)};
+  v8::Local<v8::Object> port;
+  if (!st->port_class.Get(isolate)->NewInstance(context, 1, argv).ToLocal(&port)) return {};
+  Attach(st, port, endpoint);
+  return port;
+}
+
+void SetMethod(v8::Isolate* isolate, v8::Local<v8::Context> context, v8::Local<v8::Object> target,
+               const char* name, v8::FunctionCallback callback) {
+  v8::Local<v8::Function> fn = v8::Function::New(context, callback).ToLocalChecked();
+  fn->SetName(Str(isolate, name));
+  target->Set(context, Str(isolate, name), fn).Check();
+}
+
+v8::Local<v8::Value> ToLocal(napi_value value) {
+  v8::Local<v8::Value> local;
+  static_assert(sizeof(local) == sizeof(value), "napi_value is a v8::Local");
+  memcpy(static_cast<void*>(&local), &value, sizeof(value));
+  return local;
+}
+
+napi_value ToNapi(v8::Local<v8::Value> local) {
+  napi_value value;
+  memcpy(static_cast<void*>(&value), &local, sizeof(local));
+  return value;
+}
+
+void InitPorts(v8::Isolate* isolate, v8::Local<v8::Context> context, v8::Local<v8::Object> exports) {
+  v8::Local<v8::FunctionTemplate> tmpl = v8::FunctionTemplate::New(isolate, PortBaseConstructor);
+  tmpl->SetClassName(Str(isolate, "MessagePort"));
+  tmpl->InstanceTemplate()->SetInternalFieldCount(1);
+  t_state->port_template.Reset(isolate, tmpl);
+  exports->Set(context, Str(isolate, "PortBase"), tmpl->GetFunction(context).ToLocalChecked()).Check();
+  SetMethod(isolate, context, exports, "setup", Setup);
+  SetMethod(isolate, context, exports, "entangle", Entangle);
+  SetMethod(isolate, context, exports, "post", Post);
+  SetMethod(isolate, context, exports, "start", Start);
+  SetMethod(isolate, context, exports, "stop", Stop);
+  SetMethod(isolate, context, exports, "ref", Ref);
+  SetMethod(isolate, context, exports, "hasRef", HasRef);
+  SetMethod(isolate, context, exports, "close", Close);
+  SetMethod(isolate, context, exports, "isAttached", IsAttached);
+  SetMethod(isolate, context, exports, "receive", Receive);
+  SetMethod(isolate, context, exports, "clone", Clone);
+}
+
+uint64_t CurrentThreadId() { return t_state != nullptr ? t_state->thread_id : 0; }
+
+}  // namespace corral
+
+extern "C" void corral_port_wake(void* waker) {
+  uv_async_send(static_cast<corral::PortData*>(waker)->async);
+}
+
+extern "C" napi_value corral_shim_init(napi_env env, napi_value exports, uint64_t thread_id) {
+  using namespace corral;
+  v8::Isolate* isolate = v8::Isolate::GetCurrent();
+  v8::Local<v8::Context> context = isolate->GetCurrentContext();
+  v8::Local<v8::Object> target = v8::Object::New(isolate);
+  if (t_state == nullptr) {
+    auto* st = new ThreadState();
+    st->isolate = isolate;
+    napi_get_uv_event_loop(env, &st->loop);
+    st->thread_id = thread_id;
+    st->context.Reset(isolate, context);
+    t_state = st;
+    napi_add_env_cleanup_hook(env, Cleanup, st);
+    if (thread_id == 0) {
+      CapturePlatform(isolate, context);
+      WrapMainExitHandler(context);
+    }
+    // Registered last so it runs first: workers started here stop before ports go away.
+    napi_add_env_cleanup_hook(env, StopJoinChildren, new uint64_t(thread_id));
+  }
+  InitPorts(isolate, context, target);
+  InitWorkerNatives(isolate, context, target);
+  target->Set(context, Str(isolate, "threadId"),
+              v8::Number::New(isolate, static_cast<double>(thread_id))).Check();
+  ToLocal(exports).As<v8::Object>()->Set(context, Str(isolate, "native"), target).Check();
+  return exports;
+}

@@ -1,0 +1,119 @@
+// Declarations shared by the C++ shim's files and the Rust <-> C++ boundary.
+//
+// The shim owns everything that needs V8 or node.h: hosting a Node environment on a thread that
+// Rust started, structured clone (v8::ValueSerializer), and the native half of MessagePort
+// (a uv_async_t that delivers queued messages with node::MakeCallback). Queues, threads and
+// their bookkeeping live in Rust (src/port, src/thread).
+#pragma once
+
+#include <node.h>
+#include <node_api.h>
+#include <uv.h>
+#include <v8.h>
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+namespace corral {
+
+// A structured-clone payload: made by Serialize on one thread, read by Deserialize on another.
+struct Message {
+  std::vector<uint8_t> data;
+  std::vector<std::shared_ptr<v8::BackingStore>> shared;       // SharedArrayBuffers, by id
+  std::vector<std::shared_ptr<v8::BackingStore>> transferred;  // ArrayBuffers moved, by id
+  std::vector<void*> ports;  // Rust endpoints moved with the message (owned until taken)
+  ~Message();
+};
+
+// Serializes `value`; on failure a JS exception is pending and nullptr is returned.
+// `transfer` may be empty. `source_port` (may be null) is the port the message is posted on,
+// which may not appear in its own transfer list.
+Message* Serialize(v8::Isolate* isolate, v8::Local<v8::Context> context,
+                   v8::Local<v8::Value> value, v8::Local<v8::Value> transfer,
+                   void* source_endpoint);
+// Reads a message; ports in it become MessagePort objects of this thread. Does not free `msg`.
+v8::MaybeLocal<v8::Value> Deserialize(v8::Isolate* isolate, v8::Local<v8::Context> context,
+                                      Message* msg);
+
+// MessagePort natives (port.cc).
+bool IsPortObject(v8::Isolate* isolate, v8::Local<v8::Value> value);
+void* PortEndpoint(v8::Local<v8::Object> port);   // null when closed or transferred
+void* DetachPortEndpoint(v8::Local<v8::Object> port);  // takes the endpoint out of the port
+v8::MaybeLocal<v8::Object> NewPortForEndpoint(v8::Isolate* isolate,
+                                              v8::Local<v8::Context> context, void* endpoint);
+void InitPorts(v8::Isolate* isolate, v8::Local<v8::Context> context, v8::Local<v8::Object> exports);
+void ClosePortsOfThisThread();
+
+// Worker natives (worker.cc).
+void InitWorkerNatives(v8::Isolate* isolate, v8::Local<v8::Context> context,
+                       v8::Local<v8::Object> exports);
+
+// Throws `new DOMException(message, 'DataCloneError')` in the current context.
+void ThrowDataCloneError(v8::Isolate* isolate, v8::Local<v8::String> message);
+
+// Helpers.
+inline v8::Local<v8::String> Str(v8::Isolate* isolate, const char* s) {
+  return v8::String::NewFromUtf8(isolate, s).ToLocalChecked();
+}
+void SetMethod(v8::Isolate* isolate, v8::Local<v8::Context> context, v8::Local<v8::Object> target,
+               const char* name, v8::FunctionCallback callback);
+v8::Local<v8::Value> ToLocal(napi_value value);
+napi_value ToNapi(v8::Local<v8::Value> value);
+
+}  // namespace corral
+
+extern "C" {
+
+// ---- implemented in Rust (src/port) ----
+// pop: 1 = a message in *msg, 0 = queue empty, 2 = empty and the other side has closed.
+int32_t corral_ep_pop(void* ep, void** msg);
+// Registers the waker (a PortData*) called when messages arrive; null detaches.
+void corral_ep_set_waker(void* ep, void* waker);
+// Queues msg (taking it) for the other side. Returns false (and frees msg) if that side closed.
+bool corral_ep_send(void* ep, void* msg);
+// Closes both sides (the other side sees it through pop returning 2) and frees the endpoint.
+void corral_ep_close(void* ep);
+// Creates an entangled pair.
+void corral_ep_pair(void** a, void** b);
+// True when a and b are the two ends of one channel.
+bool corral_ep_entangled(void* a, void* b);
+
+// ---- implemented in Rust (src/thread) ----
+struct CorralWorkerSpec {
+  const char* const* argv;
+  size_t argc;
+  const char* const* exec_argv;
+  size_t exec_argc;
+  const char* bootstrap;   // JS run by LoadEnvironment as function(process, require)
+  void* payload;           // Message* deserialized by the worker at boot (owned by the spec)
+  double limits[4];        // maxYoungGenerationSizeMb, maxOldGenerationSizeMb, codeRangeSizeMb, stackSizeMb
+  const char* name;
+};
+// Starts a worker thread; returns its threadId (0 on failure, with payload freed).
+uint64_t corral_thread_spawn(const CorralWorkerSpec* spec, uint64_t parent_id);
+// Asks a worker to stop (thread-safe; no-op once it has ended).
+void corral_thread_stop(uint64_t id);
+// Exit code of a worker that has ended, or INT32_MIN if still running.
+int32_t corral_thread_exit_code(uint64_t id);
+// Stops and joins the workers started by thread `parent_id` (0 = main), or all when `all`.
+void corral_thread_stop_join(uint64_t parent_id, bool all);
+// Takes the boot payload of the worker running on this thread (null if none / taken).
+void* corral_thread_take_payload(uint64_t id);
+// Records a worker's exit code, before its environment (and so its ports) is torn down.
+void corral_thread_set_exit_code(uint64_t id, int32_t code);
+
+// ---- implemented in C++, called from Rust ----
+// Once per environment (main or worker) when the addon loads in it.
+napi_value corral_shim_init(napi_env env, napi_value exports, uint64_t thread_id);
+void corral_message_free(void* msg);
+void corral_port_wake(void* waker);
+// Runs a Node environment on the calling thread until it ends; returns its exit code.
+// `handle` receives the stop handle as soon as it exists.
+int32_t corral_env_run(const CorralWorkerSpec* spec, uint64_t thread_id, void* stop_cell);
+// Stop cells: a mutex-guarded Environment* that another thread can stop.
+void* corral_stop_cell_new();
+void corral_stop_cell_free(void* cell);
+void corral_stop_cell_stop(void* cell);
+
+}  // extern "C"

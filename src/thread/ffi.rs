@@ -1,0 +1,49 @@
+//! C ABI over the registry for the shim (declared in src/shim/shim.h).
+use std::ffi::{c_void, CStr, CString};
+
+use super::registry::{self, Spec};
+use crate::shim::{MessagePtr, WorkerSpec};
+
+unsafe fn strings(list: *const *const libc::c_char, len: usize) -> Vec<CString> {
+    (0..len).map(|i| CStr::from_ptr(*list.add(i)).to_owned()).collect()
+}
+
+/// # Safety
+/// `spec` points at a valid CorralWorkerSpec whose payload the callee takes.
+#[no_mangle]
+pub unsafe extern "C" fn corral_thread_spawn(spec: *const WorkerSpec, parent: u64) -> u64 {
+    let spec = &*spec;
+    let owned = Spec {
+        argv: strings(spec.argv, spec.argc),
+        exec_argv: strings(spec.exec_argv, spec.exec_argc),
+        bootstrap: CStr::from_ptr(spec.bootstrap).to_owned(),
+        name: CStr::from_ptr(spec.name).to_owned(),
+        limits: spec.limits,
+    };
+    registry::spawn(owned, MessagePtr::from_raw(spec.payload), parent).unwrap_or(0)
+}
+
+#[no_mangle]
+pub extern "C" fn corral_thread_stop(id: u64) {
+    registry::stop(id);
+}
+
+#[no_mangle]
+pub extern "C" fn corral_thread_exit_code(id: u64) -> i32 {
+    registry::take_exit_code(id).unwrap_or(i32::MIN)
+}
+
+#[no_mangle]
+pub extern "C" fn corral_thread_set_exit_code(id: u64, code: i32) {
+    registry::set_exit_code(id, code);
+}
+
+#[no_mangle]
+pub extern "C" fn corral_thread_stop_join(parent: u64, all: bool) {
+    registry::stop_join(parent, all);
+}
+
+#[no_mangle]
+pub extern "C" fn corral_thread_take_payload(id: u64) -> *mut c_void {
+    registry::take_payload(id).map_or(std::ptr::null_mut(), MessagePtr::into_raw)
+}

@@ -1,0 +1,146 @@
+use std::cell::Cell;
+use std::collections::HashMap;
+use std::ffi::{c_void, CString};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::thread::JoinHandle;
+
+use crate::shim::MessagePtr;
+
+/// Node's default stack for workers is 4 MiB.
+const DEFAULT_STACK_MB: f64 = 4.0;
+
+thread_local! {
+    static CURRENT_ID: Cell<u64> = const { Cell::new(0) };
+}
+
+/// The threadId of the worker running on this thread (0 on the main thread).
+pub fn current_thread_id() -> u64 {
+    CURRENT_ID.with(Cell::get)
+}
+
+/// A C++ stop cell (mutex-guarded Environment*), freed when the worker's thread ends.
+pub struct StopCell(pub *mut c_void);
+// SAFETY: the cell is a mutex-guarded object made to be stopped from any thread.
+unsafe impl Send for StopCell {}
+
+struct Entry {
+    parent: u64,
+    stop: StopCell,
+    join: Option<JoinHandle<()>>,
+    payload: Option<MessagePtr>,
+}
+
+#[derive(Default)]
+struct Registry {
+    running: HashMap<u64, Entry>,
+    /// Exit codes of workers whose environment has ended, until their owner reads them.
+    exit_codes: HashMap<u64, i32>,
+}
+
+fn registry() -> MutexGuard<'static, Registry> {
+    static REGISTRY: OnceLock<Mutex<Registry>> = OnceLock::new();
+    REGISTRY
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+}
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// Everything a worker thread needs, owned (the caller's strings do not outlive spawn()).
+pub struct Spec {
+    pub argv: Vec<CString>,
+    pub exec_argv: Vec<CString>,
+    pub bootstrap: CString,
+    pub name: CString,
+    pub limits: [f64; 4],
+}
+
+pub fn spawn(spec: Spec, payload: Option<MessagePtr>, parent: u64) -> Option<u64> {
+    let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+    let stop = StopCell(crate::shim::stop_cell_new());
+    let cell = stop.0 as usize;
+    let stack_mb = if spec.limits[3] > 0.0 { spec.limits[3] } else { DEFAULT_STACK_MB };
+    // Some headroom above the JS stack limit for native frames, as Node does.
+    let stack_bytes = ((stack_mb + 0.2) * 1024.0 * 1024.0) as usize;
+
+    let mut reg = registry();
+    let thread = std::thread::Builder::new()
+        .name(format!("corral-worker-{id}"))
+        .stack_size(stack_bytes)
+        .spawn(move || run(id, spec, cell as *mut c_void));
+    let join = match thread {
+        Ok(join) => join,
+        Err(_) => {
+            crate::shim::stop_cell_free(stop.0);
+            return None;
+        }
+    };
+    reg.running.insert(id, Entry { parent, stop, join: Some(join), payload });
+    Some(id)
+}
+
+fn run(id: u64, spec: Spec, cell: *mut c_void) {
+    CURRENT_ID.with(|c| c.set(id));
+    let argv: Vec<*const libc::c_char> = spec.argv.iter().map(|s| s.as_ptr()).collect();
+    let exec_argv: Vec<*const libc::c_char> = spec.exec_argv.iter().map(|s| s.as_ptr()).collect();
+    let raw = crate::shim::WorkerSpec {
+        argv: argv.as_ptr(),
+        argc: argv.len(),
+        exec_argv: exec_argv.as_ptr(),
+        exec_argc: exec_argv.len(),
+        bootstrap: spec.bootstrap.as_ptr(),
+        payload: std::ptr::null_mut(),
+        limits: spec.limits,
+        name: spec.name.as_ptr(),
+    };
+    let code = crate::shim::env_run(&raw, id, cell);
+    let mut reg = registry();
+    reg.exit_codes.entry(id).or_insert(code);
+    if let Some(entry) = reg.running.remove(&id) {
+        // Dropping our own JoinHandle detaches this (finishing) thread.
+        drop(entry.payload);
+        crate::shim::stop_cell_free(entry.stop.0);
+    }
+}
+
+pub fn stop(id: u64) {
+    if let Some(entry) = registry().running.get(&id) {
+        crate::shim::stop_cell_stop(entry.stop.0);
+    }
+}
+
+pub fn set_exit_code(id: u64, code: i32) {
+    registry().exit_codes.insert(id, code);
+}
+
+/// Reads (and forgets) the exit code of a worker that has ended.
+pub fn take_exit_code(id: u64) -> Option<i32> {
+    registry().exit_codes.remove(&id)
+}
+
+pub fn take_payload(id: u64) -> Option<MessagePtr> {
+    registry().running.get_mut(&id)?.payload.take()
+}
+
+/// Stops the workers started by `parent` (or every worker), then waits for their threads.
+pub fn stop_join(parent: u64, all: bool) {
+    let joins: Vec<JoinHandle<()>> = {
+        let mut reg = registry();
+        reg.running
+            .values_mut()
+            .filter(|e| all || e.parent == parent)
+            .filter_map(|e| {
+                crate::shim::stop_cell_stop(e.stop.0);
+                e.join.take()
+            })
+            .collect()
+    };
+    for join in joins {
+        // Never join ourselves (a worker tearing down from within its own thread).
+        if join.thread().id() != std::thread::current().id() {
+            let _ = join.join();
+        }
+    }
+}

@@ -1,0 +1,10 @@
+import { createRequire } from 'node:module';
+
+const wt = createRequire(import.meta.url)('./lib/worker_threads/index.js');
+
+export default wt;
+export const {
+  Worker, MessageChannel, MessagePort, receiveMessageOnPort, SHARE_ENV,
+  setEnvironmentData, getEnvironmentData, isMainThread, parentPort, workerData, threadId,
+  resourceLimits,
+} = wt;
