@@ -8,28 +8,10 @@ const replacements = {
   worker_threads: () => require('./worker_threads'),
 };
 
-let loadPatched = false;
-
-function replacementFor(request) {
-  if (typeof request !== 'string') return undefined;
-  const name = request.startsWith('node:') ? request.slice(5) : request;
-  return Object.hasOwn(replacements, name) ? replacements[name] : undefined;
-}
-
-function patchLoad() {
-  if (loadPatched) return;
-  loadPatched = true;
-  const load = Module._load;
-  Module._load = function corralLoad(request, parent, isMain) {
-    const replacement = replacementFor(request);
-    if (replacement !== undefined && !isMain) return replacement();
-    return load.apply(this, arguments);
-  };
-}
-
-// ESM imports of a built-in read its exports object: give it corral's values, then let the
-// ESM facades pick them up. Repeated on every call, so values set later (a worker's
-// parentPort) are seen too.
+// The built-in's own exports object gets corral's values, so CJS `require('worker_threads')`
+// and ESM imports (after syncBuiltinESMExports) both see corral, with no wrapper in the
+// require path. Repeated on every call, so values set later (a worker's parentPort) are seen.
+// corral itself never calls into the built-in.
 function syncBuiltins() {
   for (const [name, get] of Object.entries(replacements)) {
     const builtin = process.getBuiltinModule ? process.getBuiltinModule(name) : require(name);
@@ -44,7 +26,6 @@ function syncBuiltins() {
 }
 
 function installBuiltins() {
-  patchLoad();
   syncBuiltins();
 }
 

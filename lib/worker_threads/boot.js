@@ -30,7 +30,7 @@ function unsupported(name) {
 
 function refuseProcessWideOperations(process) {
   process.abort = unsupported('process.abort()');
-  process.chdir = unsupported('process.chdir(directory)');
+  process.chdir = unsupported('process.chdir()');
   for (const name of ['setuid', 'setgid', 'seteuid', 'setegid', 'setgroups', 'initgroups']) {
     if (typeof process[name] === 'function') process[name] = unsupported(`process.${name}()`);
   }
@@ -103,9 +103,37 @@ function runEntry(process, entry, argv) {
   vm.runInThisContext(entry.source, { filename: name, displayErrors: true, importModuleDynamically });
 }
 
+// Reports a failure of the bootstrap itself (before the user's code runs) and ends the worker
+// with code 1: an exception escaping LoadEnvironment would abort the whole process.
+function bootFailed(process, control, error) {
+  try {
+    control.postMessage({ type: 'error', error });
+  } catch {
+    require('fs').writeSync(2, `corral: worker bootstrap failed: ${error?.stack ?? error}\n`);
+  }
+  process.exit(1);
+}
+
 exports.boot = function boot(process) {
-  const { native } = require('../binding');
-  const payload = native.takePayload();
+  let control = null;
+  let payload;
+  try {
+    // port.js registers the MessagePort class the payload's ports are made with.
+    require('./port');
+    const { native } = require('../binding');
+    payload = native.takePayload();
+    control = payload.controlPort;
+    setupWorker(process, native, payload);
+    control.postMessage({ type: 'online' });
+  } catch (error) {
+    bootFailed(process, control, error);
+    return;
+  }
+  // From here on errors are the user's: they reach the parent through 'uncaughtException'.
+  runEntry(process, payload.entry, payload.argv);
+};
+
+function setupWorker(process, native, payload) {
   const state = require('./state');
   state.isMainThread = false;
   state.threadId = native.threadId;
@@ -126,7 +154,4 @@ exports.boot = function boot(process) {
   refuseProcessWideOperations(process);
   reportUncaught(process, control);
   require('../register').installBuiltins();
-
-  control.postMessage({ type: 'online' });
-  runEntry(process, payload.entry, payload.argv);
-};
+}

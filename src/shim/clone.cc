@@ -49,7 +49,11 @@ class SerializerDelegate : public v8::ValueSerializer::Delegate {
       }
     }
     if (IsPortObject(isolate, object)) {
+#if NODE_MAJOR_VERSION >= 22
+      corral::ThrowDataCloneError(isolate, Str(isolate, kMissingTransferable));
+#else
       isolate->ThrowException(MissingTransferable(isolate));
+#endif
     } else {
       v8::Local<v8::String> detail;
       if (!object->ToDetailString(isolate->GetCurrentContext()).ToLocal(&detail)) {
@@ -71,9 +75,12 @@ class SerializerDelegate : public v8::ValueSerializer::Delegate {
     return v8::Just(static_cast<uint32_t>(msg_->shared.size() - 1));
   }
 
+  static constexpr const char* kMissingTransferable =
+      "Object that needs transfer was found in message but not listed in transferList";
+
+  // Node 20 reports a port missing from the transfer list as a coded TypeError.
   static v8::Local<v8::Value> MissingTransferable(v8::Isolate* isolate) {
-    v8::Local<v8::Value> err = v8::Exception::TypeError(Str(
-        isolate, "Object that needs transfer was found in message but not listed in transferList"));
+    v8::Local<v8::Value> err = v8::Exception::TypeError(Str(isolate, kMissingTransferable));
     err.As<v8::Object>()
         ->Set(isolate->GetCurrentContext(), Str(isolate, "code"),
               Str(isolate, "ERR_MISSING_TRANSFERABLE_IN_TRANSFER_LIST"))
@@ -141,9 +148,12 @@ bool ReadTransferList(v8::Isolate* isolate, v8::Local<v8::Context> context,
       for (auto& seen : *buffers) {
         if (seen->StrictEquals(ab)) return ThrowDataClone(isolate, "Transfer list contains duplicate ArrayBuffer");
       }
+#if NODE_MAJOR_VERSION >= 22
+      // Newer lines refuse a detached buffer in the transfer list; Node 20 moves it as is.
       if (ab->WasDetached()) {
-        return ThrowDataClone(isolate, "An ArrayBuffer is detached and could not be cloned.");
+        return ThrowDataClone(isolate, "Cannot transfer object of unsupported type.");
       }
+#endif
       if (!ab->IsDetachable()) {
         return ThrowDataClone(isolate, "An ArrayBuffer is not detachable and could not be cloned.");
       }

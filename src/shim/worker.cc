@@ -80,7 +80,10 @@ void ExitCode(const v8::FunctionCallbackInfo<v8::Value>& args) {
 void TakePayload(const v8::FunctionCallbackInfo<v8::Value>& args) {
   v8::Isolate* isolate = args.GetIsolate();
   void* raw = corral_thread_take_payload(CurrentThreadId());
-  if (raw == nullptr) return;
+  if (raw == nullptr) {
+    isolate->ThrowException(v8::Exception::Error(Str(isolate, "corral: no start-up payload for this thread")));
+    return;
+  }
   std::unique_ptr<Message> msg(static_cast<Message*>(raw));
   v8::Local<v8::Value> value;
   if (Deserialize(isolate, isolate->GetCurrentContext(), msg.get()).ToLocal(&value)) {
