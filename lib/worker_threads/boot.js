@@ -62,12 +62,25 @@ function setupStdio(process, control, withStdin) {
   return stdin;
 }
 
-function reportUncaught(process, control) {
+// V8 clones an Error with its name, message and stack only; Node's workers also keep its own
+// properties (code, errno, ...), which travel beside it and are put back by the parent.
+function cloneableProps(error, clone) {
+  if (error === null || typeof error !== 'object') return undefined;
+  const props = {};
+  for (const key of Object.keys(error)) {
+    try {
+      props[key] = clone(error[key]);
+    } catch {}
+  }
+  return props;
+}
+
+function reportUncaught(process, control, native) {
   process.on('uncaughtException', function corralWorkerUncaught(error) {
     // Only when nobody else handles it, like Node's default behaviour.
     if (process.listenerCount('uncaughtException') > 1) return;
     try {
-      control.postMessage({ type: 'error', error });
+      control.postMessage({ type: 'error', error, props: cloneableProps(error, native.clone) });
     } catch {
       control.postMessage({ type: 'error', error: String(error) });
     }
@@ -152,6 +165,6 @@ function setupWorker(process, native, payload) {
   // The control port must not keep the worker alive by itself.
   control.unref();
   refuseProcessWideOperations(process);
-  reportUncaught(process, control);
+  reportUncaught(process, control, native);
   require('../register').installBuiltins();
 }

@@ -29,7 +29,7 @@ class MessagePort extends PortBase {
 
   postMessage(value, transfer) {
     if (arguments.length === 0) {
-      throw makeError(TypeError, 'ERR_MISSING_ARGS', 'The "message" argument must be specified');
+      throw makeError(TypeError, 'ERR_MISSING_ARGS', 'Not enough arguments to MessagePort.postMessage');
     }
     native.post(this, value, normalizeTransfer(transfer));
   }
@@ -146,17 +146,19 @@ function dispatch(kind, value) {
 
 native.setup(MessagePort, kToken, dispatch);
 
+const isIterable = (v) => v != null && typeof v === 'object' && typeof v[Symbol.iterator] === 'function';
+
+// postMessage(value, transferList) or postMessage(value, { transfer }), validated like Node.
 function normalizeTransfer(transfer) {
   if (transfer == null) return undefined;
   if (Array.isArray(transfer)) return transfer;
   if (typeof transfer !== 'object') {
-    throw invalidArgType('transfer', ['object'], transfer);
+    throw makeError(TypeError, 'ERR_INVALID_ARG_TYPE', 'Optional transferList argument must be an iterable');
   }
+  if (isIterable(transfer)) return Array.from(transfer);
   if (transfer.transfer == null) return undefined;
-  if (typeof transfer.transfer === 'object' && typeof transfer.transfer[Symbol.iterator] === 'function') {
-    return Array.from(transfer.transfer);
-  }
-  throw invalidArgType('options.transfer', ['object'], transfer.transfer);
+  if (isIterable(transfer.transfer)) return Array.from(transfer.transfer);
+  throw makeError(TypeError, 'ERR_INVALID_ARG_TYPE', 'Optional options.transfer argument must be an iterable');
 }
 
 class MessageChannel {

@@ -35,10 +35,16 @@ function pushReadable() {
   return new Readable({ read() {} });
 }
 
-// Worker side: process.stdin, fed by the parent's worker.stdin (or empty).
+// Worker side: process.stdin, fed by the parent's worker.stdin (or empty). While something
+// reads it, the control port holds the worker's event loop, as Node's worker stdin does.
 function relayedStdin(control, enabled) {
-  const stdin = pushReadable();
-  if (!enabled) stdin.push(null);
+  if (!enabled) {
+    const empty = pushReadable();
+    empty.push(null);
+    return empty;
+  }
+  const stdin = new Readable({ read() { control.ref(); } });
+  stdin.once('end', () => control.unref());
   return stdin;
 }
 

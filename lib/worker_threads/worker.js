@@ -148,7 +148,10 @@ class Worker extends EventEmitter {
     }, payload, [control.port2, pub.port2, ...transferList]);
 
     control.port1.on('message', (msg) => this.#onControl(msg));
-    control.port1.on('close', () => this[kOnExit]());
+    // The worker has ended. Its last messages, already signalled on the public port, are
+    // delivered by their own wake-ups in this poll phase (each with its own tick); 'exit'
+    // follows in the check phase.
+    control.port1.on('close', () => setImmediate(() => this[kOnExit]()));
     pub.port1.on('message', (value) => {
       if (!this[kOnline]) this.#drainControl();
       this.emit('message', value);
@@ -173,6 +176,7 @@ class Worker extends EventEmitter {
         (msg.fd === 2 ? this.stderr : this.stdout).push(stdio.toChunk(msg.data));
         break;
       case 'error':
+        if (msg.props && msg.error !== null && typeof msg.error === 'object') Object.assign(msg.error, msg.props);
         this.emit('error', msg.error);
         break;
       default:

@@ -1,0 +1,255 @@
+'use strict';
+// corral/worker_threads Worker: options, events, exit codes, stdio, env, nesting.
+const { describe, it } = require('node:test');
+const assert = require('node:assert');
+const fs = require('fs');
+const path = require('path');
+const { pathToFileURL } = require('url');
+const { Worker, SHARE_ENV, isMainThread, parentPort, threadId, workerData } = require('../worker_threads');
+const { fixture, runBoth, once } = require('./helpers');
+
+const evalWorker = (code, options = {}) => new Worker(code, { eval: true, ...options });
+
+function collect(worker) {
+  const events = [];
+  for (const name of ['online', 'message', 'messageerror', 'error', 'exit']) {
+    worker.on(name, (value) => events.push(name === 'online' ? [name] : [name, value]));
+  }
+  return new Promise((resolve) => worker.once('exit', () => resolve(events)));
+}
+
+describe('module exports on the main thread', () => {
+  it('reports the main thread like node:worker_threads', () => {
+    assert.strictEqual(isMainThread, true);
+    assert.strictEqual(parentPort, null);
+    assert.strictEqual(threadId, 0);
+    assert.strictEqual(workerData, null);
+    assert.strictEqual(typeof SHARE_ENV, 'symbol');
+  });
+});
+
+describe('Worker construction errors match Node', () => {
+  const cases = [
+    [() => new Worker(42), TypeError, 'ERR_INVALID_ARG_TYPE'],
+    [() => new Worker('worker.js'), TypeError, 'ERR_WORKER_PATH'],
+    [() => new Worker(new URL('http://example.com/w.js')), TypeError, 'ERR_INVALID_URL_SCHEME'],
+    [() => new Worker(new URL('file:///w.js'), { eval: true }), TypeError, 'ERR_INVALID_ARG_VALUE'],
+    [() => evalWorker('', { argv: 'x' }), TypeError, 'ERR_INVALID_ARG_TYPE'],
+    [() => evalWorker('', { execArgv: '--x' }), TypeError, 'ERR_INVALID_ARG_TYPE'],
+    [() => evalWorker('', { execArgv: ['--no-such-flag'] }), Error, 'ERR_WORKER_INVALID_EXEC_ARGV'],
+    [() => evalWorker('', { env: 5 }), TypeError, 'ERR_INVALID_ARG_TYPE'],
+    [() => evalWorker('', { workerData: () => {} }), DOMException, undefined],
+  ];
+  for (const [make, Class, code] of cases) {
+    it(`${make.toString().slice(6)} throws ${code ?? Class.name}`, () => {
+      assert.throws(make, (err) => err instanceof Class && err.code === (code ?? err.code));
+    });
+  }
+
+  it('gives the same messages as node for the same bad calls', async () => {
+    const { node, corral } = await runBoth(fixture('worker-errors.js'));
+    assert.strictEqual(corral.stdout, node.stdout);
+    assert.ok(node.stdout.split('\n').length > 5);
+  });
+});
+
+describe('Worker lifecycle', () => {
+  it('emits online, message, exit in order and posts both ways', async () => {
+    const w = evalWorker(`
+      const { parentPort } = require('worker_threads');
+      parentPort.once('message', (m) => parentPort.postMessage(m * 2));`);
+    const events = collect(w);
+    w.postMessage(21);
+    assert.deepStrictEqual(await events, [['online'], ['message', 42], ['exit', 0]]);
+  });
+
+  it('process.exit(n) in the worker ends only the worker, with n', async () => {
+    const w = evalWorker('process.exit(7); require("fs").writeSync(1, "not reached")');
+    assert.strictEqual(await once(w, 'exit'), 7);
+    assert.strictEqual(process.exitCode, undefined);
+  });
+
+  it('process.exitCode is the exit code of a worker that ends by itself', async () => {
+    assert.strictEqual(await once(evalWorker('process.exitCode = 4'), 'exit'), 4);
+  });
+
+  it('an uncaught exception becomes an error event with name, message and stack, then exit 1', async () => {
+    const w = evalWorker('function deep() { throw new RangeError("boom") } deep()');
+    const events = await collect(w);
+    assert.deepStrictEqual(events.map((e) => e[0]), ['online', 'error', 'exit']);
+    const err = events[1][1];
+    assert.ok(err instanceof RangeError);
+    assert.strictEqual(err.message, 'boom');
+    assert.match(err.stack, /deep/);
+    assert.strictEqual(events[2][1], 1);
+  });
+
+  it('unhandled rejections and throws in timers are reported too', async () => {
+    const rejected = await collect(evalWorker('Promise.reject(new TypeError("nope"))'));
+    assert.strictEqual(rejected[1][1].message, 'nope');
+    const timer = await collect(evalWorker('setTimeout(() => { throw new Error("late") }, 5)'));
+    assert.strictEqual(timer[1][1].message, 'late');
+    const primitive = await collect(evalWorker('throw 42'));
+    assert.deepStrictEqual(primitive.slice(1), [['error', 42], ['exit', 1]]);
+  });
+
+  it("a worker's own uncaughtException listener keeps it alive", async () => {
+    const w = evalWorker(`
+      process.on('uncaughtException', (e) => require('worker_threads').parentPort.postMessage('caught ' + e.message));
+      setTimeout(() => { throw new Error('x') }, 1);`);
+    const events = await collect(w);
+    assert.deepStrictEqual(events.slice(1), [['message', 'caught x'], ['exit', 0]]);
+  });
+
+  it('terminate() stops a busy worker and resolves with exit code 1', async () => {
+    const w = evalWorker('require("worker_threads").parentPort.postMessage("go"); for (;;) {}');
+    await once(w, 'message');
+    const exit = once(w, 'exit');
+    assert.strictEqual(await w.terminate(), 1);
+    assert.strictEqual(await exit, 1);
+    assert.strictEqual(w.threadId, -1);
+    assert.strictEqual(await w.terminate(), undefined);
+  });
+
+  it('terminate() right after construction still ends the worker', async () => {
+    const w = evalWorker('setInterval(() => {}, 1000)');
+    assert.strictEqual(await w.terminate(), 1);
+  });
+
+  it('messages posted before exit are delivered before the exit event', async () => {
+    const w = evalWorker(`
+      const { parentPort } = require('worker_threads');
+      for (let i = 0; i < 1000; i++) parentPort.postMessage(i);
+      process.exit(3);`);
+    const seen = [];
+    w.on('message', (m) => seen.push(m));
+    assert.strictEqual(await once(w, 'exit'), 3);
+    assert.deepStrictEqual(seen, Array.from({ length: 1000 }, (_, i) => i));
+  });
+
+  it('unref() lets the parent exit while the worker is busy', async () => {
+    const script = `
+      const { Worker } = require(${JSON.stringify(path.join(__dirname, '..', 'worker_threads'))});
+      const w = new Worker('for (;;) {}', { eval: true });
+      w.unref();
+      setTimeout(() => console.log('parent done'), 20);`;
+    const { run } = require('./helpers');
+    const res = await run(['-e', script], { timeout: 10000 });
+    assert.strictEqual(res.code, 0);
+    assert.strictEqual(res.stdout, 'parent done\n');
+  });
+
+  it('runs on an OS thread of this process, not a child process', async () => {
+    const w = evalWorker(`
+      const { parentPort } = require('worker_threads');
+      parentPort.postMessage({ pid: process.pid, tid: require('fs').readlinkSync('/proc/thread-self') });`);
+    const { pid, tid } = await once(w, 'message');
+    assert.strictEqual(pid, process.pid);
+    assert.notStrictEqual(tid, fs.readlinkSync('/proc/thread-self'));
+    await once(w, 'exit');
+  });
+
+  it('workers can start workers', async () => {
+    const w = evalWorker(`
+      const { Worker, parentPort, threadId } = require('worker_threads');
+      const inner = new Worker('require("worker_threads").parentPort.postMessage(require("worker_threads").threadId)', { eval: true });
+      inner.on('message', (id) => parentPort.postMessage([threadId, id]));`);
+    const [outer, inner] = await once(w, 'message');
+    assert.ok(outer > 0 && inner > outer);
+    assert.strictEqual(await once(w, 'exit'), 0);
+  });
+});
+
+describe('the worker environment', () => {
+  it('sees worker_threads as a worker under every name, including ESM', async () => {
+    const w = evalWorker(`
+      const a = require('worker_threads'), b = require('node:worker_threads');
+      import('node:worker_threads').then((c) => a.parentPort.postMessage([
+        a.isMainThread, b.isMainThread, c.isMainThread, a.parentPort === b.parentPort,
+        c.parentPort === a.parentPort, a.workerData, a.threadId === c.threadId]));`, { workerData: 'wd' });
+    assert.deepStrictEqual(await once(w, 'message'), [false, false, false, true, true, 'wd', true]);
+  });
+
+  it('gets a copy of process.env by default, the real one with SHARE_ENV, or the given env', async () => {
+    process.env.CORRAL_TEST_VAR = 'parent';
+    const read = 'require("worker_threads").parentPort.postMessage(process.env.CORRAL_TEST_VAR); process.env.CORRAL_TEST_SET = 1';
+    assert.strictEqual(await once(evalWorker(read), 'message'), 'parent');
+    assert.strictEqual(process.env.CORRAL_TEST_SET, undefined);
+    assert.strictEqual(await once(evalWorker(read, { env: { CORRAL_TEST_VAR: 7 } }), 'message'), '7');
+    const shared = evalWorker(read, { env: SHARE_ENV });
+    assert.strictEqual(await once(shared, 'message'), 'parent');
+    await once(shared, 'exit');
+    assert.strictEqual(process.env.CORRAL_TEST_SET, '1');
+    delete process.env.CORRAL_TEST_SET;
+  });
+
+  it('sets argv and execArgv like Node', async () => {
+    const w = evalWorker('require("worker_threads").parentPort.postMessage([process.argv.slice(1), process.execArgv])',
+      { argv: ['a', 2], execArgv: ['--no-warnings'] });
+    assert.deepStrictEqual(await once(w, 'message'), [['[worker eval]', 'a', '2'], ['--no-warnings']]);
+  });
+
+  it('refuses process-wide operations like Node workers do', async () => {
+    const w = evalWorker(`
+      const out = [];
+      for (const f of [() => process.chdir('/'), () => process.umask(0o22), () => process.setuid?.(0)]) {
+        try { f(); out.push('ok') } catch (e) { out.push(e.code + ': ' + e.message) }
+      }
+      out.push(typeof process.umask());
+      require('worker_threads').parentPort.postMessage(out);`);
+    assert.deepStrictEqual(await once(w, 'message'), [
+      'ERR_WORKER_UNSUPPORTED_OPERATION: process.chdir() is not supported in workers',
+      'ERR_WORKER_UNSUPPORTED_OPERATION: Setting process.umask() is not supported in workers',
+      'ERR_WORKER_UNSUPPORTED_OPERATION: process.setuid() is not supported in workers',
+      'number',
+    ]);
+  });
+
+  it('relays stdout and stderr through the parent, or exposes them as streams', async () => {
+    const w = evalWorker('console.log("out line"); console.error("err line"); process.stdout.write("a"); process.stdout.write("b\\n")',
+      { stdout: true, stderr: true });
+    let out = '';
+    let err = '';
+    w.stdout.setEncoding('utf8').on('data', (d) => { out += d; });
+    w.stderr.setEncoding('utf8').on('data', (d) => { err += d; });
+    await once(w, 'exit');
+    await new Promise((r) => setImmediate(r));
+    assert.strictEqual(out, 'out line\nab\n');
+    assert.strictEqual(err, 'err line\n');
+  });
+
+  it('feeds worker.stdin to process.stdin with stdin: true', async () => {
+    const w = evalWorker(`
+      let data = '';
+      process.stdin.setEncoding('utf8').on('data', (d) => data += d).on('end', () =>
+        require('worker_threads').parentPort.postMessage(data.toUpperCase()));`, { stdin: true });
+    w.stdin.write('hello ');
+    w.stdin.end('world');
+    assert.strictEqual(await once(w, 'message'), 'HELLO WORLD');
+  });
+
+  it('runs files by path and file: URL, CJS and ESM', async () => {
+    const cjs = new Worker(fixture('sum-worker.js').replace('sum-worker', 'echo-worker'), { workerData: 'cjs' });
+    assert.deepStrictEqual(await once(cjs, 'message'), { workerData: 'cjs', main: true });
+    const esm = new Worker(pathToFileURL(fixture('esm-worker.mjs')), { workerData: 9 });
+    assert.deepStrictEqual(await once(esm, 'message'), { workerData: 9, isMainThread: false, meta: 'string' });
+  });
+
+  it('reports a missing worker file as an error event', async () => {
+    const w = new Worker(path.join(__dirname, 'fixtures', 'no-such-file.js'));
+    const err = await once(w, 'error');
+    assert.strictEqual(err.code, 'MODULE_NOT_FOUND');
+    assert.strictEqual(await once(w, 'exit'), 1);
+  });
+});
+
+describe('same output as node:worker_threads', () => {
+  for (const file of ['hello-eval.js', 'worker-events.js', 'sum-main.js']) {
+    it(file, async () => {
+      const { node, corral } = await runBoth(fixture(file), [], { env: { FOO: 'bar' }, timeout: 60000 });
+      assert.strictEqual(corral.stdout, node.stdout);
+      assert.strictEqual(corral.code, node.code);
+      assert.ok(node.stdout.length > 0);
+    });
+  }
+});
