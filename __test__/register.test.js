@@ -1,0 +1,42 @@
+'use strict';
+// corral/register: unmodified programs (CJS and ESM) get corral's worker_threads, and corral
+// never uses node:worker_threads underneath.
+const { describe, it } = require('node:test');
+const assert = require('node:assert');
+const path = require('path');
+const { fixture, run, root, register } = require('./helpers');
+
+describe('corral/register', () => {
+  it('swaps worker_threads for require and ESM import, with and without node:', async () => {
+    const script = `
+      const corral = require(${JSON.stringify(path.join(root, 'worker_threads.js'))});
+      import('node:worker_threads').then((esm) => console.log([
+        require('worker_threads').Worker === corral.Worker,
+        require('node:worker_threads').Worker === corral.Worker,
+        esm.Worker === corral.Worker, esm.default.Worker === corral.Worker].join()));`;
+    const res = await run(['-r', register, '-e', script]);
+    assert.strictEqual(res.stdout, 'true,true,true,true\n');
+  });
+
+  it('works as --import for ESM programs', async () => {
+    const res = await run(['--import', path.join(root, 'register.mjs'), fixture('esm-main.mjs')]);
+    assert.strictEqual(res.code, 0, res.stderr);
+    assert.match(res.stdout, /got \{ workerData: 5, isMainThread: false, meta: 'string' \}\nexit 0/);
+  });
+
+  it('keeps working when node:worker_threads is replaced by a trap', async () => {
+    const trap = fixture('trap-worker-threads.js');
+    const res = await run(['-r', trap, '-r', register, fixture('hello-eval.js')]);
+    assert.strictEqual(res.stdout, 'Hello from Worker\n', res.stderr);
+    const direct = await run(['-r', trap, '-e', `
+      const { Worker } = require(${JSON.stringify(path.join(root, 'worker_threads.js'))});
+      new Worker('require("worker_threads").parentPort.postMessage(1)', { eval: true }).on('message', console.log);`]);
+    assert.strictEqual(direct.stdout, '1\n', direct.stderr);
+  });
+
+  it("the trap really fires for node's own Worker", async () => {
+    const res = await run(['-r', fixture('trap-worker-threads.js'), fixture('hello-eval.js')]);
+    assert.notStrictEqual(res.code, 0);
+    assert.match(res.stderr, /node:worker_threads was used/);
+  });
+});
