@@ -1,0 +1,138 @@
+'use strict';
+// corral/worker_threads vs node:worker_threads, same run, each case in fresh processes,
+// alternating implementations; prints medians and corral/node ratios.
+//   node benchmark/worker_threads.js [--runs 5] [--case startup,roundtrip,...]
+const { spawnSync } = require('child_process');
+const path = require('path');
+
+const cases = {
+  // ms from new Worker() to the first message
+  async startup(wt) {
+    const times = [];
+    for (let i = 0; i < 15; i++) {
+      const t0 = process.hrtime.bigint();
+      const w = new wt.Worker('require("worker_threads").parentPort.postMessage(1)', { eval: true });
+      await new Promise((r) => w.once('message', r));
+      times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+      await new Promise((r) => w.once('exit', r));
+    }
+    return median(times);
+  },
+  // µs per small-message round trip (main -> worker -> main)
+  async roundtrip(wt) {
+    const w = new wt.Worker(`const { parentPort } = require('worker_threads');
+      parentPort.on('message', (m) => parentPort.postMessage(m));`, { eval: true });
+    const n = 20000;
+    const t = await pingPong(w, n, () => 1);
+    await w.terminate();
+    return (t / n) * 1000;
+  },
+  // messages/s from a worker to the main thread
+  async oneway(wt) {
+    const n = 1_000_000;
+    const w = new wt.Worker(`const { parentPort } = require('worker_threads');
+      parentPort.once('message', () => { for (let i = 0; i < ${n}; i++) parentPort.postMessage(i); });`, { eval: true });
+    let got = 0;
+    const t0 = process.hrtime.bigint();
+    await new Promise((resolve) => {
+      w.on('message', () => { if (++got === n) resolve(); });
+      w.postMessage('go');
+    });
+    const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+    await w.terminate();
+    return n / secs;
+  },
+  // µs per 1 MiB ArrayBuffer transfer round trip
+  async transfer(wt) {
+    const w = new wt.Worker(`const { parentPort } = require('worker_threads');
+      parentPort.on('message', (ab) => parentPort.postMessage(ab, [ab]));`, { eval: true });
+    let ab = new ArrayBuffer(1 << 20);
+    const n = 5000;
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < n; i++) {
+      w.postMessage(ab, [ab]);
+      ab = await new Promise((r) => w.once('message', r));
+    }
+    const us = Number(process.hrtime.bigint() - t0) / 1e3 / n;
+    await w.terminate();
+    return us;
+  },
+  // MiB of RSS per idle worker (20 workers waiting for messages)
+  async rss(wt) {
+    const n = 20;
+    global.gc?.();
+    await new Promise((r) => setTimeout(r, 100));
+    const before = process.memoryUsage().rss;
+    const workers = [];
+    for (let i = 0; i < n; i++) {
+      const w = new wt.Worker(`const { parentPort } = require('worker_threads');
+        parentPort.on('message', () => {}); parentPort.postMessage('up');`, { eval: true });
+      await new Promise((r) => w.once('message', r));
+      workers.push(w);
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    const per = (process.memoryUsage().rss - before) / n / 1048576;
+    await Promise.all(workers.map((w) => w.terminate()));
+    return per;
+  },
+};
+
+const better = { startup: 'lower', roundtrip: 'lower', oneway: 'higher', transfer: 'lower', rss: 'lower' };
+const units = { startup: 'ms', roundtrip: 'µs', oneway: 'msg/s', transfer: 'µs', rss: 'MiB' };
+const targets = { startup: 0.8, roundtrip: 0.7, oneway: 2.5, transfer: 0.5, rss: 1.0 };
+
+async function pingPong(w, n, make) {
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < n; i++) {
+    w.postMessage(make(i));
+    await new Promise((r) => w.once('message', r));
+  }
+  return Number(process.hrtime.bigint() - t0) / 1e6;
+}
+
+function median(values) {
+  const s = [...values].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+function arg(name, fallback) {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1] : fallback;
+}
+
+async function child() {
+  const impl = arg('impl');
+  const wt = impl === 'corral' ? require(path.join(__dirname, '..', 'worker_threads')) : require('worker_threads');
+  const value = await cases[arg('case')](wt);
+  process.stdout.write(JSON.stringify(value));
+  process.exit(0);
+}
+
+function main() {
+  const runs = Number(arg('runs', 5));
+  const selected = arg('case', Object.keys(cases).join(',')).split(',');
+  console.log(`node ${process.version}, ${runs} runs per case, medians (corral/node ratio; target)`);
+  for (const name of selected) {
+    const results = { node: [], corral: [] };
+    for (let r = 0; r < runs; r++) {
+      for (const impl of r % 2 ? ['corral', 'node'] : ['node', 'corral']) {
+        const out = spawnSync(process.execPath, ['--expose-gc', __filename, '--child', '--impl', impl, '--case', name],
+          { encoding: 'utf8', timeout: 120000 });
+        if (out.status !== 0) throw new Error(`${impl} ${name} failed: ${out.stderr}`);
+        results[impl].push(JSON.parse(out.stdout));
+      }
+    }
+    const n = median(results.node);
+    const c = median(results.corral);
+    const ratio = c / n;
+    const target = targets[name];
+    const met = better[name] === 'lower' ? ratio <= target : ratio >= target;
+    const fmt = (v) => (v >= 1000 ? Math.round(v).toLocaleString('en-US') : v.toFixed(2));
+    console.log(`${name.padEnd(10)} node ${fmt(n).padStart(10)} ${units[name].padEnd(5)} corral ${fmt(c).padStart(10)} ` +
+      `${units[name].padEnd(5)} ratio ${ratio.toFixed(2)} (target ${better[name] === 'lower' ? '<=' : '>='} ${target}) ${met ? 'met' : 'NOT met'}`);
+  }
+}
+
+if (process.argv.includes('--child')) child();
+else main();
