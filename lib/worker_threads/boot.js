@@ -88,6 +88,23 @@ function reportUncaught(process, control, native) {
   });
 }
 
+// Compiles eval'd worker code so that its import() resolves like the main context's. Reading
+// that loader constant makes Node print an ExperimentalWarning that its own eval workers never
+// print: the default warning printer is wrapped to drop that one warning.
+function compileEval(vm, source, filename) {
+  for (const listener of process.listeners('warning')) {
+    if (listener.name !== 'onWarning') continue;
+    process.removeListener('warning', listener);
+    process.on('warning', function onWarning(warning) {
+      if (/USE_MAIN_CONTEXT_DEFAULT_LOADER/.test(warning?.message ?? '')) return;
+      listener.call(this, warning);
+    });
+  }
+  const importModuleDynamically = vm.constants?.USE_MAIN_CONTEXT_DEFAULT_LOADER ??
+    ((specifier) => import(specifier));
+  return new vm.Script(source, { filename, importModuleDynamically });
+}
+
 function runEntry(process, entry, argv) {
   const Module = require('module');
   if (entry.kind === 'file') {
@@ -111,9 +128,8 @@ function runEntry(process, entry, argv) {
     __filename: name, __dirname: '.',
   });
   const vm = require('vm');
-  const importModuleDynamically = vm.constants?.USE_MAIN_CONTEXT_DEFAULT_LOADER ??
-    ((specifier) => import(specifier));
-  vm.runInThisContext(entry.source, { filename: name, displayErrors: true, importModuleDynamically });
+  const script = compileEval(vm, entry.source, name);
+  script.runInThisContext({ displayErrors: true });
 }
 
 // Reports a failure of the bootstrap itself (before the user's code runs) and ends the worker
