@@ -1,15 +1,12 @@
 'use strict';
 // MessagePort and MessageChannel. A port is a native object (PortBase: internal field, Rust
-// endpoint, uv_async_t) with EventEmitter behaviour; the native side calls `dispatch` with
+// endpoint, uv_async_t) with EventEmitter behaviour; the native side calls its `emit` with
 // this = port for each delivered message, deserialization failure, or close.
 const EventEmitter = require('events');
 const { native } = require('../binding');
 const { makeError, invalidArgType } = require('../errors');
 
 const kToken = Symbol('corral.port.token');
-const kMessage = 0;
-const kMessageError = 1;
-const kClose = 2;
 
 const PortBase = native.PortBase;
 Object.setPrototypeOf(PortBase.prototype, EventEmitter.prototype);
@@ -134,17 +131,8 @@ MessagePort.prototype.removeAllListeners = function (type) {
   return this;
 };
 
-function dispatch(kind, value) {
-  if (kind === kMessage) {
-    this.emit('message', value);
-  } else if (kind === kMessageError) {
-    this.emit('messageerror', value);
-  } else if (kind === kClose) {
-    this.emit('close');
-  }
-}
-
-native.setup(MessagePort, kToken, dispatch);
+// The native side delivers with port.emit('message' | 'messageerror' | 'close', value).
+native.setup(MessagePort, kToken, EventEmitter.prototype.emit);
 
 const isIterable = (v) => v != null && typeof v === 'object' && typeof v[Symbol.iterator] === 'function';
 

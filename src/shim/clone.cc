@@ -5,7 +5,11 @@
 // endpoints (host objects: corral's port objects carry an internal field).
 #include "shim.h"
 
+#include <v8-version.h>
+
+#include <algorithm>
 #include <cstring>
+#include <utility>
 
 namespace corral {
 
@@ -65,6 +69,28 @@ class SerializerDelegate : public v8::ValueSerializer::Delegate {
     return v8::Nothing<bool>();
   }
 
+  // The serializer's output goes to a per-thread scratch buffer (copied once into the message)
+  // instead of a fresh realloc'd buffer per message. A serialization nested in another (a getter
+  // posting a message) uses plain realloc.
+  void* ReallocateBufferMemory(void* old_buffer, size_t size, size_t* actual_size) override {
+    if (owns_scratch_) {
+      if (scratch_.size() < size) scratch_.resize(std::max(size, scratch_.size() * 2));
+      *actual_size = scratch_.size();
+      return scratch_.data();
+    }
+    void* result = realloc(old_buffer, size);
+    *actual_size = size;
+    return result;
+  }
+
+  void FreeBufferMemory(void* buffer) override {
+    if (!owns_scratch_) free(buffer);
+  }
+
+  ~SerializerDelegate() override {
+    if (owns_scratch_) scratch_in_use_ = false;
+  }
+
   v8::Maybe<uint32_t> GetSharedArrayBufferId(v8::Isolate* isolate,
                                              v8::Local<v8::SharedArrayBuffer> sab) override {
     for (size_t i = 0; i < shared_objects_.size(); i++) {
@@ -91,11 +117,17 @@ class SerializerDelegate : public v8::ValueSerializer::Delegate {
   v8::ValueSerializer* serializer_ = nullptr;
 
  private:
+  static thread_local std::vector<uint8_t> scratch_;
+  static thread_local bool scratch_in_use_;
+  bool owns_scratch_ = !std::exchange(scratch_in_use_, true);
   v8::Isolate* isolate_;
   Message* msg_;
   const std::vector<v8::Local<v8::Object>>& ports_;
   std::vector<v8::Local<v8::SharedArrayBuffer>> shared_objects_;
 };
+
+thread_local std::vector<uint8_t> SerializerDelegate::scratch_(4096);
+thread_local bool SerializerDelegate::scratch_in_use_ = false;
 
 class DeserializerDelegate : public v8::ValueDeserializer::Delegate {
  public:
@@ -191,8 +223,82 @@ bool ReadTransferList(v8::Isolate* isolate, v8::Local<v8::Context> context,
 
 }  // namespace
 
+namespace {
+
+// The fast path for a primitive value with nothing to transfer; false if it does not apply.
+bool SerializePrimitive(v8::Isolate* isolate, v8::Local<v8::Value> value, Message* msg) {
+  using Kind = Message::Kind;
+  if (value->IsNumber()) {
+    msg->kind = Kind::kNumber;
+    msg->number = value.As<v8::Number>()->Value();
+  } else if (value->IsString()) {
+    v8::Local<v8::String> str = value.As<v8::String>();
+    int length = str->Length();
+    if (str->IsOneByte()) {
+      msg->kind = Kind::kOneByteString;
+      msg->data.resize(length);
+#if V8_MAJOR_VERSION >= 13
+      str->WriteOneByteV2(isolate, 0, length, msg->data.data());
+#else
+      str->WriteOneByte(isolate, msg->data.data(), 0, length, v8::String::NO_NULL_TERMINATION);
+#endif
+    } else {
+      msg->kind = Kind::kTwoByteString;
+      msg->data.resize(static_cast<size_t>(length) * 2);
+#if V8_MAJOR_VERSION >= 13
+      str->WriteV2(isolate, 0, length, reinterpret_cast<uint16_t*>(msg->data.data()));
+#else
+      str->Write(isolate, reinterpret_cast<uint16_t*>(msg->data.data()), 0, length,
+                 v8::String::NO_NULL_TERMINATION);
+#endif
+    }
+  } else if (value->IsUndefined()) {
+    msg->kind = Kind::kUndefined;
+  } else if (value->IsNull()) {
+    msg->kind = Kind::kNull;
+  } else if (value->IsTrue()) {
+    msg->kind = Kind::kTrue;
+  } else if (value->IsFalse()) {
+    msg->kind = Kind::kFalse;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+v8::MaybeLocal<v8::Value> DeserializePrimitive(v8::Isolate* isolate, Message* msg) {
+  using Kind = Message::Kind;
+  switch (msg->kind) {
+    case Kind::kUndefined: return v8::Undefined(isolate);
+    case Kind::kNull: return v8::Null(isolate);
+    case Kind::kTrue: return v8::True(isolate);
+    case Kind::kFalse: return v8::False(isolate);
+    case Kind::kNumber: return v8::Number::New(isolate, msg->number);
+    case Kind::kOneByteString:
+      return v8::String::NewFromOneByte(isolate, msg->data.data(), v8::NewStringType::kNormal,
+                                        static_cast<int>(msg->data.size()))
+          .FromMaybe(v8::Local<v8::String>());
+    case Kind::kTwoByteString:
+      return v8::String::NewFromTwoByte(isolate, reinterpret_cast<const uint16_t*>(msg->data.data()),
+                                        v8::NewStringType::kNormal,
+                                        static_cast<int>(msg->data.size() / 2))
+          .FromMaybe(v8::Local<v8::String>());
+    case Kind::kSerialized: break;
+  }
+  return {};
+}
+
+}  // namespace
+
 Message* Serialize(v8::Isolate* isolate, v8::Local<v8::Context> context, v8::Local<v8::Value> value,
                    v8::Local<v8::Value> transfer, void* source_endpoint) {
+  bool nothing_to_transfer = transfer.IsEmpty() || transfer->IsNullOrUndefined() ||
+                             (transfer->IsArray() && transfer.As<v8::Array>()->Length() == 0);
+  if (nothing_to_transfer && !value->IsObject()) {
+    std::unique_ptr<Message> msg(new Message());
+    if (SerializePrimitive(isolate, value, msg.get())) return msg.release();
+  }
+
   std::vector<v8::Local<v8::ArrayBuffer>> buffers;
   std::vector<v8::Local<v8::Object>> ports;
   if (!ReadTransferList(isolate, context, transfer, source_endpoint, &buffers, &ports)) return nullptr;
@@ -214,12 +320,13 @@ Message* Serialize(v8::Isolate* isolate, v8::Local<v8::Context> context, v8::Loc
 
   std::pair<uint8_t*, size_t> bytes = serializer.Release();
   msg->data.assign(bytes.first, bytes.first + bytes.second);
-  free(bytes.first);
+  delegate.FreeBufferMemory(bytes.first);
   return msg.release();
 }
 
 v8::MaybeLocal<v8::Value> Deserialize(v8::Isolate* isolate, v8::Local<v8::Context> context,
                                       Message* msg) {
+  if (msg->kind != Message::Kind::kSerialized) return DeserializePrimitive(isolate, msg);
   v8::EscapableHandleScope scope(isolate);
   std::vector<v8::Local<v8::Object>> ports;
   for (void*& ep : msg->ports) {

@@ -31,7 +31,8 @@ struct ThreadState {
   v8::Global<v8::FunctionTemplate> port_template;
   v8::Global<v8::Function> port_class;     // the JS MessagePort class (extends PortBase)
   v8::Global<v8::Value> port_token;        // lets native code call its private constructor
-  v8::Global<v8::Function> dispatch;       // dispatch.call(port, kind, value)
+  v8::Global<v8::Function> dispatch;       // the ports' emit: emit.call(port, name, value)
+  v8::Global<v8::String> event_names[3];   // 'message', 'messageerror', 'close'
   std::unordered_set<PortData*> ports;
 };
 
@@ -91,11 +92,13 @@ void SetReceiving(PortData* pd, bool receiving) {
   UpdateRef(pd);
 }
 
+// port.emit(name, value), as its own callback (ticks and microtasks run after it).
 bool Dispatch(ThreadState* st, v8::Local<v8::Object> port, DispatchKind kind,
               v8::Local<v8::Value> value) {
-  v8::Local<v8::Value> argv[] = {v8::Integer::New(st->isolate, kind), value};
+  v8::Local<v8::Value> argv[] = {st->event_names[kind].Get(st->isolate), value};
   v8::MaybeLocal<v8::Value> result = node::MakeCallback(
-      st->isolate, port, st->dispatch.Get(st->isolate), 2, argv, node::async_context{0, 0});
+      st->isolate, port, st->dispatch.Get(st->isolate), kind == kClose ? 1 : 2, argv,
+      node::async_context{0, 0});
   return !result.IsEmpty();
 }
 
@@ -164,9 +167,15 @@ void PortBaseConstructor(const v8::FunctionCallbackInfo<v8::Value>& args) {
   args.This()->SetAlignedPointerInInternalField(0, nullptr);
 }
 
-// setup(PortClass, token, dispatch)
+// setup(PortClass, token, emit)
 void Setup(const v8::FunctionCallbackInfo<v8::Value>& args) {
   ThreadState* st = t_state;
+  const char* names[] = {"message", "messageerror", "close"};
+  for (int i = 0; i < 3; i++) {
+    st->event_names[i].Reset(st->isolate, v8::String::NewFromUtf8(st->isolate, names[i],
+                                                                   v8::NewStringType::kInternalized)
+                                              .ToLocalChecked());
+  }
   st->port_class.Reset(st->isolate, args[0].As<v8::Function>());
   st->port_token.Reset(st->isolate, args[1]);
   st->dispatch.Reset(st->isolate, args[2].As<v8::Function>());

@@ -19,7 +19,13 @@ namespace corral {
 
 // A structured-clone payload: made by Serialize on one thread, read by Deserialize on another.
 struct Message {
-  std::vector<uint8_t> data;
+  // Primitives are their own structured clone: they skip the V8 serializer entirely.
+  enum class Kind : uint8_t {
+    kSerialized, kUndefined, kNull, kTrue, kFalse, kNumber, kOneByteString, kTwoByteString
+  };
+  Kind kind = Kind::kSerialized;
+  double number = 0;
+  std::vector<uint8_t> data;  // serializer output, or a string's characters
   std::vector<std::shared_ptr<v8::BackingStore>> shared;       // SharedArrayBuffers, by id
   std::vector<std::shared_ptr<v8::BackingStore>> transferred;  // ArrayBuffers moved, by id
   std::vector<void*> ports;  // Rust endpoints moved with the message (owned until taken)
