@@ -4,7 +4,8 @@ const wt = createRequire(import.meta.url)('./lib/worker_threads/index.js');
 
 export default wt;
 export const {
-  Worker, MessageChannel, MessagePort, receiveMessageOnPort, SHARE_ENV,
+  Worker, MessageChannel, MessagePort, receiveMessageOnPort, BroadcastChannel, markAsUntransferable,
+  isMarkedAsUntransferable, SHARE_ENV,
   setEnvironmentData, getEnvironmentData, isMainThread, parentPort, workerData, threadId,
   resourceLimits,
 } = wt;

@@ -2,6 +2,8 @@
 // corral/worker_threads: Node's worker_threads API on threads that Rust owns.
 const { Worker, SHARE_ENV } = require('./worker');
 const { MessagePort, MessageChannel, receiveMessageOnPort } = require('./port');
+const { BroadcastChannel } = require('./broadcast');
+const { markAsUntransferable, isMarkedAsUntransferable } = require('./untransferable');
 const state = require('./state');
 
 function setEnvironmentData(key, value) {
@@ -18,6 +20,10 @@ module.exports = {
   MessageChannel,
   MessagePort,
   receiveMessageOnPort,
+  BroadcastChannel,
+  markAsUntransferable,
+  // Node 20 has no isMarkedAsUntransferable; newer lines do.
+  ...(Number(process.versions.node.split('.')[0]) >= 21 ? { isMarkedAsUntransferable } : {}),
   SHARE_ENV,
   setEnvironmentData,
   getEnvironmentData,

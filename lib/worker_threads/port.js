@@ -5,6 +5,7 @@
 const EventEmitter = require('events');
 const { native } = require('../binding');
 const { makeError, invalidArgType } = require('../errors');
+const { applyToTransferList } = require('./untransferable');
 
 const kToken = Symbol('corral.port.token');
 
@@ -139,14 +140,21 @@ const isIterable = (v) => v != null && typeof v === 'object' && typeof v[Symbol.
 // postMessage(value, transferList) or postMessage(value, { transfer }), validated like Node.
 function normalizeTransfer(transfer) {
   if (transfer == null) return undefined;
-  if (Array.isArray(transfer)) return transfer;
-  if (typeof transfer !== 'object') {
+  let list;
+  if (Array.isArray(transfer)) {
+    list = transfer;
+  } else if (typeof transfer !== 'object') {
     throw makeError(TypeError, 'ERR_INVALID_ARG_TYPE', 'Optional transferList argument must be an iterable');
+  } else if (isIterable(transfer)) {
+    list = Array.from(transfer);
+  } else if (transfer.transfer == null) {
+    return undefined;
+  } else if (isIterable(transfer.transfer)) {
+    list = Array.from(transfer.transfer);
+  } else {
+    throw makeError(TypeError, 'ERR_INVALID_ARG_TYPE', 'Optional options.transfer argument must be an iterable');
   }
-  if (isIterable(transfer)) return Array.from(transfer);
-  if (transfer.transfer == null) return undefined;
-  if (isIterable(transfer.transfer)) return Array.from(transfer.transfer);
-  throw makeError(TypeError, 'ERR_INVALID_ARG_TYPE', 'Optional options.transfer argument must be an iterable');
+  return list.length === 0 ? list : applyToTransferList(list);
 }
 
 class MessageChannel {

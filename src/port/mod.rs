@@ -4,6 +4,7 @@
 //! already pending, so a burst of messages costs one wake-up (the receiver drains the batch).
 //! The waker is the C++ port object of the thread that owns the endpoint; it is set and
 //! cleared under the inbox lock, so a wake never races with the port being freed.
+pub mod broadcast;
 mod endpoint;
 mod ffi;
 

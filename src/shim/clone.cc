@@ -189,10 +189,6 @@ bool ReadTransferList(v8::Isolate* isolate, v8::Local<v8::Context> context,
       if (!ab->IsDetachable()) {
         return ThrowDataClone(isolate, "An ArrayBuffer is not detachable and could not be cloned.");
       }
-      // markAsUntransferable(): the buffer is copied, not moved.
-      v8::Local<v8::Value> marked;
-      v8::Local<v8::Symbol> sym = v8::Symbol::For(isolate, Str(isolate, "corral.untransferable"));
-      if (ab->Get(context, sym).ToLocal(&marked) && marked->IsTrue()) continue;
       buffers->push_back(ab);
     } else if (IsPortObject(isolate, item)) {
       v8::Local<v8::Object> port = item.As<v8::Object>();

@@ -24,6 +24,16 @@ impl MessagePtr {
         raw
     }
 
+    /// A copy for another receiver (messages without transferred objects only).
+    pub fn duplicate(&self) -> MessagePtr {
+        #[cfg(not(test))]
+        // SAFETY: we own a live message; the copy is a new one we own.
+        return unsafe { MessagePtr::from_raw(corral_message_clone(self.0.as_ptr())) }
+            .expect("message copy");
+        #[cfg(test)]
+        MessagePtr(self.0)
+    }
+
     #[cfg(test)]
     pub fn test_value(n: usize) -> MessagePtr {
         MessagePtr(NonNull::new(((n + 1) * 8) as *mut c_void).unwrap())
@@ -95,6 +105,7 @@ extern "C" {
         thread_id: u64,
     ) -> napi::sys::napi_value;
     pub fn corral_message_free(msg: *mut c_void);
+    pub fn corral_message_clone(msg: *mut c_void) -> *mut c_void;
     pub fn corral_port_wake(waker: *mut c_void);
     pub fn corral_env_run(spec: *const WorkerSpec, thread_id: u64, stop_cell: *mut c_void) -> i32;
     pub fn corral_stop_cell_new() -> *mut c_void;

@@ -270,6 +270,27 @@ void Clone(const v8::FunctionCallbackInfo<v8::Value>& args) {
   if (Deserialize(isolate, context, msg.get()).ToLocal(&value)) args.GetReturnValue().Set(value);
 }
 
+// markAsUntransferable: a private property, invisible to the program.
+v8::Local<v8::Private> UntransferableKey(v8::Isolate* isolate) {
+  return v8::Private::ForApi(isolate, Str(isolate, "corral:untransferable"));
+}
+
+void MarkUntransferable(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  if (!args[0]->IsObject()) return;
+  v8::Isolate* isolate = args.GetIsolate();
+  args[0].As<v8::Object>()
+      ->SetPrivate(isolate->GetCurrentContext(), UntransferableKey(isolate), v8::True(isolate))
+      .Check();
+}
+
+void IsMarkedUntransferable(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  v8::Isolate* isolate = args.GetIsolate();
+  bool marked = args[0]->IsObject() &&
+                args[0].As<v8::Object>()->HasPrivate(isolate->GetCurrentContext(), UntransferableKey(isolate))
+                    .FromMaybe(false);
+  args.GetReturnValue().Set(marked);
+}
+
 void Cleanup(void* arg) {
   ThreadState* st = static_cast<ThreadState*>(arg);
   {
@@ -359,6 +380,8 @@ void InitPorts(v8::Isolate* isolate, v8::Local<v8::Context> context, v8::Local<v
   SetMethod(isolate, context, exports, "isAttached", IsAttached);
   SetMethod(isolate, context, exports, "receive", Receive);
   SetMethod(isolate, context, exports, "clone", Clone);
+  SetMethod(isolate, context, exports, "markUntransferable", MarkUntransferable);
+  SetMethod(isolate, context, exports, "isMarkedUntransferable", IsMarkedUntransferable);
 }
 
 uint64_t CurrentThreadId() { return t_state != nullptr ? t_state->thread_id : 0; }
@@ -391,6 +414,7 @@ extern "C" napi_value corral_shim_init(napi_env env, napi_value exports, uint64_
   }
   InitPorts(isolate, context, target);
   InitWorkerNatives(isolate, context, target);
+  InitBroadcastNatives(isolate, context, target);
   target->Set(context, Str(isolate, "threadId"),
               v8::Number::New(isolate, static_cast<double>(thread_id))).Check();
   ToLocal(exports).As<v8::Object>()->Set(context, Str(isolate, "native"), target).Check();

@@ -51,6 +51,10 @@ v8::MaybeLocal<v8::Object> NewPortForEndpoint(v8::Isolate* isolate,
 void InitPorts(v8::Isolate* isolate, v8::Local<v8::Context> context, v8::Local<v8::Object> exports);
 void ClosePortsOfThisThread();
 
+// BroadcastChannel natives (broadcast.cc).
+void InitBroadcastNatives(v8::Isolate* isolate, v8::Local<v8::Context> context,
+                          v8::Local<v8::Object> exports);
+
 // Worker natives (worker.cc).
 void InitWorkerNatives(v8::Isolate* isolate, v8::Local<v8::Context> context,
                        v8::Local<v8::Object> exports);
@@ -113,6 +117,8 @@ void corral_thread_set_exit_code(uint64_t id, int32_t code);
 // Once per environment (main or worker) when the addon loads in it.
 napi_value corral_shim_init(napi_env env, napi_value exports, uint64_t thread_id);
 void corral_message_free(void* msg);
+// A copy of a message that transfers nothing (for BroadcastChannel members).
+void* corral_message_clone(void* msg);
 void corral_port_wake(void* waker);
 // Runs a Node environment on the calling thread until it ends; returns its exit code.
 // `handle` receives the stop handle as soon as it exists.

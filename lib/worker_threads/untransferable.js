@@ -1,0 +1,55 @@
+'use strict';
+// markAsUntransferable / isMarkedAsUntransferable, and the transfer-list rule that goes with
+// them: Node 20 copies a marked ArrayBuffer instead of moving it; newer lines throw.
+//
+// Node marks its own Buffer pools with a private symbol that no public API can read on Node 20
+// (newer lines expose isMarkedAsUntransferable). Moving a pool would detach every small Buffer
+// carved from it, so on Node 20 the pools are recognised by sampling the current one whenever
+// a transfer list holds an ArrayBuffer (a pool is current while its Buffers are being made).
+const { native } = require('../binding');
+
+const major = Number(process.versions.node.split('.')[0]);
+const builtin = (() => {
+  try {
+    const wt = process.getBuiltinModule ? process.getBuiltinModule('worker_threads') : null;
+    return { mark: wt?.markAsUntransferable, isMarked: wt?.isMarkedAsUntransferable };
+  } catch {
+    return {};
+  }
+})();
+const pools = new WeakSet();
+
+function notePool() {
+  pools.add(Buffer.allocUnsafe(1).buffer);
+}
+notePool();
+
+function markAsUntransferable(object) {
+  if ((typeof object !== 'object' && typeof object !== 'function') || object === null) return;
+  native.markUntransferable(object);
+  try {
+    builtin.mark?.(object); // so Node's own structuredClone respects it too
+  } catch {}
+}
+
+function isMarkedAsUntransferable(object) {
+  if ((typeof object !== 'object' && typeof object !== 'function') || object === null) return false;
+  if (native.isMarkedUntransferable(object) || pools.has(object)) return true;
+  try {
+    return builtin.isMarked?.(object) === true;
+  } catch {
+    return false;
+  }
+}
+
+// Applies the rule to a transfer list (an array); returns the list to actually transfer.
+function applyToTransferList(list) {
+  if (!list.some((item) => item instanceof ArrayBuffer)) return list;
+  if (major < 22) notePool();
+  const marked = list.filter((item) => item instanceof ArrayBuffer && isMarkedAsUntransferable(item));
+  if (marked.length === 0) return list;
+  if (major >= 22) throw new DOMException('Cannot transfer object of unsupported type.', 'DataCloneError');
+  return list.filter((item) => !marked.includes(item));
+}
+
+module.exports = { markAsUntransferable, isMarkedAsUntransferable, applyToTransferList };
