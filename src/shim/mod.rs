@@ -122,30 +122,29 @@ pub fn stop_cell_new() -> *mut c_void {
     std::ptr::null_mut()
 }
 
-pub fn stop_cell_free(cell: *mut c_void) {
+/// # Safety
+/// `cell` comes from `stop_cell_new` and is freed once.
+pub unsafe fn stop_cell_free(cell: *mut c_void) {
     #[cfg(not(test))]
-    // SAFETY: cells come from stop_cell_new and are freed once, by the worker's thread.
-    unsafe {
-        corral_stop_cell_free(cell)
-    }
+    corral_stop_cell_free(cell);
     #[cfg(test)]
     let _ = cell;
 }
 
-pub fn stop_cell_stop(cell: *mut c_void) {
+/// # Safety
+/// `cell` is a live cell from `stop_cell_new`.
+pub unsafe fn stop_cell_stop(cell: *mut c_void) {
     #[cfg(not(test))]
-    // SAFETY: a live cell (the registry holds it until the thread frees it).
-    unsafe {
-        corral_stop_cell_stop(cell)
-    }
+    corral_stop_cell_stop(cell);
     #[cfg(test)]
     let _ = cell;
 }
 
-pub fn env_run(spec: &WorkerSpec, thread_id: u64, cell: *mut c_void) -> i32 {
+/// # Safety
+/// `spec`'s pointers are valid for the call; `cell` is a live cell.
+pub unsafe fn env_run(spec: &WorkerSpec, thread_id: u64, cell: *mut c_void) -> i32 {
     #[cfg(not(test))]
-    // SAFETY: spec's pointers are alive for the call (owned by the caller's frame).
-    return unsafe { corral_env_run(spec, thread_id, cell) };
+    return corral_env_run(spec, thread_id, cell);
     #[cfg(test)]
     {
         let _ = (spec, thread_id, cell);

@@ -73,7 +73,8 @@ pub fn spawn(spec: Spec, payload: Option<MessagePtr>, parent: u64) -> Option<u64
     let join = match thread {
         Ok(join) => join,
         Err(_) => {
-            crate::shim::stop_cell_free(stop.0);
+            // SAFETY: the cell was never shared: the thread did not start.
+            unsafe { crate::shim::stop_cell_free(stop.0) };
             return None;
         }
     };
@@ -95,19 +96,23 @@ fn run(id: u64, spec: Spec, cell: *mut c_void) {
         limits: spec.limits,
         name: spec.name.as_ptr(),
     };
-    let code = crate::shim::env_run(&raw, id, cell);
+    // SAFETY: raw's pointers borrow `spec` and the vectors above, alive for the call; the
+    // registry keeps the cell until this thread frees it below.
+    let code = unsafe { crate::shim::env_run(&raw, id, cell) };
     let mut reg = registry();
     reg.exit_codes.entry(id).or_insert(code);
     if let Some(entry) = reg.running.remove(&id) {
         // Dropping our own JoinHandle detaches this (finishing) thread.
         drop(entry.payload);
-        crate::shim::stop_cell_free(entry.stop.0);
+        // SAFETY: the environment has ended and the entry (the cell's only other user) is gone.
+        unsafe { crate::shim::stop_cell_free(entry.stop.0) };
     }
 }
 
 pub fn stop(id: u64) {
     if let Some(entry) = registry().running.get(&id) {
-        crate::shim::stop_cell_stop(entry.stop.0);
+        // SAFETY: cells stay alive while their entry is in the registry (we hold its lock).
+        unsafe { crate::shim::stop_cell_stop(entry.stop.0) };
     }
 }
 
@@ -132,7 +137,8 @@ pub fn stop_join(parent: u64, all: bool) {
             .values_mut()
             .filter(|e| all || e.parent == parent)
             .filter_map(|e| {
-                crate::shim::stop_cell_stop(e.stop.0);
+                // SAFETY: as in stop(): the entry, and so its cell, is alive under the lock.
+                unsafe { crate::shim::stop_cell_stop(e.stop.0) };
                 e.join.take()
             })
             .collect()
