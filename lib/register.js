@@ -25,6 +25,8 @@ function patchLoad() {
     if (replacement !== undefined && !isMain) return replacement();
     return load.apply(this, arguments);
   };
+  // corral's own modules reach Node's built-ins through this (lib/builtins.js).
+  Module._load.corralOriginal = load;
 }
 
 // ESM imports of a built-in read its exports object: give it corral's values, then let the
