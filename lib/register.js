@@ -3,9 +3,11 @@
 // worker_threads — CJS require, ESM import, with or without the `node:` prefix — is corral's.
 const Module = require('module');
 
-// Built-in name -> corral module. cluster and child_process join here as they land.
+// Built-in name -> corral module.
 const replacements = {
   worker_threads: () => require('./worker_threads'),
+  child_process: () => require('./child_process'),
+  cluster: () => require('./cluster'),
 };
 
 let loadPatched = false;
@@ -34,7 +36,8 @@ function patchLoad() {
 // parentPort) are seen too.
 function syncBuiltins() {
   for (const [name, get] of Object.entries(replacements)) {
-    const builtin = process.getBuiltinModule ? process.getBuiltinModule(name) : require(name);
+    // Node's own module object (a plain require() would be answered by corralLoad).
+    const builtin = require('./builtins').get(name);
     const ours = get();
     for (const key of Object.keys(ours)) {
       try {
@@ -46,6 +49,8 @@ function syncBuiltins() {
 }
 
 function installBuiltins() {
+  // Seen by corral/cluster: the primary then lives on Node's own cluster object.
+  globalThis[Symbol.for('corral.register')] = true;
   patchLoad();
   syncBuiltins();
 }

@@ -5,7 +5,15 @@ const net = require('net');
 const dgram = require('dgram');
 const { makeError } = require('../errors');
 
+// A bare fd to send as a native handle (the cluster primary's listening sockets).
+class RawFd {
+  constructor(fd) {
+    this.fd = fd;
+  }
+}
+
 function typeOf(handle) {
+  if (handle instanceof RawFd) return 'net.Native';
   if (handle instanceof net.Socket) return 'net.Socket';
   if (handle instanceof net.Server) return 'net.Server';
   if (handle instanceof dgram.Socket) return 'dgram.Socket';
@@ -19,6 +27,7 @@ function fdOf(type, handle) {
   let native;
   if (type === 'net.Socket' || type === 'net.Server') native = handle._handle;
   else if (type === 'dgram.Socket') native = handle[Object.getOwnPropertySymbols(handle).find((s) => String(s) === 'Symbol(state symbol)')]?.handle;
+  else if (handle instanceof RawFd) return handle.fd;
   else native = handle;
   return native && typeof native.fd === 'number' ? native.fd : -1;
 }
@@ -53,4 +62,4 @@ function receive(message, fd, emit) {
   }
 }
 
-module.exports = { typeOf, fdOf, afterSend, receive };
+module.exports = { RawFd, typeOf, fdOf, afterSend, receive };

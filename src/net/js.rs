@@ -22,6 +22,7 @@ pub struct ListenSpec {
     pub reuseport: bool,
     pub ipv6_only: bool,
     pub udp: bool,
+    pub reuseaddr: bool,
 }
 
 fn open(spec: &ListenSpec) -> std::io::Result<OwnedFd> {
@@ -34,17 +35,24 @@ fn open(spec: &ListenSpec) -> std::io::Result<OwnedFd> {
         };
         Addr::Tcp { host, port: spec.port as u16 }
     };
-    let opts = Opts { reuseport: spec.reuseport, ipv6_only: spec.ipv6_only, backlog: spec.backlog, udp: spec.udp };
+    let opts = Opts {
+        reuseport: spec.reuseport,
+        ipv6_only: spec.ipv6_only,
+        backlog: spec.backlog,
+        udp: spec.udp,
+        reuseaddr: spec.reuseaddr,
+    };
     listen::open(&addr, opts)
 }
 
-/// Opens a socket; returns [fd, port] (the caller owns fd) or [-errno].
+/// Opens a socket; returns [fd, port, family] (the caller owns fd) or [-errno].
 #[napi]
 pub fn net_open(spec: ListenSpec) -> Vec<i32> {
     match open(&spec) {
         Ok(fd) => {
             let port = listen::local_port(fd.as_raw_fd()) as i32;
-            vec![fd.into_raw_fd(), port]
+            let family = listen::local_family(fd.as_raw_fd());
+            vec![fd.into_raw_fd(), port, family]
         }
         Err(e) => vec![-e.raw_os_error().unwrap_or(libc::EINVAL)],
     }
@@ -58,16 +66,18 @@ pub fn net_close(fd: i32) {
     }
 }
 
-/// Opens a listening socket owned by the accept thread; returns [key, port] or [-errno].
+/// Opens a listening socket owned by the accept thread; returns [key, port, family] or
+/// [-errno].
 #[napi]
 pub fn rr_listen(spec: ListenSpec) -> Vec<i32> {
     let spec = ListenSpec { backlog: Some(spec.backlog.unwrap_or(511)), ..spec };
     match open(&spec) {
         Ok(fd) => {
             let port = listen::local_port(fd.as_raw_fd()) as i32;
+            let family = listen::local_family(fd.as_raw_fd());
             let key = NEXT_KEY.fetch_add(1, Ordering::Relaxed);
             match accept::listen(key, fd) {
-                Ok(()) => vec![key as i32, port],
+                Ok(()) => vec![key as i32, port, family],
                 Err(e) => vec![-e.raw_os_error().unwrap_or(libc::EINVAL)],
             }
         }

@@ -19,6 +19,8 @@ pub struct Opts {
     /// listen(2) with this backlog; None leaves the socket bound only.
     pub backlog: Option<i32>,
     pub udp: bool,
+    /// SO_REUSEADDR on a UDP socket (dgram's reuseAddr).
+    pub reuseaddr: bool,
 }
 
 fn cvt(r: libc::c_int) -> io::Result<libc::c_int> {
@@ -50,7 +52,7 @@ fn bind_ip(ip: IpAddr, port: u16, opts: Opts) -> io::Result<OwnedFd> {
     let (domain, storage, len) = sockaddr(ip, port);
     let fd = socket(domain, opts.udp)?;
     let raw = fd.as_raw_fd();
-    if !opts.udp {
+    if !opts.udp || opts.reuseaddr {
         setopt(raw, libc::SOL_SOCKET, libc::SO_REUSEADDR, true)?;
     }
     if opts.reuseport {
@@ -122,6 +124,23 @@ pub fn open(addr: &Addr, opts: Opts) -> io::Result<OwnedFd> {
         cvt(unsafe { libc::listen(fd.as_raw_fd(), backlog) })?;
     }
     Ok(fd)
+}
+
+/// The local address family of a socket: 4, 6, or 0 for others.
+pub fn local_family(fd: RawFd) -> i32 {
+    // SAFETY: getsockname fills at most `len` bytes of ss.
+    unsafe {
+        let mut ss: libc::sockaddr_storage = std::mem::zeroed();
+        let mut len = std::mem::size_of_val(&ss) as u32;
+        if libc::getsockname(fd, (&mut ss as *mut libc::sockaddr_storage).cast(), &mut len) < 0 {
+            return 0;
+        }
+        match ss.ss_family as i32 {
+            libc::AF_INET => 4,
+            libc::AF_INET6 => 6,
+            _ => 0,
+        }
+    }
 }
 
 /// The local port of an IP socket (0 for others).
