@@ -117,7 +117,7 @@ function setupChannel(target, fd, mode) {
       callback = options;
       options = undefined;
     } else if (options !== undefined && (options === null || typeof options !== 'object')) {
-      throw invalidArgType('options', 'Object', options);
+      throw invalidArgType('options', 'object', options);
     }
     options = { swallowErrors: false, ...options };
     if (this.connected) return this._send(message, handle, options, callback);
