@@ -34,10 +34,11 @@ function run(script, args = [], { mode = 'node', env = {}, timeout = 15000 } = {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+// Running (a zombie left to an init that does not reap is not running).
 function alive(pid) {
   try {
-    process.kill(pid, 0);
-    return true;
+    const stat = require('fs').readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
   } catch {
     return false;
   }

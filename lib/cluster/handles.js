@@ -37,7 +37,8 @@ class RoundRobinHandle {
     this.key = key;
     this.all = new Map();
     this.data = null;
-    const out = binding.rrListen(spec(address, message, { backlog: message.backlog }));
+    const backlog = Number.isInteger(message.backlog) && message.backlog > 0 ? message.backlog : 511;
+    const out = binding.rrListen(spec(address, message, { backlog }));
     this.errno = out[0] < 0 ? out[0] : 0;
     this.rrKey = out[0] < 0 ? 0 : out[0];
     this.sockname = out[0] < 0 ? undefined : sockname(address, out[1], out[2]);
