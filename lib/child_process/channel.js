@@ -48,11 +48,40 @@ function setupChannel(target, fd, mode) {
   dispatch.init();
   const codec = serialization[mode];
   const id = binding.ipcOpen(fd, mode === 'advanced');
+  const write = mode === 'advanced' ? binding.ipcWriteBuf : binding.ipcWrite;
   const pendingFds = [];
   const acks = new Map(); // token -> { handle, type, options }
   const drainCallbacks = [];
   let nextToken = 1;
   let open = true;
+  // Messages sent in one tick go out in one write (flushed on the next tick).
+  let batch = [];
+  let batchCallbacks = [];
+  let flushScheduled = false;
+
+  function flush() {
+    flushScheduled = false;
+    if (batch.length === 0) return 0;
+    const data = batch.length === 1 ? batch[0] :
+      (mode === 'advanced' ? Buffer.concat(batch) : batch.join(''));
+    const callbacks = batchCallbacks;
+    batch = [];
+    batchCallbacks = [];
+    const rc = open ? write(id, data, -1, 0) : -32;
+    for (const { callback, options } of callbacks) {
+      if (rc < 0) {
+        if (!options.swallowErrors) {
+          const ex = errnoException(rc, 'write');
+          if (typeof callback === 'function') callback(ex);
+          else target.emit('error', ex);
+        }
+      } else if (typeof callback === 'function') {
+        if (rc === 0) callback(null);
+        else drainCallbacks.push(callback);
+      }
+    }
+    return rc;
+  }
 
   target.channel = new Control(id, fd);
   target._channelId = id;
@@ -79,6 +108,7 @@ function setupChannel(target, fd, mode) {
 
   function closeNative() {
     if (!open) return;
+    if (batch.length) flush();
     open = false;
     dispatch.unregister(id);
     binding.ipcClose(id);
@@ -150,7 +180,17 @@ function setupChannel(target, fd, mode) {
         acks.set(token, { handle, type, options });
       }
     }
-    const rc = open ? binding.ipcWrite(id, codec.encode(message), fd, token) : -32;
+    if (fd < 0) {
+      batch.push(codec.encode(message));
+      if (typeof callback === 'function' || !options.swallowErrors) batchCallbacks.push({ callback, options });
+      if (!flushScheduled) {
+        flushScheduled = true;
+        process.nextTick(flush);
+      }
+      return binding.ipcQueued(id) < kMaxQueued;
+    }
+    flush();
+    const rc = open ? write(id, codec.encode(message), fd, token) : -32;
     if (rc < 0) {
       if (token) acks.delete(token);
       if (!options.swallowErrors) {
@@ -177,6 +217,7 @@ function setupChannel(target, fd, mode) {
   };
 
   target._disconnect = function _disconnect() {
+    flush();
     this.channel = null;
     process.nextTick(() => {
       closeNative();

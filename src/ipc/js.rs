@@ -78,15 +78,22 @@ pub fn ipc_pair() -> Result<Vec<i32>> {
     Ok(vec![a.into_raw_fd(), b.into_raw_fd()])
 }
 
-/// Writes one framed message. `handle_fd` >= 0 is duplicated and sent with it; `token` comes
-/// back in an ACK event once the peer has it. Returns 0 (written), 1 (queued) or -errno.
+/// Writes one framed message (json text). `handle_fd` >= 0 is duplicated and sent with it;
+/// `token` comes back in an ACK event once the peer has it. Returns 0 (written), 1 (queued)
+/// or -errno.
 #[napi]
-pub fn ipc_write(id: u32, data: Either<String, BufferSlice>, handle_fd: i32, token: u32) -> i32 {
+pub fn ipc_write(id: u32, data: String, handle_fd: i32, token: u32) -> i32 {
+    write(id, data.into_bytes(), handle_fd, token)
+}
+
+/// As ipc_write, for a Buffer (advanced serialization).
+#[napi]
+pub fn ipc_write_buf(id: u32, data: BufferSlice, handle_fd: i32, token: u32) -> i32 {
+    write(id, data.to_vec(), handle_fd, token)
+}
+
+fn write(id: u32, bytes: Vec<u8>, handle_fd: i32, token: u32) -> i32 {
     let Some(chan) = channel(id) else { return -libc::EPIPE };
-    let bytes = match data {
-        Either::A(s) => s.into_bytes(),
-        Either::B(b) => b.to_vec(),
-    };
     let fd = if handle_fd >= 0 {
         match scm::dup(handle_fd) {
             Ok(f) => Some((f, Origin::Js(token))),
