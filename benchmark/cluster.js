@@ -15,7 +15,8 @@ function startServer({ impl, policy, busy }) {
   return new Promise((resolve, reject) => {
     const env = { ...process.env, NODE_CLUSTER_SCHED_POLICY: policy, BUSY: busy ? '1' : '0' };
     env.CLUSTER = impl === 'corral' ? path.join(root, 'cluster.js') : 'cluster';
-    const child = spawn(process.execPath, [path.join(__dirname, 'cluster-server.js')], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+    // stderr ignored: node's own workers print EPIPE traces when their primary is killed.
+    const child = spawn(process.execPath, [path.join(__dirname, 'cluster-server.js')], { env, stdio: ['ignore', 'pipe', 'ignore'] });
     child.stdout.on('data', (d) => {
       const m = /ready (\d+)/.exec(String(d));
       if (m) resolve({ child, port: Number(m[1]) });
