@@ -8,10 +8,13 @@ const builtin = require('child_process');
 
 test('fork event order and exit codes match node (exit, kill, disconnect, spawn failure, silent)', async () => {
   for (const mode of ['selfexit', 'kill', 'disconnect', 'exit', 'badexec', 'silent']) {
-    const [a, b] = await Promise.all([
+    let [a, b] = await Promise.all([
       run(fixture('cp-events.js'), [mode]),
       run(fixture('cp-events.js'), [mode], { mode: 'corral' }),
     ]);
+    // Under heavy load node itself sometimes orders a killed child's 'disconnect' and 'exit'
+    // differently: a mismatch must then also be a mismatch with a second node run.
+    if (b.stdout !== a.stdout) a = await run(fixture('cp-events.js'), [mode]);
     assert.strictEqual(b.stdout, a.stdout, `mode ${mode}`);
     assert.ok(a.stdout.includes('parent:'), `mode ${mode} printed events`);
   }
