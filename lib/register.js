@@ -1,11 +1,14 @@
 'use strict';
 // `node -r corral/register app.js` (or `--import corral/register`): the program's
-// worker_threads — CJS require, ESM import, with or without the `node:` prefix — is corral's.
+// worker_threads, cluster and child_process — CJS require, ESM import, with or without the
+// `node:` prefix — are corral's.
 const Module = require('module');
 
-// Built-in name -> corral module. cluster and child_process join here as they land.
+// Built-in name -> corral module.
 const replacements = {
   worker_threads: () => require('./worker_threads'),
+  child_process: () => require('./child_process'),
+  cluster: () => require('./cluster'),
 };
 
 // The built-in's own exports object gets corral's values, so CJS `require('worker_threads')`
@@ -14,7 +17,7 @@ const replacements = {
 // corral itself never calls into the built-in.
 function syncBuiltins() {
   for (const [name, get] of Object.entries(replacements)) {
-    const builtin = process.getBuiltinModule ? process.getBuiltinModule(name) : require(name);
+    const builtin = require('./builtins').get(name);
     const ours = get();
     for (const key of Object.keys(ours)) {
       try {
@@ -26,6 +29,8 @@ function syncBuiltins() {
 }
 
 function installBuiltins() {
+  // Seen by corral/cluster: the primary then lives on Node's own cluster object.
+  globalThis[Symbol.for('corral.register')] = true;
   syncBuiltins();
 }
 

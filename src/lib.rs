@@ -2,9 +2,14 @@
 //! that Rust owns. This crate is the native addon; lib/ holds the JS facades.
 #![allow(clippy::missing_safety_doc)]
 
+pub mod ipc;
+pub mod net;
 pub mod port;
+pub mod process;
 pub mod shim;
 pub mod thread;
 
 #[cfg(not(test))]
 mod binding;
+#[cfg(not(test))]
+mod jsloop;

@@ -1,0 +1,148 @@
+'use strict';
+const test = require('node:test');
+const assert = require('node:assert');
+const fs = require('fs');
+const { run, fixture, root } = require('./process-helpers');
+const corral = require(`${root}/child_process.js`);
+const builtin = require('child_process');
+
+test('fork event order and exit codes match node (exit, kill, disconnect, spawn failure, silent)', async () => {
+  for (const mode of ['selfexit', 'kill', 'disconnect', 'exit', 'badexec', 'silent']) {
+    let [a, b] = await Promise.all([
+      run(fixture('cp-events.js'), [mode]),
+      run(fixture('cp-events.js'), [mode], { mode: 'corral' }),
+    ]);
+    // Under heavy load node itself sometimes orders a killed child's 'disconnect' and 'exit'
+    // differently: a mismatch must then also be a mismatch with a second node run.
+    if (b.stdout !== a.stdout) a = await run(fixture('cp-events.js'), [mode]);
+    assert.strictEqual(b.stdout, a.stdout, `mode ${mode}`);
+    assert.ok(a.stdout.includes('parent:'), `mode ${mode} printed events`);
+  }
+});
+
+test('messages both ways, json and advanced serialization, match node', async () => {
+  const [a, b] = await Promise.all([
+    run(fixture('cp-echo.js')),
+    run(fixture('cp-echo.js'), [], { mode: 'corral' }),
+  ]);
+  assert.strictEqual(a.code, 0, a.stderr);
+  assert.strictEqual(b.stdout, a.stdout);
+  assert.match(b.stdout, /advanced Map\(1\) \{ 1 => \{ x: 2 \} \}/);
+  assert.match(b.stdout, /json 'ünïcödé ✓ \\n newline'/);
+});
+
+test('handle passing: net.Server and net.Socket to the child, a socket back', async () => {
+  const [a, b] = await Promise.all([
+    run(fixture('cp-handles.js')),
+    run(fixture('cp-handles.js'), [], { mode: 'corral' }),
+  ]);
+  assert.strictEqual(a.code, 0, a.stderr);
+  assert.strictEqual(b.stdout, a.stdout);
+  assert.match(b.stdout, /via sent server: served by child/);
+});
+
+test('argument errors have node\'s classes and codes', () => {
+  const cases = [
+    () => [123],
+    () => ['x', 'bad'],
+    () => ['x', [], 'bad'],
+    () => ['x', [], { serialization: 'xml' }],
+    () => ['x', [], { stdio: ['pipe', 'pipe', 'pipe'] }],
+    () => ['x', [], { cwd: 5 }],
+    () => ['x', [], { uid: 'a' }],
+    () => ['x', [], { detached: 'a' }],
+    () => ['x', [], { timeout: -1 }],
+    () => ['x', [], { signal: 1 }],
+    () => ['x', [], { killSignal: 'SIGNOPE' }],
+  ];
+  const shape = (fn) => {
+    try {
+      fn();
+      return 'no error';
+    } catch (e) {
+      return `${e.constructor.name} ${e.code} ${e.message}`;
+    }
+  };
+  for (const c of cases) {
+    assert.strictEqual(shape(() => corral.fork(...c())), shape(() => builtin.fork(...c())), JSON.stringify(c()));
+  }
+});
+
+test('send/kill/disconnect errors match node', async () => {
+  const shape = (fn) => {
+    try {
+      fn();
+      return 'no error';
+    } catch (e) {
+      return `${e.constructor.name} ${e.code} ${e.message}`;
+    }
+  };
+  for (const mod of [corral, builtin]) mod.label = mod === corral ? 'corral' : 'node';
+  const results = {};
+  for (const mod of [corral, builtin]) {
+    const c = mod.fork(fixture('cp-child.js'), ['idle'], { stdio: ['ignore', 'ignore', 'ignore', 'ipc'] });
+    const r = [
+      shape(() => c.kill('SIGFOO')),
+      shape(() => c.send()),
+      shape(() => c.send(Symbol('s'))),
+      shape(() => c.send('x', 5)),
+      shape(() => c.send('x', null, 'o')),
+    ];
+    const errors = [];
+    c.on('error', (e) => errors.push(`${e.code} ${e.message}`));
+    c.disconnect();
+    c.disconnect();
+    await new Promise((res) => c.send('late', (err) => { r.push(`${err.code} ${err.message}`); res(); }));
+    c.kill();
+    await new Promise((res) => c.on('exit', res));
+    r.push(...errors, `killed=${c.killed} exitCode=${c.exitCode} signal=${c.signalCode}`, `kill after exit: ${c.kill()}`);
+    results[mod.label] = r;
+  }
+  assert.deepStrictEqual(results.corral, results.node);
+});
+
+test('fork children get only stdio and the channel; exited children are reaped', async () => {
+  // The parent holds sockets a child must not inherit: a listening server, another channel.
+  const server = require('net').createServer().listen(0, '127.0.0.1');
+  await new Promise((res) => server.on('listening', res));
+  const other = corral.fork(fixture('cp-child.js'), ['idle']);
+  for (const mod of [corral, builtin]) {
+    const c = mod.fork(fixture('cp-fds.js'));
+    const exited = new Promise((res) => c.on('exit', (code) => res(code)));
+    const { fds, sockets } = await new Promise((res) => c.once('message', res));
+    assert.strictEqual(await exited, 0);
+    for (const f of ['0', '1', '2', '3']) assert.ok(fds.includes(f), `missing ${f} in ${fds}`);
+    // Beyond the channel, a Node child has only its own epoll/eventfd/pipes: no sockets.
+    assert.deepStrictEqual(sockets, [], `leaked sockets: ${fds}`);
+    assert.ok(!fs.existsSync(`/proc/${c.pid}`), 'child was reaped (no zombie)');
+  }
+  other.kill();
+  server.close();
+});
+
+test('timeout, AbortSignal and unref behave as in node', async () => {
+  const c = corral.fork(fixture('cp-child.js'), ['idle'], { timeout: 100, killSignal: 'SIGINT' });
+  const [code, signal] = await new Promise((res) => c.on('exit', (...a) => res(a)));
+  assert.deepStrictEqual([code, signal, c.killed], [null, 'SIGINT', true]);
+
+  const ac = new AbortController();
+  const d = corral.fork(fixture('cp-child.js'), ['idle'], { signal: ac.signal });
+  const err = new Promise((res) => d.on('error', res));
+  setTimeout(() => ac.abort(), 50);
+  assert.strictEqual((await err).name, 'AbortError');
+  await new Promise((res) => d.on('exit', res));
+
+  // A parent whose child is unref'ed and disconnected exits while the child still runs.
+  const script = `const c = require(${JSON.stringify(`${root}/child_process.js`)}).fork(${JSON.stringify(fixture('cp-child.js'))}, ['idle']);
+    c.on('message', () => { console.log(c.pid); c.unref(); c.disconnect(); });`;
+  const r = await new Promise((res) => {
+    const p = builtin.spawn(process.execPath, ['-e', script]);
+    let out = '';
+    p.stdout.on('data', (x) => (out += x));
+    p.on('close', (code) => res({ code, out }));
+  });
+  assert.strictEqual(r.code, 0);
+  const pid = Number(r.out.split('\n')[0]);
+  assert.ok(pid > 0);
+  try { process.kill(pid, 'SIGKILL'); } catch {}
+});

@@ -1,0 +1,2 @@
+'use strict';
+process.on('message', (m) => process.send(m));

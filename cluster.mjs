@@ -1,0 +1,9 @@
+import { createRequire } from 'node:module';
+
+const cluster = createRequire(import.meta.url)('./lib/cluster/index.js');
+
+export default cluster;
+export const {
+  isPrimary, isMaster, isWorker, Worker, workers, worker, settings, SCHED_NONE, SCHED_RR,
+  schedulingPolicy, setupPrimary, setupMaster, fork, disconnect,
+} = cluster;

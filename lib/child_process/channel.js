@@ -1,0 +1,229 @@
+'use strict';
+// The parent side of a child's IPC channel, on a ChildProcess: send/disconnect/connected and
+// the 'message' / 'internalMessage' / 'disconnect' events, with Node's semantics. Bytes move in
+// Rust (src/ipc): reads in a libuv poll callback, writes with a non-blocking sendmsg.
+const binding = require('../binding');
+const dispatch = require('./dispatch');
+const serialization = require('./serialization');
+const handles = require('./handles');
+const { makeError, invalidArgType } = require('../errors');
+const { getSystemErrorName } = require('util');
+
+const kMaxQueued = 65536 * 2;
+
+function errnoException(errno, syscall) {
+  const code = getSystemErrorName(errno);
+  const err = new Error(`${syscall} ${code}`);
+  err.errno = errno;
+  err.code = code;
+  err.syscall = syscall;
+  return err;
+}
+
+function isInternal(message) {
+  return message !== null && typeof message === 'object' && typeof message.cmd === 'string' &&
+    message.cmd.length > 5 && message.cmd.startsWith('NODE_');
+}
+
+// Node's `child.channel`: ref/unref the channel's hold on the event loop.
+class Control {
+  #id;
+  #refed = true;
+  constructor(id, fd) {
+    this.#id = id;
+    this.fd = fd;
+  }
+  ref() {
+    if (!this.#refed) binding.ipcRef(this.#id, true);
+    this.#refed = true;
+  }
+  unref() {
+    if (this.#refed) binding.ipcRef(this.#id, false);
+    this.#refed = false;
+  }
+  get refed() { return this.#refed; }
+}
+
+function setupChannel(target, fd, mode) {
+  dispatch.init();
+  const codec = serialization[mode];
+  const id = binding.ipcOpen(fd, mode === 'advanced');
+  const write = mode === 'advanced' ? binding.ipcWriteBuf : binding.ipcWrite;
+  const pendingFds = [];
+  const acks = new Map(); // token -> { handle, type, options }
+  const drainCallbacks = [];
+  let nextToken = 1;
+  let open = true;
+  // Messages sent in one tick go out in one write (flushed on the next tick).
+  let batch = [];
+  let batchCallbacks = [];
+  let flushScheduled = false;
+
+  function flush() {
+    flushScheduled = false;
+    if (batch.length === 0) return 0;
+    const data = batch.length === 1 ? batch[0] :
+      (mode === 'advanced' ? Buffer.concat(batch) : batch.join(''));
+    const callbacks = batchCallbacks;
+    batch = [];
+    batchCallbacks = [];
+    const rc = open ? write(id, data, -1, 0) : -32;
+    for (const { callback, options } of callbacks) {
+      if (rc < 0) {
+        if (!options.swallowErrors) {
+          const ex = errnoException(rc, 'write');
+          if (typeof callback === 'function') callback(ex);
+          else target.emit('error', ex);
+        }
+      } else if (typeof callback === 'function') {
+        if (rc === 0) callback(null);
+        else drainCallbacks.push(callback);
+      }
+    }
+    return rc;
+  }
+
+  target.channel = new Control(id, fd);
+  target._channelId = id;
+  target.connected = true;
+
+  function deliver(message, handle) {
+    const name = isInternal(message) ? 'internalMessage' : 'message';
+    process.nextTick(() => target.emit(name, message, handle));
+  }
+
+  function onMessage(message) {
+    if (!isInternal(message) || message.cmd !== 'NODE_HANDLE') {
+      deliver(message, undefined);
+      return;
+    }
+    const fd = pendingFds.shift();
+    if (fd === undefined) {
+      target._send({ cmd: 'NODE_HANDLE_NACK' }, null, { swallowErrors: true });
+      return;
+    }
+    target._send({ cmd: 'NODE_HANDLE_ACK' }, null, { swallowErrors: true });
+    handles.receive(message, fd, (handle) => deliver(message.msg, handle));
+  }
+
+  function closeNative() {
+    if (!open) return;
+    if (batch.length) flush();
+    open = false;
+    dispatch.unregister(id);
+    binding.ipcClose(id);
+    for (const fd of pendingFds.splice(0)) require('fs').closeSync(fd);
+    for (const { handle, type, options } of acks.values()) handles.afterSend(type, handle, options);
+    acks.clear();
+  }
+
+  dispatch.register(id, {
+    onNative(kind, a, b) {
+      if (kind === dispatch.EV.MESSAGE) {
+        if (b.length) pendingFds.push(...b);
+        if (!target.channel) return; // disconnected: drop, as Node does
+        for (const message of codec.decode(a)) onMessage(message);
+      } else if (kind === dispatch.EV.ACK) {
+        const sent = acks.get(a);
+        acks.delete(a);
+        if (sent) handles.afterSend(sent.type, sent.handle, sent.options);
+      } else if (kind === dispatch.EV.DRAIN) {
+        for (const cb of drainCallbacks.splice(0)) cb(null);
+      } else if (kind === dispatch.EV.CLOSE) {
+        // End of stream from the child.
+        closeNative();
+        if (target.connected) target.disconnect();
+        target._channelClosed?.();
+      }
+    },
+  });
+
+  target.send = function send(message, handle, options, callback) {
+    if (typeof handle === 'function') {
+      callback = handle;
+      handle = undefined;
+      options = undefined;
+    } else if (typeof options === 'function') {
+      callback = options;
+      options = undefined;
+    } else if (options !== undefined && (options === null || typeof options !== 'object')) {
+      throw invalidArgType('options', 'object', options);
+    }
+    options = { swallowErrors: false, ...options };
+    if (this.connected) return this._send(message, handle, options, callback);
+    const ex = makeError(Error, 'ERR_IPC_CHANNEL_CLOSED', 'Channel closed');
+    if (typeof callback === 'function') process.nextTick(callback, ex);
+    else process.nextTick(() => this.emit('error', ex));
+    return false;
+  };
+
+  target._send = function _send(message, handle, options, callback) {
+    if (message === undefined) {
+      throw makeError(TypeError, 'ERR_MISSING_ARGS', 'The "message" argument must be specified');
+    }
+    const t = typeof message;
+    if (t !== 'string' && t !== 'object' && t !== 'number' && t !== 'boolean') {
+      throw invalidArgType('message', ['string', 'object', 'number', 'boolean'], message);
+    }
+    if (typeof options === 'boolean') options = { swallowErrors: options };
+    let fd = -1;
+    let token = 0;
+    let type;
+    if (handle) {
+      type = handles.typeOf(handle);
+      fd = handles.fdOf(type, handle);
+      if (fd >= 0) {
+        const envelope = { cmd: 'NODE_HANDLE', type, msg: message };
+        if (type === 'dgram.Socket') envelope.dgramType = handle.type;
+        message = envelope;
+        token = nextToken++;
+        acks.set(token, { handle, type, options });
+      }
+    }
+    if (fd < 0) {
+      batch.push(codec.encode(message));
+      if (typeof callback === 'function' || !options.swallowErrors) batchCallbacks.push({ callback, options });
+      if (!flushScheduled) {
+        flushScheduled = true;
+        process.nextTick(flush);
+      }
+      return binding.ipcQueued(id) < kMaxQueued;
+    }
+    flush();
+    const rc = open ? write(id, codec.encode(message), fd, token) : -32;
+    if (rc < 0) {
+      if (token) acks.delete(token);
+      if (!options.swallowErrors) {
+        const ex = errnoException(rc, 'write');
+        if (typeof callback === 'function') process.nextTick(callback, ex);
+        else process.nextTick(() => this.emit('error', ex));
+      }
+      return false;
+    }
+    if (typeof callback === 'function') {
+      if (rc === 0) process.nextTick(callback, null);
+      else drainCallbacks.push(callback);
+    }
+    return rc === 0 || binding.ipcQueued(id) < kMaxQueued;
+  };
+
+  target.disconnect = function disconnect() {
+    if (!this.connected) {
+      this.emit('error', makeError(Error, 'ERR_IPC_DISCONNECTED', 'IPC channel is already disconnected'));
+      return;
+    }
+    this.connected = false;
+    this._disconnect();
+  };
+
+  target._disconnect = function _disconnect() {
+    flush();
+    this.channel = null;
+    process.nextTick(() => {
+      closeNative();
+      target.emit('disconnect');
+    });
+  };
+}
+
+module.exports = { setupChannel, errnoException };

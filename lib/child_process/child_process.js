@@ -1,0 +1,188 @@
+'use strict';
+// ChildProcess for processes Rust spawns (src/process): pid, exitCode/signalCode, kill,
+// ref/unref, stdio streams, and Node's event order (spawn, message..., disconnect, exit, close).
+const EventEmitter = require('events');
+const net = require('net');
+const { constants: { signals } } = require('os');
+const builtin = require('../builtins').get('child_process');
+const binding = require('../binding');
+const dispatch = require('./dispatch');
+const { setupChannel, errnoException } = require('./channel');
+const { makeError } = require('../errors');
+
+const signalNames = Object.fromEntries(Object.entries(signals).map(([k, v]) => [v, k]));
+
+function toSignal(sig, name = 'signal') {
+  if (typeof sig === 'number' && signalNames[sig] !== undefined) return sig;
+  if (typeof sig === 'string' && signals[sig.toUpperCase()] !== undefined) return signals[sig.toUpperCase()];
+  throw makeError(TypeError, 'ERR_UNKNOWN_SIGNAL', `Unknown signal: ${sig}`);
+}
+
+// stdio entries -> native codes: -1 inherit, -2 ignore, -3 pipe, n = that fd.
+function stdioCode(entry, i) {
+  if (entry === null || entry === undefined) return i < 3 ? -3 : -2;
+  if (entry === 'pipe' || entry === 'overlapped') return -3;
+  if (entry === 'ignore') return -2;
+  if (entry === 'inherit') return i;
+  if (typeof entry === 'number') return entry < 0 ? -3 : entry;
+  if (typeof entry?.fd === 'number') return entry.fd;
+  if (entry?._handle && typeof entry._handle.fd === 'number') return entry._handle.fd;
+  throw makeError(TypeError, 'ERR_INVALID_ARG_VALUE',
+    `The argument 'stdio' is invalid. Received ${require('util').inspect(entry)}`);
+}
+
+class ChildProcess extends EventEmitter {
+  constructor() {
+    super();
+    this._closesNeeded = 1;
+    this._closesGot = 0;
+    this.connected = false;
+    this.signalCode = null;
+    this.exitCode = null;
+    this.killed = false;
+    this.spawnfile = null;
+    this.pid = undefined;
+    this.stdin = null;
+    this.stdout = null;
+    this.stderr = null;
+    this.stdio = [null, null, null];
+    this._watch = 0;
+    this._exited = false;
+  }
+
+  // options: { file, args, envPairs, cwd, stdio (array), uid, gid, detached, serialization,
+  // deathSignal } (already validated by fork()).
+  spawn(options) {
+    this.spawnfile = options.file;
+    this.spawnargs = options.args;
+    const stdio = options.stdio;
+    const ipcIndex = stdio.indexOf('ipc');
+    const codes = [0, 1, 2].map((i) => stdioCode(stdio[i], i));
+    const env = [...options.envPairs];
+    if (ipcIndex >= 0) {
+      env.push(`NODE_CHANNEL_FD=${ipcIndex}`, `NODE_CHANNEL_SERIALIZATION_MODE=${options.serialization}`);
+    }
+    dispatch.init();
+    const out = binding.procSpawn({
+      file: options.file,
+      args: options.args.slice(1),
+      env,
+      cwd: options.cwd ?? undefined,
+      stdio: codes,
+      ipcFd: ipcIndex,
+      uid: options.uid ?? undefined,
+      gid: options.gid ?? undefined,
+      detached: !!options.detached,
+      deathSignal: options.deathSignal || 0,
+    });
+    if (out[0] < 0) {
+      const errno = out[0];
+      const name = require('util').getSystemErrorName(errno);
+      if (!['EACCES', 'EAGAIN', 'EMFILE', 'ENFILE', 'ENOENT'].includes(name)) {
+        throw errnoException(errno, 'spawn');
+      }
+      // Node reports these asynchronously; a channel with no peer ends right away.
+      if (ipcIndex >= 0) {
+        this._closesNeeded++;
+        const [a, b] = binding.ipcPair();
+        require('fs').closeSync(b);
+        setupChannel(this, a, options.serialization);
+        this._channelClosed = () => this._maybeClose();
+      }
+      process.nextTick(() => this._onExit(errno, 0));
+      return errno;
+    }
+    const [pid, inFd, outFd, errFd, chanFd] = out;
+    this.pid = pid;
+    const fds = [inFd, outFd, errFd];
+    for (let i = 0; i < 3; i++) {
+      if (fds[i] < 0) continue;
+      const readable = i !== 0;
+      const socket = new net.Socket({ fd: fds[i], readable, writable: !readable });
+      if (readable) {
+        this._closesNeeded++;
+        socket.on('close', () => this._maybeClose());
+      }
+      this.stdio[i] = socket;
+    }
+    [this.stdin, this.stdout, this.stderr] = this.stdio;
+    if (ipcIndex >= 0) {
+      while (this.stdio.length < ipcIndex) this.stdio.push(null);
+      this.stdio[ipcIndex] = null;
+      this._closesNeeded++;
+      setupChannel(this, chanFd, options.serialization);
+      this._channelClosed = () => this._maybeClose();
+    }
+    this._watch = binding.procWatch(pid, this._channelId || 0);
+    dispatch.register(this._watch, {
+      onNative: (kind, code, sig) => {
+        dispatch.unregister(this._watch);
+        this._onExit(code, sig);
+      },
+    });
+    process.nextTick(() => this.emit('spawn'));
+    return 0;
+  }
+
+  _onExit(code, sig) {
+    this._exited = true;
+    if (sig) this.signalCode = signalNames[sig];
+    else this.exitCode = code;
+    if (this.stdin) this.stdin.destroy();
+    if (code < 0 && !sig) {
+      const syscall = this.spawnfile ? `spawn ${this.spawnfile}` : 'spawn';
+      const err = errnoException(code, syscall);
+      if (this.spawnfile) err.path = this.spawnfile;
+      err.spawnargs = this.spawnargs.slice(1);
+      this.emit('error', err);
+    } else {
+      this.emit('exit', this.exitCode, this.signalCode);
+    }
+    process.nextTick(() => {
+      // Node flushes stdio that nobody reads, so 'close' is not held up by it.
+      for (const s of this.stdio) {
+        if (s && s.readable && !s.readableFlowing && s.listenerCount('data') === 0) s.resume();
+      }
+    });
+    this._maybeClose();
+  }
+
+  _maybeClose() {
+    if (++this._closesGot === this._closesNeeded) {
+      this.emit('close', this.exitCode, this.signalCode);
+    }
+  }
+
+  kill(sig) {
+    const signal = sig === 0 ? 0 : toSignal(sig === undefined ? 'SIGTERM' : sig);
+    if (this.pid === undefined || this._exited) return false;
+    try {
+      process.kill(this.pid, signal);
+    } catch (err) {
+      if (err.code === 'ESRCH') return false;
+      if (err.code === 'EINVAL' || err.code === 'ENOSYS') throw err;
+      this.emit('error', err);
+      return false;
+    }
+    this.killed = true;
+    return true;
+  }
+
+  [Symbol.dispose]() {
+    if (!this.killed) this.kill();
+  }
+
+  ref() {
+    if (this._watch && !this._exited) binding.procRef(this._watch, true);
+  }
+
+  unref() {
+    if (this._watch && !this._exited) binding.procRef(this._watch, false);
+  }
+}
+
+// `fork() instanceof require('child_process').ChildProcess` holds, as with Node's.
+// (Every method of Node's prototype is shadowed here; only the chain is shared.)
+Object.setPrototypeOf(ChildProcess.prototype, builtin.ChildProcess.prototype);
+
+module.exports = { ChildProcess, toSignal };

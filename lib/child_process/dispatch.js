@@ -1,0 +1,30 @@
+'use strict';
+// One dispatch function per environment receives every native event (channel data, handle
+// acknowledgements, channel close, drain, process exit) and routes it by id.
+const binding = require('../binding');
+
+const EV = { MESSAGE: 1, ACK: 2, CLOSE: 3, DRAIN: 4, EXIT: 5 };
+const targets = new Map();
+let initialised = false;
+
+function dispatch(kind, id, a, b) {
+  const target = targets.get(id);
+  if (target !== undefined) target.onNative(kind, a, b);
+}
+
+function init() {
+  if (!initialised) {
+    binding.ipcInit(dispatch);
+    initialised = true;
+  }
+}
+
+function register(id, target) {
+  targets.set(id, target);
+}
+
+function unregister(id) {
+  targets.delete(id);
+}
+
+module.exports = { EV, init, register, unregister };

@@ -1,0 +1,167 @@
+'use strict';
+// child_process.fork(): Node's argument handling and validation, then a ChildProcess that
+// Rust spawns.
+const { fileURLToPath } = require('url');
+const { inspect } = require('util');
+const { ChildProcess, toSignal } = require('./child_process');
+const { makeError, invalidArgType, invalidArgValue } = require('../errors');
+
+function validatePath(value, name) {
+  if (typeof value === 'string') return value;
+  if (Buffer.isBuffer(value)) return value.toString();
+  if (value instanceof URL || (value && typeof value.href === 'string' && value.protocol)) {
+    return fileURLToPath(value);
+  }
+  throw invalidArgType(name, ['string', 'Buffer', 'URL'], value);
+}
+
+function noNullBytes(value, name) {
+  if (typeof value === 'string' && value.includes('\u0000')) {
+    throw makeError(TypeError, 'ERR_INVALID_ARG_VALUE',
+      `The property '${name}' must be a string without null bytes. Received ${inspect(value)}`);
+  }
+}
+
+function validateInt32(value, name) {
+  if (value != null && !Number.isInteger(value)) {
+    if (typeof value !== 'number') {
+      throw makeError(TypeError, 'ERR_INVALID_ARG_TYPE',
+        `The "${name}" property must be int32.${describe(value)}`);
+    }
+    throw makeError(RangeError, 'ERR_OUT_OF_RANGE',
+      `The value of "${name}" is out of range. It must be an integer. Received ${value}`);
+  }
+}
+
+function describe(value) {
+  let shown = inspect(value);
+  if (shown.length > 28) shown = `${shown.slice(0, 25)}...`;
+  return ` Received type ${typeof value} (${shown})`;
+}
+
+function stdioArray(stdio, channel) {
+  const base = stdio === 'inherit' ? [0, 1, 2] :
+    (stdio === 'pipe' || stdio === 'overlapped' || stdio === 'ignore') ? [stdio, stdio, stdio] : null;
+  if (base === null) {
+    throw makeError(TypeError, 'ERR_INVALID_ARG_VALUE',
+      `The argument 'stdio' is invalid. Received ${inspect(stdio)}`);
+  }
+  return [...base, channel];
+}
+
+function normalize(modulePath, args, options) {
+  modulePath = validatePath(modulePath, 'modulePath');
+  if (args == null) {
+    args = [];
+  } else if (typeof args === 'object' && !Array.isArray(args)) {
+    options = args;
+    args = [];
+  } else if (!Array.isArray(args)) {
+    throw invalidArgType('args', 'Array', args);
+  }
+  if (options != null && (typeof options !== 'object' || Array.isArray(options))) {
+    throw invalidArgType('options', 'object', options);
+  }
+  options = { ...options, shell: false };
+  options.execPath = options.execPath || process.execPath;
+  noNullBytes(options.execPath, 'options.execPath');
+  let execArgv = options.execArgv || process.execArgv;
+  if (execArgv === process.execArgv && process._eval != null) {
+    // Drop -e/--eval so the child does not run the parent's script again.
+    const i = execArgv.lastIndexOf(process._eval);
+    if (i > 0) {
+      execArgv = execArgv.slice(0);
+      execArgv.splice(i - 1, 2);
+    }
+  }
+  args = [...execArgv, modulePath, ...args];
+  if (typeof options.stdio === 'string') {
+    options.stdio = stdioArray(options.stdio, 'ipc');
+  } else if (!Array.isArray(options.stdio)) {
+    options.stdio = stdioArray(options.silent ? 'pipe' : 'inherit', 'ipc');
+  } else if (!options.stdio.includes('ipc')) {
+    throw makeError(Error, 'ERR_CHILD_PROCESS_IPC_REQUIRED',
+      "Forked processes must have an IPC channel, missing value 'ipc' in options.stdio");
+  }
+  if (options.cwd != null) options.cwd = validatePath(options.cwd, 'options.cwd');
+  if (options.detached != null && typeof options.detached !== 'boolean') {
+    throw invalidArgType('options.detached', 'boolean', options.detached);
+  }
+  validateInt32(options.uid, 'options.uid');
+  validateInt32(options.gid, 'options.gid');
+  const serialization = options.serialization || 'json';
+  if (serialization !== 'json' && serialization !== 'advanced') {
+    throw makeError(TypeError, 'ERR_INVALID_ARG_VALUE',
+      "The property 'options.serialization' must be one of: undefined, 'json', 'advanced'. " +
+      `Received ${inspect(options.serialization)}`);
+  }
+  if (options.timeout != null && !(Number.isInteger(options.timeout) && options.timeout >= 0)) {
+    throw makeError(RangeError, 'ERR_OUT_OF_RANGE',
+      `The value of "timeout" is out of range. It must be an unsigned integer. Received ${options.timeout}`);
+  }
+  if (options.signal !== undefined &&
+      (options.signal === null || typeof options.signal !== 'object' || !('aborted' in options.signal))) {
+    throw invalidArgType('options.signal', 'AbortSignal', options.signal);
+  }
+  const killSignal = options.killSignal == null ? 'SIGTERM' : options.killSignal;
+  toSignal(killSignal);
+  const env = options.env || process.env;
+  const envPairs = [];
+  for (const key in env) {
+    const value = env[key];
+    if (value !== undefined) {
+      noNullBytes(key, `options.env['${key}']`);
+      noNullBytes(String(value), `options.env['${key}']`);
+      envPairs.push(`${key}=${value}`);
+    }
+  }
+  return {
+    file: options.execPath, args: [options.execPath, ...args], envPairs, cwd: options.cwd,
+    stdio: options.stdio, uid: options.uid, gid: options.gid, detached: options.detached,
+    serialization, timeout: options.timeout, signal: options.signal, killSignal,
+    deathSignal: options.deathSignal,
+  };
+}
+
+function fork(modulePath, args, options) {
+  const opts = normalize(modulePath, args, options);
+  const child = new ChildProcess();
+  child.spawn(opts);
+  if (opts.timeout > 0) {
+    let timer = setTimeout(() => {
+      if (timer) {
+        try {
+          child.kill(opts.killSignal);
+        } catch (err) {
+          child.emit('error', err);
+        }
+        timer = null;
+      }
+    }, opts.timeout);
+    child.once('exit', () => {
+      if (timer) {
+        clearTimeout(timer);
+        timer = null;
+      }
+    });
+  }
+  if (opts.signal) {
+    const onAbort = () => {
+      if (child.kill(opts.killSignal)) {
+        const err = new Error('The operation was aborted', { cause: opts.signal.reason });
+        err.name = 'AbortError';
+        err.code = 'ABORT_ERR';
+        child.emit('error', err);
+      }
+    };
+    if (opts.signal.aborted) {
+      process.nextTick(onAbort);
+    } else {
+      opts.signal.addEventListener('abort', onAbort, { once: true });
+      child.once('exit', () => opts.signal.removeEventListener('abort', onAbort));
+    }
+  }
+  return child;
+}
+
+module.exports = { fork, normalize };

@@ -1,0 +1,65 @@
+'use strict';
+// Handles sent over IPC (Node's NODE_HANDLE envelope): which type a handle is, its fd for
+// sending, and how a received fd becomes an object again.
+const net = require('net');
+const dgram = require('dgram');
+const { makeError } = require('../errors');
+
+// A bare fd to send as a native handle (the cluster primary's listening sockets).
+class RawFd {
+  constructor(fd) {
+    this.fd = fd;
+  }
+}
+
+function typeOf(handle) {
+  if (handle instanceof RawFd) return 'net.Native';
+  if (handle instanceof net.Socket) return 'net.Socket';
+  if (handle instanceof net.Server) return 'net.Server';
+  if (handle instanceof dgram.Socket) return 'dgram.Socket';
+  if (handle && typeof handle === 'object' && typeof handle.fd === 'number' &&
+      typeof handle.readStart === 'function') return 'net.Native';
+  throw makeError(TypeError, 'ERR_INVALID_HANDLE_TYPE', 'This handle type cannot be sent');
+}
+
+// The fd to send, or -1 when the handle has none (closed, or not a real socket).
+function fdOf(type, handle) {
+  let native;
+  if (type === 'net.Socket' || type === 'net.Server') native = handle._handle;
+  else if (type === 'dgram.Socket') native = handle[Object.getOwnPropertySymbols(handle).find((s) => String(s) === 'Symbol(state symbol)')]?.handle;
+  else if (handle instanceof RawFd) return handle.fd;
+  else native = handle;
+  return native && typeof native.fd === 'number' ? native.fd : -1;
+}
+
+// After a handle went out: Node closes a sent socket unless keepOpen (the receiver owns it).
+function afterSend(type, handle, options) {
+  if (type === 'net.Socket' && !options.keepOpen) handle.destroy();
+}
+
+// Rebuilds a received handle from its fd; calls back with the object to emit.
+function receive(message, fd, emit) {
+  switch (message.type) {
+    case 'net.Server': {
+      const server = new net.Server();
+      server.listen({ fd }, () => emit(server));
+      return;
+    }
+    case 'net.Socket':
+      emit(new net.Socket({ fd, readable: true, writable: true }));
+      return;
+    case 'net.Native':
+      emit(new net.Socket({ fd, readable: true, writable: true })._handle);
+      return;
+    case 'dgram.Socket': {
+      const socket = dgram.createSocket(message.dgramType || 'udp4');
+      socket.bind({ fd }, () => emit(socket));
+      return;
+    }
+    default:
+      require('fs').closeSync(fd);
+      emit(undefined);
+  }
+}
+
+module.exports = { RawFd, typeOf, fdOf, afterSend, receive };

@@ -1,0 +1,65 @@
+'use strict';
+// Node's two IPC wire formats. json: one JSON document per line. advanced: a 4-byte big-endian
+// length, then V8 serializer bytes; array buffer views and other host objects are tagged the
+// way Node's child_process serializer tags them, so a Node peer reads them back.
+const v8 = require('v8');
+
+const kViewTag = 0;
+const kPlainTag = 1;
+
+class Serializer extends v8.DefaultSerializer {
+  _writeHostObject(object) {
+    if (ArrayBuffer.isView(object)) {
+      this.writeUint32(kViewTag);
+      return super._writeHostObject(object);
+    }
+    this.writeUint32(kPlainTag);
+    this.writeValue({ ...object });
+  }
+}
+
+class Deserializer extends v8.DefaultDeserializer {
+  _readHostObject() {
+    return this.readUint32() === kViewTag ? super._readHostObject() : this.readValue();
+  }
+}
+
+const json = {
+  encode(message) {
+    return JSON.stringify(message) + '\n';
+  },
+  // `text` holds complete lines only (Rust keeps partial ones).
+  decode(text) {
+    const lines = text.split('\n');
+    const out = new Array(lines.length - 1);
+    for (let i = 0; i < out.length; i++) out[i] = JSON.parse(lines[i]);
+    return out;
+  },
+};
+
+const advanced = {
+  encode(message) {
+    const ser = new Serializer();
+    ser.writeRawBytes(Buffer.allocUnsafe(4));
+    ser.writeHeader();
+    ser.writeValue(message);
+    const buf = ser.releaseBuffer();
+    buf.writeUInt32BE(buf.length - 4, 0);
+    return buf;
+  },
+  // `buf` holds complete frames only.
+  decode(buf) {
+    const out = [];
+    let off = 0;
+    while (off + 4 <= buf.length) {
+      const len = buf.readUInt32BE(off);
+      const des = new Deserializer(buf.subarray(off + 4, off + 4 + len));
+      des.readHeader();
+      out.push(des.readValue());
+      off += 4 + len;
+    }
+    return out;
+  },
+};
+
+module.exports = { json, advanced };

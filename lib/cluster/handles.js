@@ -1,0 +1,120 @@
+'use strict';
+// The primary's listening handles, one per key (address:port:type:fd:index), each serving the
+// workers that asked for it. Three schedules:
+// - RoundRobinHandle: Rust owns the listening socket; its accept thread hands each connection
+//   to the worker with the fewest pending hand-offs (src/net/accept.rs). No JS per connection.
+// - SharedHandle (SCHED_NONE, and all UDP): one bound socket, sent to every worker, which
+//   all listen on it; the kernel picks who accepts.
+// - ReusePortHandle: one SO_REUSEPORT socket per worker on the same port (a bound, never
+//   listening holder reserves the port). The kernel spreads connections evenly, but those
+//   queued on a worker's socket when it dies are lost (unless net.ipv4.tcp_migrate_req=1).
+const binding = require('../binding');
+const { RawFd } = require('../child_process/handles');
+
+function spec(address, message, extra) {
+  const pipe = message.port < 0 || message.addressType === -1;
+  return {
+    host: pipe ? undefined : (address ?? undefined),
+    port: pipe ? -1 : message.port,
+    path: pipe ? address : undefined,
+    backlog: undefined,
+    reuseport: false,
+    ipv6Only: !!(message.flags & 1),
+    udp: message.addressType === 'udp4' || message.addressType === 'udp6',
+    reuseaddr: !!(message.flags & 4),
+    ...extra,
+  };
+}
+
+function sockname(address, port, family) {
+  if (family === 0) return undefined;
+  const any = family === 6 ? '::' : '0.0.0.0';
+  return { address: address || any, family: family === 6 ? 'IPv6' : 'IPv4', port };
+}
+
+class RoundRobinHandle {
+  constructor(key, address, message) {
+    this.key = key;
+    this.all = new Map();
+    this.data = null;
+    const backlog = Number.isInteger(message.backlog) && message.backlog > 0 ? message.backlog : 511;
+    const out = binding.rrListen(spec(address, message, { backlog }));
+    this.errno = out[0] < 0 ? out[0] : 0;
+    this.rrKey = out[0] < 0 ? 0 : out[0];
+    this.sockname = out[0] < 0 ? undefined : sockname(address, out[1], out[2]);
+  }
+
+  add(worker, send) {
+    if (this.errno) return send(this.errno, null, null);
+    this.all.set(worker.id, worker);
+    binding.rrAdd(this.rrKey, worker.process._channelId);
+    send(0, { sockname: this.sockname, rrKey: this.rrKey }, null);
+  }
+
+  remove(worker) {
+    if (!this.all.delete(worker.id)) return false;
+    if (worker.process._channelId) binding.rrRemove(this.rrKey, worker.process._channelId);
+    if (this.all.size !== 0) return false;
+    if (this.rrKey) binding.rrClose(this.rrKey);
+    this.rrKey = 0;
+    return true;
+  }
+}
+
+class SharedHandle {
+  constructor(key, address, message) {
+    this.key = key;
+    this.workers = new Map();
+    this.data = null;
+    const out = binding.netOpen(spec(address, message));
+    this.errno = out[0] < 0 ? out[0] : 0;
+    this.fd = out[0] < 0 ? -1 : out[0];
+  }
+
+  add(worker, send) {
+    this.workers.set(worker.id, worker);
+    send(this.errno, null, this.errno ? null : new RawFd(this.fd));
+  }
+
+  remove(worker) {
+    if (!this.workers.delete(worker.id)) return false;
+    if (this.workers.size !== 0) return false;
+    binding.netClose(this.fd);
+    this.fd = -1;
+    return true;
+  }
+}
+
+class ReusePortHandle {
+  constructor(key, address, message) {
+    this.key = key;
+    this.address = address;
+    this.message = message;
+    this.workers = new Map();
+    this.data = null;
+    const out = binding.netOpen(spec(address, message, { reuseport: true }));
+    this.errno = out[0] < 0 ? out[0] : 0;
+    this.holder = out[0] < 0 ? -1 : out[0];
+    this.port = out[1];
+  }
+
+  add(worker, send) {
+    if (this.errno) return send(this.errno, null, null);
+    const out = binding.netOpen(spec(this.address, { ...this.message, port: this.port }, { reuseport: true }));
+    if (out[0] < 0) return send(out[0], null, null);
+    this.workers.set(worker.id, worker);
+    // The channel keeps its own duplicate until the worker acknowledges it.
+    send(0, null, new RawFd(out[0]));
+    binding.netClose(out[0]);
+  }
+
+  remove(worker) {
+    if (!this.workers.delete(worker.id)) return false;
+    if (this.workers.size !== 0) return false;
+    binding.netClose(this.holder);
+    this.holder = -1;
+    return true;
+  }
+}
+
+module.exports = { RoundRobinHandle, SharedHandle, ReusePortHandle };

@@ -1,0 +1,234 @@
+'use strict';
+// The primary side of corral's cluster: workers are processes Rust spawns (child_process.fork
+// here), listening sockets are made in Rust and shared by the schedule in ./handles.
+const EventEmitter = require('events');
+const path = require('path');
+const { fork } = require('../child_process/fork');
+const Worker = require('./worker');
+const { RoundRobinHandle, SharedHandle, ReusePortHandle } = require('./handles');
+const { internal, sendHelper } = require('./utils');
+const { makeError } = require('../errors');
+
+const SCHED_NONE = 1;
+const SCHED_RR = 2;
+const SCHED_REUSEPORT = 3;
+const registerPath = path.join(__dirname, '..', '..', 'register.js');
+
+function policyFromEnv(value) {
+  if (value === 'rr') return SCHED_RR;
+  if (value === 'none') return SCHED_NONE;
+  if (value === 'reuseport') return SCHED_REUSEPORT;
+  return SCHED_RR;
+}
+
+function setup(cluster) {
+  const handles = new Map();
+  const intercom = new EventEmitter();
+  let ids = 0;
+  let initialized = false;
+  let schedulingPolicy = policyFromEnv(process.env.NODE_CLUSTER_SCHED_POLICY);
+
+  Object.assign(cluster, {
+    isWorker: false,
+    isMaster: true,
+    isPrimary: true,
+    Worker,
+    workers: {},
+    settings: {},
+    SCHED_NONE,
+    SCHED_RR,
+    SCHED_REUSEPORT,
+    schedulingPolicy,
+  });
+
+  cluster.setupPrimary = function setupPrimary(options) {
+    const settings = {
+      args: process.argv.slice(2),
+      exec: process.argv[1],
+      execArgv: process.execArgv,
+      silent: false,
+      ...cluster.settings,
+      ...options,
+    };
+    if (settings.execArgv.some((s) => s.startsWith('--prof')) &&
+        !settings.execArgv.some((s) => s.startsWith('--logfile='))) {
+      settings.execArgv = [...settings.execArgv, '--logfile=v8-%p.log'];
+    }
+    cluster.settings = settings;
+    if (initialized) {
+      process.nextTick(() => cluster.emit('setup', settings));
+      return;
+    }
+    initialized = true;
+    schedulingPolicy = cluster.schedulingPolicy === 'reuseport' ? SCHED_REUSEPORT : cluster.schedulingPolicy;
+    if (![SCHED_NONE, SCHED_RR, SCHED_REUSEPORT].includes(schedulingPolicy)) {
+      throw new Error(`Bad cluster.schedulingPolicy: ${schedulingPolicy}`);
+    }
+    process.nextTick(() => cluster.emit('setup', settings));
+  };
+  cluster.setupMaster = cluster.setupPrimary;
+
+  function createWorkerProcess(id, env) {
+    const workerEnv = { ...process.env, ...env, CORRAL_CLUSTER_WORKER: `${id}` };
+    if (cluster.settings.inspectPort === null) {
+      throw makeError(RangeError, 'ERR_SOCKET_BAD_PORT',
+        'Port should be > 0 and < 65536. Received type object (null).');
+    }
+    // The worker's cluster, net and dgram must be corral's: preload the register hook.
+    const execArgv = [...cluster.settings.execArgv];
+    if (!execArgv.includes(registerPath)) execArgv.unshift('--require', registerPath);
+    return fork(cluster.settings.exec, cluster.settings.args, {
+      cwd: cluster.settings.cwd,
+      env: workerEnv,
+      serialization: cluster.settings.serialization,
+      silent: cluster.settings.silent,
+      windowsHide: cluster.settings.windowsHide,
+      execArgv,
+      stdio: cluster.settings.stdio,
+      gid: cluster.settings.gid,
+      uid: cluster.settings.uid,
+      // Workers never outlive the primary (its JS thread spawns them).
+      deathSignal: 9,
+    });
+  }
+
+  function removeWorker(worker) {
+    delete cluster.workers[worker.id];
+    if (Object.keys(cluster.workers).length === 0) intercom.emit('disconnect');
+  }
+
+  function removeHandlesForWorker(worker) {
+    for (const [key, handle] of handles) {
+      if (handle.remove(worker)) handles.delete(key);
+    }
+  }
+
+  cluster.fork = function clusterFork(env) {
+    cluster.setupPrimary();
+    const id = ++ids;
+    const workerProcess = createWorkerProcess(id, env);
+    const worker = new Worker({ id, process: workerProcess });
+
+    worker.on('message', function onMessage(message, handle) {
+      cluster.emit('message', this, message, handle);
+    });
+
+    worker.process.once('exit', (exitCode, signalCode) => {
+      // Keep a connected worker listed: it may still be talked to.
+      if (!worker.isConnected()) {
+        removeHandlesForWorker(worker);
+        removeWorker(worker);
+      }
+      worker.exitedAfterDisconnect = !!worker.exitedAfterDisconnect;
+      worker.state = 'dead';
+      worker.emit('exit', exitCode, signalCode);
+      cluster.emit('exit', worker, exitCode, signalCode);
+    });
+
+    worker.process.once('disconnect', () => {
+      removeHandlesForWorker(worker);
+      if (worker.isDead()) removeWorker(worker);
+      worker.exitedAfterDisconnect = !!worker.exitedAfterDisconnect;
+      worker.state = 'disconnected';
+      worker.emit('disconnect');
+      cluster.emit('disconnect', worker);
+    });
+
+    worker.process.on('internalMessage', internal(worker, onmessage));
+    process.nextTick(() => cluster.emit('fork', worker));
+    cluster.workers[worker.id] = worker;
+    return worker;
+  };
+
+  cluster.disconnect = function disconnect(cb) {
+    const workers = Object.values(cluster.workers);
+    if (workers.length === 0) {
+      process.nextTick(() => intercom.emit('disconnect'));
+    } else {
+      for (const worker of workers) {
+        if (worker.isConnected()) worker.disconnect();
+      }
+    }
+    if (typeof cb === 'function') intercom.once('disconnect', cb);
+  };
+
+  const methods = { close, exitedAfterDisconnect, listening, online, queryServer };
+
+  function onmessage(message) {
+    const fn = methods[message.act];
+    if (typeof fn === 'function') fn(this, message);
+  }
+
+  function online(worker) {
+    worker.state = 'online';
+    worker.emit('online');
+    cluster.emit('online', worker);
+  }
+
+  function exitedAfterDisconnect(worker, message) {
+    worker.exitedAfterDisconnect = true;
+    send(worker, { ack: message.seq });
+  }
+
+  function queryServer(worker, message) {
+    if (worker.exitedAfterDisconnect) return;
+    const key = `${message.address}:${message.port}:${message.addressType}:${message.fd}:${message.index}`;
+    let handle = handles.get(key);
+    if (handle === undefined) {
+      let address = message.address;
+      // Shortest path for unix sockets (sun_path is ~100 bytes).
+      if (message.port < 0 && typeof address === 'string') {
+        address = path.relative(process.cwd(), address);
+        if (message.address.length < address.length) address = message.address;
+      }
+      const udp = message.addressType === 'udp4' || message.addressType === 'udp6';
+      if (udp || schedulingPolicy === SCHED_NONE) handle = new SharedHandle(key, address, message);
+      else if (schedulingPolicy === SCHED_REUSEPORT && message.port >= 0) handle = new ReusePortHandle(key, address, message);
+      else handle = new RoundRobinHandle(key, address, message);
+      handles.set(key, handle);
+    }
+    if (!handle.data) handle.data = message.data;
+    handle.add(worker, (errno, reply, native) => {
+      const { data } = handles.get(key) || handle;
+      if (errno) handles.delete(key);
+      send(worker, { errno, key, ack: message.seq, data, ...reply }, native);
+    });
+  }
+
+  function listening(worker, message) {
+    const info = {
+      addressType: message.addressType,
+      address: message.address,
+      port: message.port,
+      fd: message.fd,
+    };
+    worker.state = 'listening';
+    worker.emit('listening', info);
+    cluster.emit('listening', worker, info);
+  }
+
+  function close(worker, message) {
+    const handle = handles.get(message.key);
+    if (handle && handle.remove(worker)) handles.delete(message.key);
+  }
+
+  function send(worker, message, handle, cb) {
+    return sendHelper(worker.process, message, handle, cb);
+  }
+
+  Worker.prototype.disconnect = function disconnectWorker() {
+    this.exitedAfterDisconnect = true;
+    send(this, { act: 'disconnect' });
+    removeHandlesForWorker(this);
+    removeWorker(this);
+    return this;
+  };
+
+  Worker.prototype.destroy = function destroy(signo) {
+    this.process.kill(signo || 'SIGTERM');
+  };
+
+  return cluster;
+}
+
+module.exports = { setup, SCHED_NONE, SCHED_RR, SCHED_REUSEPORT };

@@ -1,0 +1,285 @@
+//! JS face of IPC channels: `ipcOpen`, `ipcWrite`, `ipcClose`, `ipcRef`; reads happen in a
+//! libuv poll callback on the JS thread (no thread hop), acknowledgements are handled here.
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::io;
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::ptr;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+
+use napi::bindgen_prelude::*;
+use napi::sys;
+use napi_derive::napi;
+
+use super::channel::{Channel, Origin, Sent};
+use super::frame::{Control, Decoder, Mode};
+use super::scm;
+use crate::jsloop::{self, Poll, UV_READABLE, UV_WRITABLE};
+
+pub const EV_MESSAGE: i64 = 1;
+pub const EV_ACK: i64 = 2;
+pub const EV_CLOSE: i64 = 3;
+pub const EV_DRAIN: i64 = 4;
+
+static NEXT_ID: AtomicU32 = AtomicU32::new(1);
+
+struct Entry {
+    poll: Poll,
+    chan: Arc<Channel>,
+    dec: Decoder,
+    /// Round-robin keys this channel takes connections for.
+    rr_keys: Vec<u32>,
+}
+
+thread_local! {
+    static CHANS: RefCell<HashMap<u32, Entry>> = RefCell::new(HashMap::new());
+}
+
+pub fn channel(id: u32) -> Option<Arc<Channel>> {
+    CHANS.with(|c| c.borrow().get(&id).map(|e| e.chan.clone()))
+}
+
+pub fn set_rr_key(id: u32, key: u32, on: bool) {
+    CHANS.with(|c| {
+        if let Some(e) = c.borrow_mut().get_mut(&id) {
+            e.rr_keys.retain(|k| *k != key);
+            if on {
+                e.rr_keys.push(key);
+            }
+        }
+    })
+}
+
+#[napi]
+pub fn ipc_init(env: Env, dispatch: Unknown) -> Result<()> {
+    jsloop::init(env.raw(), dispatch.raw())
+}
+
+/// Takes ownership of `fd` (the parent end of a channel) and starts reading it.
+#[napi]
+pub fn ipc_open(fd: i32, advanced: bool) -> Result<u32> {
+    // SAFETY: the caller hands over an fd it owns.
+    let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+    let mode = if advanced { Mode::Advanced } else { Mode::Json };
+    let chan = Arc::new(Channel::new(owned, mode).map_err(to_napi)?);
+    let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+    let mut poll = Poll::new(chan.raw_fd(), id, on_event)?;
+    poll.set_events(UV_READABLE);
+    CHANS.with(|c| c.borrow_mut().insert(id, Entry { poll, chan, dec: Decoder::new(mode), rr_keys: Vec::new() }));
+    Ok(id)
+}
+
+/// A connected socket pair [a, b], both owned by the caller.
+#[napi]
+pub fn ipc_pair() -> Result<Vec<i32>> {
+    use std::os::fd::IntoRawFd;
+    let (a, b) = scm::socketpair().map_err(to_napi)?;
+    Ok(vec![a.into_raw_fd(), b.into_raw_fd()])
+}
+
+/// Writes one framed message (json text). `handle_fd` >= 0 is duplicated and sent with it;
+/// `token` comes back in an ACK event once the peer has it. Returns 0 (written), 1 (queued)
+/// or -errno.
+#[napi]
+pub fn ipc_write(id: u32, data: String, handle_fd: i32, token: u32) -> i32 {
+    write(id, data.into_bytes(), handle_fd, token)
+}
+
+/// As ipc_write, for a Buffer (advanced serialization).
+#[napi]
+pub fn ipc_write_buf(id: u32, data: BufferSlice, handle_fd: i32, token: u32) -> i32 {
+    write(id, data.to_vec(), handle_fd, token)
+}
+
+fn write(id: u32, bytes: Vec<u8>, handle_fd: i32, token: u32) -> i32 {
+    let Some(chan) = channel(id) else { return -libc::EPIPE };
+    let fd = if handle_fd >= 0 {
+        match scm::dup(handle_fd) {
+            Ok(f) => Some((f, Origin::Js(token))),
+            Err(e) => return -e.raw_os_error().unwrap_or(libc::EBADF),
+        }
+    } else {
+        None
+    };
+    match chan.send(bytes, fd) {
+        Ok(Sent::Done) => 0,
+        Ok(Sent::Queued) => {
+            want_write(id);
+            1
+        }
+        Err(e) => -e.raw_os_error().unwrap_or(libc::EPIPE),
+    }
+}
+
+fn want_write(id: u32) {
+    CHANS.with(|c| {
+        if let Some(e) = c.borrow_mut().get_mut(&id) {
+            e.poll.set_events(UV_READABLE | UV_WRITABLE);
+        }
+    })
+}
+
+/// Bytes waiting to be written (Node's `channel.writeQueueSize`).
+#[napi]
+pub fn ipc_queued(id: u32) -> u32 {
+    channel(id).map_or(0, |c| c.queued_bytes() as u32)
+}
+
+#[napi]
+pub fn ipc_ref(id: u32, on: bool) {
+    CHANS.with(|c| {
+        if let Some(e) = c.borrow().get(&id) {
+            e.poll.set_ref(on);
+        }
+    })
+}
+
+/// Closes our end. Connections handed off but never acknowledged go to other workers.
+#[napi]
+pub fn ipc_close(id: u32) {
+    let entry = CHANS.with(|c| c.borrow_mut().remove(&id));
+    if let Some(e) = entry {
+        finish(id, e);
+    }
+}
+
+fn finish(id: u32, e: Entry) {
+    let Entry { poll, chan, rr_keys, .. } = e;
+    drop(poll);
+    chan.mark_dead();
+    for key in &rr_keys {
+        crate::net::accept::remove_worker(*key, id);
+    }
+    for held in chan.take_unacked() {
+        if let Origin::Rr(key) = held.origin {
+            crate::net::accept::redispatch(key, held.fd);
+        }
+    }
+}
+
+/// Reads whatever the channel has now (used when its process exits).
+pub fn poll_now(id: u32) {
+    on_event(id, 0, UV_READABLE);
+}
+
+fn on_event(id: u32, status: i32, events: i32) {
+    let mut out = Vec::new();
+    let mut controls = Vec::new();
+    let mut fds: Vec<OwnedFd> = Vec::new();
+    let mut eof = status < 0;
+    let mut drained = false;
+    let (chan, mode) = match channel(id) {
+        Some(c) => {
+            let m = c.mode;
+            (c, m)
+        }
+        None => return,
+    };
+    let had_queue = chan.has_queue();
+    if events & UV_WRITABLE != 0 || had_queue {
+        match chan.flush() {
+            Ok(Sent::Done) => drained = had_queue || events & UV_WRITABLE != 0,
+            Ok(Sent::Queued) => want_write(id),
+            Err(_) => eof = true,
+        }
+    }
+    if events & UV_READABLE != 0 || status < 0 {
+        let mut buf = vec![0u8; 65536];
+        CHANS.with(|c| {
+            let mut c = c.borrow_mut();
+            let Some(e) = c.get_mut(&id) else { return };
+            // A bounded number of reads per wake-up keeps other handles served.
+            for _ in 0..16 {
+                match scm::recv(chan.raw_fd(), &mut buf, &mut fds) {
+                    Ok(0) => {
+                        eof = true;
+                        break;
+                    }
+                    Ok(n) => e.dec.feed(&buf[..n], &mut out, &mut controls),
+                    Err(err) if err.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(_) => {
+                        eof = true;
+                        break;
+                    }
+                }
+            }
+            if drained && !chan.has_queue() {
+                e.poll.set_events(UV_READABLE);
+            }
+        });
+    } else if drained {
+        CHANS.with(|c| {
+            if let Some(e) = c.borrow_mut().get_mut(&id) {
+                e.poll.set_events(UV_READABLE);
+            }
+        });
+    }
+    let mut acked_tokens = Vec::new();
+    for ctl in controls {
+        match ctl {
+            Control::Ack => {
+                if let Some(Origin::Js(token)) = chan.ack() {
+                    acked_tokens.push(token);
+                }
+            }
+            Control::Nack => {
+                let _ = chan.nack();
+            }
+        }
+    }
+    if !out.is_empty() || !fds.is_empty() {
+        let fd_list: Vec<i32> = fds.into_iter().map(std::os::fd::IntoRawFd::into_raw_fd).collect();
+        jsloop::emit(|env| {
+            let data = match mode {
+                Mode::Json => string(env, &out),
+                Mode::Advanced => buffer(env, &out),
+            };
+            vec![jsloop::int(env, EV_MESSAGE), jsloop::int(env, id as i64), data, int_array(env, &fd_list)]
+        });
+    }
+    for token in acked_tokens {
+        jsloop::emit(|env| vec![jsloop::int(env, EV_ACK), jsloop::int(env, id as i64), jsloop::int(env, token as i64)]);
+    }
+    if drained {
+        jsloop::emit(|env| vec![jsloop::int(env, EV_DRAIN), jsloop::int(env, id as i64)]);
+    }
+    if eof {
+        let entry = CHANS.with(|c| c.borrow_mut().remove(&id));
+        if let Some(e) = entry {
+            finish(id, e);
+            jsloop::emit(|env| vec![jsloop::int(env, EV_CLOSE), jsloop::int(env, id as i64)]);
+        }
+    }
+}
+
+fn string(env: sys::napi_env, bytes: &[u8]) -> sys::napi_value {
+    let mut v = ptr::null_mut();
+    // SAFETY: bytes are UTF-8 (JSON text) or replaced by V8 when not.
+    unsafe { sys::napi_create_string_utf8(env, bytes.as_ptr().cast(), bytes.len() as isize, &mut v) };
+    v
+}
+
+fn buffer(env: sys::napi_env, bytes: &[u8]) -> sys::napi_value {
+    let mut v = ptr::null_mut();
+    let mut data = ptr::null_mut();
+    // SAFETY: copies `bytes` into a new Buffer.
+    unsafe { sys::napi_create_buffer_copy(env, bytes.len(), bytes.as_ptr().cast(), &mut data, &mut v) };
+    v
+}
+
+fn int_array(env: sys::napi_env, vals: &[i32]) -> sys::napi_value {
+    let mut arr = ptr::null_mut();
+    // SAFETY: building a small JS array.
+    unsafe {
+        sys::napi_create_array_with_length(env, vals.len(), &mut arr);
+        for (i, v) in vals.iter().enumerate() {
+            sys::napi_set_element(env, arr, i as u32, jsloop::int(env, *v as i64));
+        }
+    }
+    arr
+}
+
+pub fn to_napi(e: io::Error) -> napi::Error {
+    napi::Error::from_reason(format!("errno {}: {e}", e.raw_os_error().unwrap_or(0)))
+}

@@ -1,0 +1,6 @@
+//! IPC channels speaking Node's child wire formats, with fds passed as SCM_RIGHTS.
+pub mod channel;
+pub mod frame;
+pub mod scm;
+#[cfg(not(test))]
+pub(crate) mod js;
