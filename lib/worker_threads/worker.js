@@ -89,6 +89,22 @@ function readLimits(limits) {
   return out;
 }
 
+// The limits a worker actually runs with, as Node reports them. corral enforces the old
+// generation cap and the stack size; the young generation and code range keep V8's defaults
+// (V8 takes those only at isolate creation, which would cost the startup snapshot), so their
+// real values are reported, not the requested ones.
+const v8DefaultYoungMb = Number(process.versions.node.split('.')[0]) >= 22 ? 192 : 48;
+
+function effectiveLimits(requested) {
+  const heapLimitMb = Math.floor(require('v8').getHeapStatistics().heap_size_limit / 1048576);
+  return {
+    maxYoungGenerationSizeMb: v8DefaultYoungMb,
+    maxOldGenerationSizeMb: requested.maxOldGenerationSizeMb ?? heapLimitMb - v8DefaultYoungMb,
+    codeRangeSizeMb: 0,
+    stackSizeMb: requested.stackSizeMb ?? 4,
+  };
+}
+
 class Worker extends EventEmitter {
   constructor(filename, options = {}) {
     super();
@@ -105,7 +121,8 @@ class Worker extends EventEmitter {
     if (options.name !== undefined && typeof options.name !== 'string') {
       throw invalidArgType('options.name', ['string'], options.name);
     }
-    const limits = readLimits(options.resourceLimits);
+    const requestedLimits = readLimits(options.resourceLimits);
+    const limits = effectiveLimits(requestedLimits);
     const transferList = options.transferList === undefined ? [] : normalizeTransfer(options.transferList) ?? [];
 
     // The control channel is made first so its wake-ups are seen before the public port's:
@@ -143,7 +160,7 @@ class Worker extends EventEmitter {
       argv: [process.execPath, ...(entry.kind === 'file' ? [entry.source] : []), ...argv],
       execArgv,
       bootstrap,
-      limits: limitKeys.map((k) => limits[k] ?? 0),
+      limits: limitKeys.map((k) => requestedLimits[k] ?? 0),
       name: payload.name,
     }, payload, [control.port2, pub.port2, ...transferList]);
 
@@ -189,6 +206,10 @@ class Worker extends EventEmitter {
     this.#drainControl();
     this[kExited] = true;
     const code = native.exitCode(this.threadId) ?? 1;
+    if (native.outOfMemory(this.threadId)) {
+      this.emit('error', makeError(Error, 'ERR_WORKER_OUT_OF_MEMORY',
+        'Worker terminated due to reaching memory limit: JS heap out of memory'));
+    }
     // Messages the worker sent before it ended are delivered before 'exit', as in Node.
     let msg;
     while ((msg = receiveMessageOnPort(this[kPublic]))) this.emit('message', msg.message);
@@ -226,7 +247,7 @@ class Worker extends EventEmitter {
 
   get resourceLimits() {
     if (this[kExited]) return {};
-    return { ...Object.fromEntries(limitKeys.map((k) => [k, this[kLimits][k] ?? 0])) };
+    return { ...this[kLimits] };
   }
 }
 

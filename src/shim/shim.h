@@ -112,6 +112,10 @@ void corral_thread_stop_join(uint64_t parent_id, bool all);
 void* corral_thread_take_payload(uint64_t id);
 // Records a worker's exit code, before its environment (and so its ports) is torn down.
 void corral_thread_set_exit_code(uint64_t id, int32_t code);
+// Records that a worker was stopped for exceeding its heap limit.
+void corral_thread_set_out_of_memory(uint64_t id);
+// Whether a worker that has ended was stopped for exceeding its heap limit (read once).
+bool corral_thread_take_out_of_memory(uint64_t id);
 
 // ---- implemented in C++, called from Rust ----
 // Once per environment (main or worker) when the addon loads in it.

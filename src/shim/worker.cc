@@ -77,6 +77,12 @@ void ExitCode(const v8::FunctionCallbackInfo<v8::Value>& args) {
   if (code != INT32_MIN) args.GetReturnValue().Set(code);
 }
 
+void OutOfMemory(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  if (!args[0]->IsNumber()) return;
+  args.GetReturnValue().Set(
+      corral_thread_take_out_of_memory(static_cast<uint64_t>(args[0].As<v8::Number>()->Value())));
+}
+
 void TakePayload(const v8::FunctionCallbackInfo<v8::Value>& args) {
   v8::Isolate* isolate = args.GetIsolate();
   void* raw = corral_thread_take_payload(CurrentThreadId());
@@ -99,6 +105,7 @@ void InitWorkerNatives(v8::Isolate* isolate, v8::Local<v8::Context> context,
   SetMethod(isolate, context, exports, "stopWorker", StopWorker);
   SetMethod(isolate, context, exports, "exitCode", ExitCode);
   SetMethod(isolate, context, exports, "takePayload", TakePayload);
+  SetMethod(isolate, context, exports, "outOfMemory", OutOfMemory);
 }
 
 }  // namespace corral

@@ -47,3 +47,13 @@ pub extern "C" fn corral_thread_stop_join(parent: u64, all: bool) {
 pub extern "C" fn corral_thread_take_payload(id: u64) -> *mut c_void {
     registry::take_payload(id).map_or(std::ptr::null_mut(), MessagePtr::into_raw)
 }
+
+#[no_mangle]
+pub extern "C" fn corral_thread_set_out_of_memory(id: u64) {
+    registry::set_out_of_memory(id);
+}
+
+#[no_mangle]
+pub extern "C" fn corral_thread_take_out_of_memory(id: u64) -> bool {
+    registry::take_out_of_memory(id)
+}

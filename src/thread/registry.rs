@@ -36,6 +36,8 @@ struct Registry {
     running: HashMap<u64, Entry>,
     /// Exit codes of workers whose environment has ended, until their owner reads them.
     exit_codes: HashMap<u64, i32>,
+    /// Workers stopped for exceeding their heap limit, until their owner reads it.
+    out_of_memory: std::collections::HashSet<u64>,
 }
 
 fn registry() -> MutexGuard<'static, Registry> {
@@ -123,6 +125,14 @@ pub fn set_exit_code(id: u64, code: i32) {
 /// Reads (and forgets) the exit code of a worker that has ended.
 pub fn take_exit_code(id: u64) -> Option<i32> {
     registry().exit_codes.remove(&id)
+}
+
+pub fn set_out_of_memory(id: u64) {
+    registry().out_of_memory.insert(id);
+}
+
+pub fn take_out_of_memory(id: u64) -> bool {
+    registry().out_of_memory.remove(&id)
 }
 
 pub fn take_payload(id: u64) -> Option<MessagePtr> {

@@ -1,0 +1,36 @@
+'use strict';
+// resourceLimits: a worker over its heap cap dies alone with ERR_WORKER_OUT_OF_MEMORY; the
+// stack size is the worker's own; reported limits match Node's.
+const { describe, it } = require('node:test');
+const assert = require('node:assert');
+const { Worker } = require('../worker_threads');
+const { fixture, runBoth, once } = require('./helpers');
+
+describe('resourceLimits', () => {
+  it('a worker over maxOldGenerationSizeMb dies alone with ERR_WORKER_OUT_OF_MEMORY', async () => {
+    const w = new Worker('const a = []; for (;;) a.push(new Array(1e5).fill(1));',
+      { eval: true, resourceLimits: { maxOldGenerationSizeMb: 24 } });
+    // 'error' and 'exit' come back to back, as in Node: listen for both first.
+    const [err, code] = await Promise.all([once(w, 'error'), new Promise((r) => w.once('exit', r))]);
+    assert.strictEqual(err.code, 'ERR_WORKER_OUT_OF_MEMORY');
+    assert.strictEqual(code, 1);
+    // The process, and other workers, carry on.
+    const next = new Worker('require("worker_threads").parentPort.postMessage("alive")', { eval: true });
+    assert.strictEqual(await once(next, 'message'), 'alive');
+  });
+
+  it('gives JS the stack size asked for (deep recursion in 4 MiB, RangeError in 1)', async () => {
+    const code = `
+      function depth(n) { try { return depth(n + 1); } catch { return n; } }
+      require('worker_threads').parentPort.postMessage(depth(0));`;
+    const big = await once(new Worker(code, { eval: true }), 'message');
+    const small = await once(new Worker(code, { eval: true, resourceLimits: { stackSizeMb: 1 } }), 'message');
+    assert.ok(big > small * 2, `4 MiB depth ${big} vs 1 MiB depth ${small}`);
+  });
+
+  it('reports the same limits and out-of-memory events as node:worker_threads', async () => {
+    const { node, corral } = await runBoth(fixture('resource-limits.js'), [], { timeout: 60000 });
+    assert.strictEqual(corral.stdout, node.stdout);
+    assert.match(node.stdout, /ERR_WORKER_OUT_OF_MEMORY/);
+  });
+});
