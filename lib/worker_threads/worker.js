@@ -245,6 +245,31 @@ class Worker extends EventEmitter {
     if (!this[kExited]) this[kControl].unref();
   }
 
+  get performance() {
+    const worker = this;
+    return {
+      // As Node's: idle and active milliseconds of the worker's event loop since it started
+      // (or since util1; or between util1 and util2), seen from this thread.
+      eventLoopUtilization(util1, util2) {
+        if (util2) {
+          const idle = util1.idle - util2.idle;
+          const active = util1.active - util2.active;
+          return { idle, active, utilization: active / (idle + active) };
+        }
+        const times = worker[kExited] ? undefined : native.loopTimes(worker.threadId);
+        if (times === undefined) return { idle: 0, active: 0, utilization: 0 };
+        const [idleMs, startNs] = times;
+        let idle = idleMs;
+        let active = Number(process.hrtime.bigint() - BigInt(Math.round(startNs))) / 1e6 - idleMs;
+        if (util1) {
+          idle -= util1.idle;
+          active -= util1.active;
+        }
+        return { idle, active, utilization: active / (idle + active) };
+      },
+    };
+  }
+
   get resourceLimits() {
     if (this[kExited]) return {};
     return { ...this[kLimits] };

@@ -17,6 +17,9 @@ struct StopCell {
   std::mutex mutex;
   node::Environment* env = nullptr;
   bool stop_requested = false;
+  // For worker.performance.eventLoopUtilization(), read from the parent while env is set.
+  uv_loop_t* loop = nullptr;
+  uint64_t loop_start = 0;  // uv_hrtime() when the event loop started, 0 before
 };
 
 void SetEnv(StopCell* cell, node::Environment* env) {
@@ -78,6 +81,10 @@ void RunEnvironment(node::Environment* env, const char* bootstrap, StopCell* cel
     if (cell->stop_requested) return;
   }
   if (node::LoadEnvironment(env, bootstrap).IsEmpty()) return;
+  {
+    std::lock_guard<std::mutex> lock(cell->mutex);
+    cell->loop_start = uv_hrtime();
+  }
   v8::Maybe<int> code = node::SpinEventLoop(env);
   int32_t expected = INT32_MIN;
   if (code.IsJust()) exit_code->compare_exchange_strong(expected, code.FromJust());
@@ -109,6 +116,15 @@ extern "C" {
 
 void* corral_stop_cell_new() { return new StopCell(); }
 void corral_stop_cell_free(void* cell) { delete static_cast<StopCell*>(cell); }
+bool corral_stop_cell_loop_times(void* raw, uint64_t* idle_ns, uint64_t* start_ns) {
+  auto* cell = static_cast<StopCell*>(raw);
+  std::lock_guard<std::mutex> lock(cell->mutex);
+  if (cell->env == nullptr || cell->loop_start == 0) return false;
+  *idle_ns = uv_metrics_idle_time(cell->loop);
+  *start_ns = cell->loop_start;
+  return true;
+}
+
 void corral_stop_cell_stop(void* raw) {
   auto* cell = static_cast<StopCell*>(raw);
   std::lock_guard<std::mutex> lock(cell->mutex);
@@ -122,6 +138,11 @@ int32_t corral_env_run(const CorralWorkerSpec* spec, uint64_t thread_id, void* s
 
   uv_loop_t loop;
   if (uv_loop_init(&loop) != 0) return 1;
+  uv_loop_configure(&loop, UV_METRICS_IDLE_TIME);
+  {
+    std::lock_guard<std::mutex> lock(cell->mutex);
+    cell->loop = &loop;
+  }
 
   std::shared_ptr<node::ArrayBufferAllocator> allocator = node::ArrayBufferAllocator::Create();
   node::EmbedderSnapshotData::Pointer snapshot = node::EmbedderSnapshotData::BuiltinSnapshotData();

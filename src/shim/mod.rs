@@ -111,6 +111,7 @@ extern "C" {
     pub fn corral_stop_cell_new() -> *mut c_void;
     pub fn corral_stop_cell_free(cell: *mut c_void);
     pub fn corral_stop_cell_stop(cell: *mut c_void);
+    pub fn corral_stop_cell_loop_times(cell: *mut c_void, idle_ns: *mut u64, start_ns: *mut u64) -> bool;
 }
 
 // Safe wrappers; in unit tests (no Node to link against) they are inert.
@@ -149,5 +150,22 @@ pub unsafe fn env_run(spec: &WorkerSpec, thread_id: u64, cell: *mut c_void) -> i
     {
         let _ = (spec, thread_id, cell);
         0
+    }
+}
+
+/// A running worker's event-loop (idle ns, start time ns), read through its stop cell.
+///
+/// # Safety
+/// `cell` is a live cell from `stop_cell_new`.
+pub unsafe fn stop_cell_loop_times(cell: *mut c_void) -> Option<(u64, u64)> {
+    #[cfg(not(test))]
+    {
+        let (mut idle, mut start) = (0, 0);
+        corral_stop_cell_loop_times(cell, &mut idle, &mut start).then_some((idle, start))
+    }
+    #[cfg(test)]
+    {
+        let _ = cell;
+        None
     }
 }

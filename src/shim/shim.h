@@ -131,5 +131,9 @@ int32_t corral_env_run(const CorralWorkerSpec* spec, uint64_t thread_id, void* s
 void* corral_stop_cell_new();
 void corral_stop_cell_free(void* cell);
 void corral_stop_cell_stop(void* cell);
+// A running worker's event-loop idle time and start time (uv_hrtime ns); false if not running.
+bool corral_stop_cell_loop_times(void* cell, uint64_t* idle_ns, uint64_t* start_ns);
+// Same, by threadId (Rust looks the cell up in its registry).
+bool corral_thread_loop_times(uint64_t id, uint64_t* idle_ns, uint64_t* start_ns);
 
 }  // extern "C"

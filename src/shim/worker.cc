@@ -83,6 +83,17 @@ void OutOfMemory(const v8::FunctionCallbackInfo<v8::Value>& args) {
       corral_thread_take_out_of_memory(static_cast<uint64_t>(args[0].As<v8::Number>()->Value())));
 }
 
+// loopTimes(threadId) -> [idleMs, startNs(hrtime, as a Number)] | undefined
+void LoopTimes(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  if (!args[0]->IsNumber()) return;
+  v8::Isolate* isolate = args.GetIsolate();
+  uint64_t idle = 0, start = 0;
+  if (!corral_thread_loop_times(static_cast<uint64_t>(args[0].As<v8::Number>()->Value()), &idle, &start)) return;
+  v8::Local<v8::Value> values[] = {v8::Number::New(isolate, static_cast<double>(idle) / 1e6),
+                                   v8::Number::New(isolate, static_cast<double>(start))};
+  args.GetReturnValue().Set(v8::Array::New(isolate, values, 2));
+}
+
 void TakePayload(const v8::FunctionCallbackInfo<v8::Value>& args) {
   v8::Isolate* isolate = args.GetIsolate();
   void* raw = corral_thread_take_payload(CurrentThreadId());
@@ -106,6 +117,7 @@ void InitWorkerNatives(v8::Isolate* isolate, v8::Local<v8::Context> context,
   SetMethod(isolate, context, exports, "exitCode", ExitCode);
   SetMethod(isolate, context, exports, "takePayload", TakePayload);
   SetMethod(isolate, context, exports, "outOfMemory", OutOfMemory);
+  SetMethod(isolate, context, exports, "loopTimes", LoopTimes);
 }
 
 }  // namespace corral

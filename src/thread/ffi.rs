@@ -57,3 +57,17 @@ pub extern "C" fn corral_thread_set_out_of_memory(id: u64) {
 pub extern "C" fn corral_thread_take_out_of_memory(id: u64) -> bool {
     registry::take_out_of_memory(id)
 }
+
+/// # Safety
+/// Both out-pointers are valid.
+#[no_mangle]
+pub unsafe extern "C" fn corral_thread_loop_times(id: u64, idle_ns: *mut u64, start_ns: *mut u64) -> bool {
+    match registry::loop_times(id) {
+        Some((idle, start)) => {
+            *idle_ns = idle;
+            *start_ns = start;
+            true
+        }
+        None => false,
+    }
+}

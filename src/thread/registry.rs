@@ -118,6 +118,13 @@ pub fn stop(id: u64) {
     }
 }
 
+pub fn loop_times(id: u64) -> Option<(u64, u64)> {
+    let reg = registry();
+    let entry = reg.running.get(&id)?;
+    // SAFETY: cells stay alive while their entry is in the registry (we hold its lock).
+    unsafe { crate::shim::stop_cell_loop_times(entry.stop.0) }
+}
+
 pub fn set_exit_code(id: u64, code: i32) {
     registry().exit_codes.insert(id, code);
 }
