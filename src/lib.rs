@@ -3,6 +3,7 @@
 #![allow(clippy::missing_safety_doc)]
 
 pub mod port;
+pub mod shared;
 pub mod shim;
 pub mod thread;
 
