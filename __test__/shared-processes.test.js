@@ -143,6 +143,33 @@ test('several producer processes into one channel: every message, each stream in
   shared.unlink(name);
 });
 
+test('an async receiver (for await) gets every message from two processes through a tiny ring', { timeout: 120000 }, async () => {
+  const name = `t-async-${process.pid}`;
+  const ch = shared.Channel.create(256, { name });
+  const per = 20000;
+  const producers = ['a', 'b'].map((id) => run('channel-producer.js', [name, id, String(per)]));
+  const next = { a: 0, b: 0 };
+  let ticks = 0;
+  const timer = setInterval(() => ticks++, 1);
+  let n = 0;
+  const done = Promise.all(producers).then((codes) => {
+    assert.deepStrictEqual(codes, [0, 0]);
+    ch.close();
+  });
+  for await (const msg of ch) {
+    const [id, seq] = msg.toString().split(':');
+    assert.strictEqual(Number(seq), next[id], `stream ${id}`);
+    next[id]++;
+    n++;
+  }
+  clearInterval(timer);
+  await done;
+  assert.strictEqual(n, 2 * per);
+  assert.deepStrictEqual(next, { a: per, b: per });
+  assert.ok(ticks > 0, 'timers ran while receiving');
+  shared.unlink(name);
+});
+
 function mapsMentioning(label) {
   const found = [];
   for (const pid of fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {

@@ -6,9 +6,12 @@
 // publish the record by storing its length word (length + 1) last. The receiver reads records
 // in order at `head`, copies them out, zeroes them and advances `head`. A record that would
 // cross the end of the ring is preceded by a padding marker (-1) and starts at offset 0.
-// Sleeping uses the process-shared futex: the receiver sleeps on the length word at `head`
-// (senders notify it only if the receiver said it sleeps); senders short of space sleep on
-// `head`. Positions are 32-bit and wrap; only their differences matter.
+// Sleeping uses the process-shared futex. The receiver, before sleeping, reads a doorbell word,
+// raises its "sleeping" flag and re-checks; the first sender to find the flag raised clears it,
+// rings the doorbell (increments it) and wakes the receiver: one system call per sleep, not per
+// message. Senders short of space sleep on `head`; the receiver wakes them once the ring is at
+// most half full. Both sides spin briefly first. Positions are 32-bit and wrap; only their
+// differences matter.
 const { types } = require('util');
 const { makeError, invalidArgType, invalidArgValue } = require('../errors');
 const { rawWait, rawNotify, waitAsync } = require('./atomics');
@@ -24,9 +27,11 @@ const W_HEAD = 3;
 const W_RECV_SLEEPING = 4;
 const W_SEND_SLEEPING = 5;
 const W_CLOSED = 6;
+const W_BELL = 7;
 const HEADER = 64;
 const PAD = -1;
-const kSpin = 200;
+const kSpin = 50; // tries before sleeping (long spins lose on a busy machine)
+const kSmall = 64; // below this many bytes, copy with a loop (cheaper than TypedArray#set)
 
 function closedError() {
   return makeError(Error, 'ERR_CORRAL_CHANNEL_CLOSED', 'The channel is closed');
@@ -95,8 +100,8 @@ class Channel {
   close() {
     const i32 = this.#i32;
     Atomics.store(i32, W_CLOSED, 1);
-    const head = Atomics.load(i32, W_HEAD);
-    rawNotify(i32, (HEADER + (head & this.#mask)) >> 2, Infinity);
+    Atomics.add(i32, W_BELL, 1);
+    rawNotify(i32, W_BELL, Infinity);
     rawNotify(i32, W_HEAD, Infinity);
   }
 
@@ -129,13 +134,18 @@ class Channel {
       }
       if (Atomics.compareExchange(i32, W_TAIL, tail, (tail + total) | 0) !== tail) continue;
       const start = wraps ? 0 : off;
-      if (len > 0) this.#u8.set(bytes, HEADER + start + 4);
-      const lenWord = (HEADER + start) >> 2;
-      Atomics.store(i32, lenWord, len + 1);
+      const at = HEADER + start + 4;
+      if (len <= kSmall) {
+        const u8 = this.#u8;
+        for (let k = 0; k < len; k++) u8[at + k] = bytes[k];
+      } else {
+        this.#u8.set(bytes, at);
+      }
+      Atomics.store(i32, (HEADER + start) >> 2, len + 1);
       if (wraps) Atomics.store(i32, (HEADER + off) >> 2, PAD);
-      if (Atomics.load(i32, W_RECV_SLEEPING) !== 0) {
-        rawNotify(i32, lenWord, 1);
-        if (wraps) rawNotify(i32, (HEADER + off) >> 2, 1);
+      if (Atomics.load(i32, W_RECV_SLEEPING) !== 0 && Atomics.exchange(i32, W_RECV_SLEEPING, 0) !== 0) {
+        Atomics.add(i32, W_BELL, 1);
+        rawNotify(i32, W_BELL, 1);
       }
       return true;
     }
@@ -150,6 +160,7 @@ class Channel {
   send(data, timeout) {
     const bytes = this.#check(data);
     if (this.#put(bytes)) return true;
+    for (let k = 0; k < kSpin; k++) if (this.#put(bytes)) return true;
     const ms = toTimeout(timeout);
     const deadline = ms === Infinity ? Infinity : now() + ms;
     const i32 = this.#i32;
@@ -205,16 +216,25 @@ class Channel {
       } else {
         const len = w - 1;
         const start = HEADER + off + 4;
+        const padded = (len + 3) & ~3;
         out = Buffer.allocUnsafe(len);
-        if (len > 0) {
+        if (len <= kSmall) {
+          const u8 = this.#u8;
+          for (let k = 0; k < len; k++) out[k] = u8[start + k];
+          for (let k = start >> 2, end = (start + padded) >> 2; k < end; k++) i32[k] = 0;
+        } else {
           out.set(this.#u8.subarray(start, start + len));
-          this.#u8.fill(0, start, start + ((len + 3) & ~3));
+          this.#u8.fill(0, start, start + padded);
         }
-        next = (head + 4 + ((len + 3) & ~3)) | 0;
+        next = (head + 4 + padded) | 0;
       }
       Atomics.store(i32, lenWord, 0);
       Atomics.store(i32, W_HEAD, next);
-      if (Atomics.load(i32, W_SEND_SLEEPING) !== 0) rawNotify(i32, W_HEAD, Infinity);
+      // Wake sleeping senders once the ring is at most half full (not on every message).
+      if (Atomics.load(i32, W_SEND_SLEEPING) !== 0 &&
+          ((Atomics.load(i32, W_TAIL) - next) >>> 0) <= this.#cap / 2) {
+        rawNotify(i32, W_HEAD, Infinity);
+      }
       if (out !== undefined) return out;
     }
   }
@@ -236,9 +256,10 @@ class Channel {
       const left = deadline === Infinity ? Infinity : deadline - now();
       if (left <= 0) return null;
       const lenWord = (HEADER + (Atomics.load(i32, W_HEAD) & this.#mask)) >> 2;
+      const bell = Atomics.load(i32, W_BELL);
       Atomics.store(i32, W_RECV_SLEEPING, 1);
       if (Atomics.load(i32, lenWord) === 0 && Atomics.load(i32, W_CLOSED) === 0) {
-        rawWait(i32, lenWord, 0, left);
+        rawWait(i32, W_BELL, bell, left);
       }
       Atomics.store(i32, W_RECV_SLEEPING, 0);
     }
@@ -257,10 +278,11 @@ class Channel {
       const left = deadline === Infinity ? Infinity : deadline - now();
       if (left <= 0) return null;
       const lenWord = (HEADER + (Atomics.load(i32, W_HEAD) & this.#mask)) >> 2;
+      const bell = Atomics.load(i32, W_BELL);
       Atomics.store(i32, W_RECV_SLEEPING, 1);
       try {
         if (Atomics.load(i32, lenWord) === 0 && Atomics.load(i32, W_CLOSED) === 0) {
-          const r = waitAsync(i32, lenWord, 0, left);
+          const r = waitAsync(i32, W_BELL, bell, left);
           if (r.async) await r.value;
         }
       } finally {
