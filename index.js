@@ -9,3 +9,7 @@ module.exports = {
   MessageChannel: workerThreads.MessageChannel,
   MessagePort: workerThreads.MessagePort,
 };
+// corral/shared, loaded on first use (it joins the program's shared-memory directory).
+Object.defineProperty(module.exports, 'shared', {
+  enumerable: true, configurable: true, get: () => require('./lib/shared'),
+});

@@ -85,9 +85,5 @@ function rawWait(typedArray, index, value, timeout) {
 function rawNotify(typedArray, index, count) {
   return binding.sharedNotify(typedArray, index, count);
 }
-// Resolves to the outcome string whether or not it was decided at once.
-async function rawWaitAsync(typedArray, index, value, timeout) {
-  return waitAsync(typedArray, index, value, timeout).value;
-}
 
-module.exports = { wait, notify, waitAsync, rawWait, rawNotify, rawWaitAsync, kResults };
+module.exports = { wait, notify, waitAsync, rawWait, rawNotify };

@@ -21,8 +21,7 @@ const errnoNames = new Map(Object.entries(os.constants.errno).map(([k, v]) => [v
 function systemError(code, syscall, subject) {
   const errno = -code;
   const name = errnoNames.get(errno) || 'EUNKNOWN';
-  const detail = os.constants.errno[name] !== undefined ? `${name}` : `errno ${errno}`;
-  const err = new Error(`${syscall} failed: ${detail}${subject ? ` (${subject})` : ''}`);
+  const err = new Error(`${syscall} failed: ${name} (errno ${errno})${subject !== undefined ? `, ${subject}` : ''}`);
   err.code = name;
   err.errno = -errno;
   err.syscall = syscall;
