@@ -28,31 +28,48 @@ const nextMessage = (c) => new Promise((resolve) => c.once('message', resolve));
 
 // ---------- children ----------
 function runChild(role, args) {
-  if (role === 'pong') {
-    // Waits for ping i on word 0, answers on word 1. mode: sync wait or waitAsync.
-    const a = new Int32Array(shared.open(args[0]));
+  if (role === 'wake') {
+    // Sleeps on word 0 for ping i; on waking, measures now - the notifier's timestamp (both
+    // clocks are CLOCK_MONOTONIC). Acks on word 1. mode: sync wait or waitAsync.
+    const sab = shared.open(args[0]);
+    const a = new Int32Array(sab);
+    const stamp = new BigInt64Array(sab, 8, 1);
     const n = Number(args[1]);
+    const lat = [];
+    let slept = 0;
+    const woke = (i) => {
+      lat.push(Number(process.hrtime.bigint() - Atomics.load(stamp, 0)) / 1e3);
+      Atomics.store(a, 1, i);
+      shared.notify(a, 1, 1);
+    };
+    const finish = () => process.send({ lat, slept }, () => process.exit(0));
     if (args[2] === 'async') {
       let i = 1;
       const step = () => {
-        while (i <= n && Atomics.load(a, 0) >= i) {
-          Atomics.store(a, 1, i);
-          shared.notify(a, 1, 1);
-          i++;
-        }
-        if (i > n) return process.exit(0);
+        if (i > n) return finish();
         const r = shared.waitAsync(a, 0, i - 1);
-        if (r.async) r.value.then(step); else step();
+        if (!r.async) { woke(i++); return step(); }
+        slept++;
+        r.value.then(() => { woke(i++); step(); });
       };
       step();
       return;
     }
     for (let i = 1; i <= n; i++) {
-      while (Atomics.load(a, 0) < i) shared.wait(a, 0, i - 1);
-      Atomics.store(a, 1, i);
-      shared.notify(a, 1, 1);
+      while (Atomics.load(a, 0) < i) if (shared.wait(a, 0, i - 1) === 'ok') slept++;
+      woke(i);
     }
-    process.exit(0);
+    finish();
+    return;
+  }
+  if (role === 'send-stamp') {
+    const lat = [];
+    process.on('message', (m) => {
+      if (m === 'end') return process.send({ lat }, () => process.exit(0));
+      lat.push(Number(process.hrtime.bigint() - BigInt(m)) / 1e3);
+      process.send('ack');
+    });
+    return;
   }
   if (role === 'ring-producer') {
     const ch = shared.Channel.open(args[0]);
@@ -114,36 +131,44 @@ function runChild(role, args) {
 let seq = 0;
 const uniq = (what) => `bench-${what}-${process.pid}-${seq++}`;
 
+// One-way wake latency: from the notify call to the sleeping waiter running, in the other
+// process. Paced (about every 300 us) so that the waiter is asleep when notified.
 async function wakeLatency(mode) {
   const name = uniq('wake');
-  const a = new Int32Array(shared.create(8, { name }));
-  const c = child('pong', [name, String(WAKES), mode]);
-  const half = [];
+  const sab = shared.create(16, { name });
+  const a = new Int32Array(sab);
+  const stamp = new BigInt64Array(sab, 8, 1);
+  const pace = new Int32Array(shared.create(4));
+  const c = child('wake', [name, String(WAKES), mode]);
+  const result = nextMessage(c);
   await new Promise((r) => setTimeout(r, 50));
   for (let i = 1; i <= WAKES; i++) {
-    const t0 = nowUs();
+    shared.wait(pace, 0, 0, 0.3);
+    Atomics.store(stamp, 0, process.hrtime.bigint());
     Atomics.store(a, 0, i);
     shared.notify(a, 0, 1);
     while (Atomics.load(a, 1) < i) shared.wait(a, 1, i - 1, 5000);
-    half.push((nowUs() - t0) / 2);
   }
+  const { lat, slept } = await result;
   await c.exited;
   shared.unlink(name);
-  return { p50: pct(half, 0.5), p99: pct(half, 0.99) };
+  return { p50: pct(lat, 0.5), p99: pct(lat, 0.99), asleep: slept / WAKES };
 }
 
+// The same for a process.send message (one way, paced likewise).
 async function sendLatency() {
-  const c = child('send-echo', []);
-  const half = [];
-  for (let i = 0; i < 2000; i++) {
-    const t0 = nowUs();
-    c.send(i);
+  const c = child('send-stamp', []);
+  const n = 2000;
+  for (let i = 0; i < n; i++) {
+    await new Promise((r) => setTimeout(r, 0));
+    c.send(String(process.hrtime.bigint()));
     await nextMessage(c);
-    half.push((nowUs() - t0) / 2);
   }
-  c.disconnect();
+  const result = nextMessage(c);
+  c.send('end');
+  const { lat } = await result;
   await c.exited;
-  return { p50: pct(half, 0.5), p99: pct(half, 0.99) };
+  return { p50: pct(lat, 0.5), p99: pct(lat, 0.99) };
 }
 
 async function ringThroughput() {
@@ -248,9 +273,9 @@ async function main() {
   const add = (k, v) => (results[k] ||= []).push(v);
   for (let r = 0; r < RUNS; r++) {
     const w = await wakeLatency('sync');
-    add('wakeP50', w.p50); add('wakeP99', w.p99);
+    add('wakeP50', w.p50); add('wakeP99', w.p99); add('asleep', w.asleep);
     const wa = await wakeLatency('async');
-    add('asyncP50', wa.p50); add('asyncP99', wa.p99);
+    add('asyncP50', wa.p50); add('asyncP99', wa.p99); add('asyncAsleep', wa.asleep);
     const s = await sendLatency();
     add('sendP50', s.p50); add('sendP99', s.p99);
     add('ring', await ringThroughput());
@@ -264,10 +289,10 @@ async function main() {
   const m = Object.fromEntries(Object.entries(results).map(([k, v]) => [k, median(v)]));
   console.log(`corral/shared benchmark (node ${process.version}, ${require('os').cpus().length} CPUs, median of ${RUNS} runs)`);
   console.log('');
-  console.log('cross-process wake latency (notify -> waiter running; half a ping-pong round trip)');
-  console.log(`  shared.wait/notify          p50 ${m.wakeP50.toFixed(1)} us   p99 ${m.wakeP99.toFixed(1)} us   (target p50 <= 50 us)`);
-  console.log(`  waiter in shared.waitAsync  p50 ${m.asyncP50.toFixed(1)} us   p99 ${m.asyncP99.toFixed(1)} us`);
-  console.log(`  process.send (one way)      p50 ${m.sendP50.toFixed(1)} us   p99 ${m.sendP99.toFixed(1)} us   -> wait/notify ${(m.sendP50 / m.wakeP50).toFixed(1)}x faster at p50`);
+  console.log('cross-process wake latency (notify call -> sleeping waiter running in the other process)');
+  console.log(`  shared.wait / notify          p50 ${m.wakeP50.toFixed(1)} us   p99 ${m.wakeP99.toFixed(1)} us   (target p50 <= 50 us; waiter asleep in ${(m.asleep * 100).toFixed(0)}% of ${WAKES})`);
+  console.log(`  shared.waitAsync / notify     p50 ${m.asyncP50.toFixed(1)} us   p99 ${m.asyncP99.toFixed(1)} us   (waiter asleep in ${(m.asyncAsleep * 100).toFixed(0)}%)`);
+  console.log(`  process.send message arrival p50 ${m.sendP50.toFixed(1)} us   p99 ${m.sendP99.toFixed(1)} us   -> wait/notify ${(m.sendP50 / m.wakeP50).toFixed(1)}x faster at p50`);
   console.log('');
   console.log(`messages between two processes (${PAYLOAD.length}-byte payload)`);
   console.log(`  ring channel, one way       ${fmt(m.ring)} msg/s`);
