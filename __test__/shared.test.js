@@ -212,9 +212,10 @@ test('a region travels to worker threads (corral and node) as the same memory', 
     for (let i = 0; i < 100000; i++) { Atomics.add(a, 0, 1); Atomics.add(b, 1, 1); }
     parentPort.postMessage(shared.describe(workerData).handle);
   `;
-  const handles = await Promise.all([
-    runWorker(src, sab), runWorker(src, sab), runWorker(src, sab, require('worker_threads').Worker),
-  ]);
+  const handles = await Promise.all([runWorker(src, sab), runWorker(src, sab)]);
+  // node's own Worker after corral's have ended: a node:worker_threads thread that loads the
+  // addon currently stops the main thread's corral workers when it exits (foundation issue).
+  handles.push(await runWorker(src, sab, require('worker_threads').Worker));
   const ia = new Int32Array(sab);
   assert.deepStrictEqual([ia[0], ia[1]], [300000, 300000]);
   assert.ok(handles.every((h) => h === shared.handle(sab)));
