@@ -1,6 +1,9 @@
 // Types for the package root. Each module is also typed at its own subpath
-// (corral/worker_threads -> types/worker_threads.d.ts).
+// (corral/worker_threads, corral/cluster, corral/child_process, corral/shared).
 import * as workerThreads from './types/worker_threads';
+import * as shared from './types/shared';
+import * as childProcess from './types/child_process';
+import cluster from './types/cluster';
 
-export { workerThreads };
-export { Worker, MessageChannel, MessagePort } from './types/worker_threads';
+export { workerThreads, shared, childProcess, cluster };
+export { Worker, MessageChannel, MessagePort, BroadcastChannel } from './types/worker_threads';

@@ -149,6 +149,20 @@ describe('Worker lifecycle', () => {
     await once(w, 'exit');
   });
 
+  it("a node:worker_threads Worker that loads corral does not stop the main thread's workers", async () => {
+    const mine = evalWorker('setTimeout(() => require("worker_threads").parentPort.postMessage("done"), 300)');
+    const exit = new Promise((resolve) => mine.once('exit', resolve));
+    const NodeWorker = process.getBuiltinModule('worker_threads').Worker;
+    const foreign = new NodeWorker(`
+      const { Worker } = require(${JSON.stringify(path.join(__dirname, '..', 'worker_threads.js'))});
+      new Worker('require("worker_threads").parentPort.postMessage(2)', { eval: true })
+        .on('message', (m) => require('worker_threads').parentPort.postMessage(m));`, { eval: true });
+    assert.strictEqual(await once(foreign, 'message'), 2);
+    await once(foreign, 'exit');
+    assert.strictEqual(await once(mine, 'message'), 'done');
+    assert.strictEqual(await exit, 0);
+  });
+
   it('workers can start workers', async () => {
     const w = evalWorker(`
       const { Worker, parentPort, threadId } = require('worker_threads');

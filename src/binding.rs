@@ -18,9 +18,26 @@ const fn const_parse(s: &str) -> u32 {
     n
 }
 
+extern "C" {
+    fn uv_default_loop() -> *mut std::ffi::c_void;
+}
+
+/// The main thread is the one whose environment runs on libuv's default loop.
+fn is_main_thread(env: &Env) -> bool {
+    let mut event_loop = std::ptr::null_mut();
+    // SAFETY: a valid env on its own thread; uv_default_loop only returns a static.
+    unsafe {
+        napi::sys::napi_get_uv_event_loop(env.raw(), &mut event_loop);
+        event_loop as *mut std::ffi::c_void == uv_default_loop()
+    }
+}
+
 #[napi(module_exports)]
 pub fn init(exports: Object, env: Env) -> Result<()> {
-    let tid = crate::thread::current_thread_id();
+    let mut tid = crate::thread::current_thread_id();
+    if tid == 0 && !is_main_thread(&env) {
+        tid = crate::thread::adopt_foreign_thread();
+    }
     // SAFETY: called on the thread that owns `env`, during module initialisation.
     unsafe { crate::shim::corral_shim_init(env.raw(), exports.raw(), tid) };
     Ok(())

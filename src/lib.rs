@@ -6,6 +6,7 @@ pub mod ipc;
 pub mod net;
 pub mod port;
 pub mod process;
+pub mod shared;
 pub mod shim;
 pub mod thread;
 

@@ -76,6 +76,7 @@ export class Worker extends EventEmitter {
   readonly stderr: Readable;
   readonly threadId: number;
   readonly resourceLimits?: ResourceLimits | undefined;
+  readonly performance: WorkerPerformance;
   constructor(filename: string | URL, options?: WorkerOptions);
   postMessage(value: any, transferList?: ReadonlyArray<TransferListItem>): void;
   ref(): void;
@@ -102,6 +103,30 @@ export class Worker extends EventEmitter {
 }
 
 export function receiveMessageOnPort(port: MessagePort): { message: any } | undefined;
+export function markAsUntransferable(object: object): void;
+/** Node 21 and later only (as in Node). */
+export function isMarkedAsUntransferable(object: object): boolean;
+
+export class BroadcastChannel extends EventTarget {
+  readonly name: string;
+  constructor(name: string);
+  postMessage(message: unknown): void;
+  close(): void;
+  ref(): this;
+  unref(): this;
+  onmessage: ((this: BroadcastChannel, event: MessageEvent) => void) | null;
+  onmessageerror: ((this: BroadcastChannel, event: MessageEvent) => void) | null;
+}
+
+export interface EventLoopUtilization {
+  idle: number;
+  active: number;
+  utilization: number;
+}
+
+export interface WorkerPerformance {
+  eventLoopUtilization(util1?: EventLoopUtilization, util2?: EventLoopUtilization): EventLoopUtilization;
+}
 export type Serializable = string | object | number | boolean | bigint;
 export function getEnvironmentData(key: Serializable): Serializable;
 export function setEnvironmentData(key: Serializable, value: Serializable): void;

@@ -137,3 +137,27 @@ bool corral_stop_cell_loop_times(void* cell, uint64_t* idle_ns, uint64_t* start_
 bool corral_thread_loop_times(uint64_t id, uint64_t* idle_ns, uint64_t* start_ns);
 
 }  // extern "C"
+
+// ---- shared memory (src/shared/ffi.rs; natives in shared.cc) ----
+namespace corral {
+void InitSharedNatives(v8::Isolate* isolate, v8::Local<v8::Context> context,
+                       v8::Local<v8::Object> exports);
+}  // namespace corral
+
+extern "C" {
+struct CorralRegionOut {
+  void* region;   // owned Region; corral_region_release frees it
+  uint8_t* data;
+  size_t len;
+  uint64_t dev;
+  uint64_t ino;
+};
+// 0 = ok, < 0 = -errno, >= 1000 = corral code (not found, exists, directory full, bad name).
+int32_t corral_region_create(uint64_t size, const uint8_t* name, size_t name_len, bool posix,
+                             CorralRegionOut* out);
+// mode 1: name in the program directory, 2: POSIX shm name, 3: handle string, 4: fd.
+int32_t corral_region_open(int32_t mode, const uint8_t* arg, size_t arg_len, int32_t fd,
+                           CorralRegionOut* out);
+void corral_region_release(void* region);
+intptr_t corral_region_describe(const uint8_t* addr, uint8_t* buf, size_t cap);
+}  // extern "C"

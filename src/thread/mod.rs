@@ -7,4 +7,4 @@
 mod ffi;
 mod registry;
 
-pub use registry::current_thread_id;
+pub use registry::{adopt_foreign_thread, current_thread_id};

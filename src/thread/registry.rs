@@ -50,6 +50,14 @@ fn registry() -> MutexGuard<'static, Registry> {
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
+/// Gives a thread that corral did not start (a node:worker_threads Worker loading the addon)
+/// an id of its own, so that the workers it starts are its children, not the main thread's.
+pub fn adopt_foreign_thread() -> u64 {
+    let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+    CURRENT_ID.with(|c| c.set(id));
+    id
+}
+
 /// Everything a worker thread needs, owned (the caller's strings do not outlive spawn()).
 pub struct Spec {
     pub argv: Vec<CString>,

@@ -1,0 +1,9 @@
+import { createRequire } from 'node:module';
+
+const shared = createRequire(import.meta.url)('./lib/shared/index.js');
+
+export default shared;
+export const {
+  create, open, fromHandle, fromFd, describe, handle, isRegion, unlink, names,
+  wait, notify, waitAsync, Mutex, Semaphore, Channel, constants,
+} = shared;

@@ -1,0 +1,360 @@
+//! Shared memory regions: a memfd (or, when asked, a POSIX shm object) mapped MAP_SHARED.
+//!
+//! A memfd has no name in any filesystem: it lives exactly as long as some process holds an fd
+//! or a mapping of it, so nothing is left behind even after `kill -9`. Other processes reach it
+//! through an inherited fd or by opening `/proc/<pid>/fd/<fd>` of a process that holds it
+//! (see `directory`), which reopens the same memory.
+use std::ffi::CString;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::ptr::NonNull;
+
+/// Largest region (bytes): what a SharedArrayBuffer may hold in Node 20 (buffer.constants.MAX_LENGTH).
+pub const MAX_SIZE: u64 = 1 << 32;
+/// Longest name in bytes (a POSIX shm name adds the "/corral." prefix and must fit NAME_MAX).
+pub const MAX_NAME: usize = 200;
+/// Prefix of POSIX shm objects made by corral (`/dev/shm/corral.<name>`).
+pub const POSIX_PREFIX: &str = "/corral.";
+
+/// Why a name is refused.
+#[derive(Debug, PartialEq, Eq)]
+pub enum NameError {
+    Empty,
+    TooLong,
+    Slash,
+    Nul,
+}
+
+pub fn check_name(name: &str) -> Result<(), NameError> {
+    if name.is_empty() {
+        Err(NameError::Empty)
+    } else if name.len() > MAX_NAME {
+        Err(NameError::TooLong)
+    } else if name.contains('/') {
+        Err(NameError::Slash)
+    } else if name.contains('\0') {
+        Err(NameError::Nul)
+    } else {
+        Ok(())
+    }
+}
+
+/// Where a region's memory comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A memfd (anonymous, or named in the program's directory).
+    Memfd,
+    /// A POSIX shm object (`/dev/shm/corral.<name>`), visible to other programs until unlinked.
+    Posix,
+}
+
+/// A mapping of a region into this process. Unmapped and closed on drop.
+#[derive(Debug)]
+pub struct Mapping {
+    ptr: NonNull<u8>,
+    len: usize,
+    fd: OwnedFd,
+    dev: u64,
+    ino: u64,
+    kind: Kind,
+}
+
+// SAFETY: the mapping is plain shared memory; access goes through JS (atomics) or atomics here.
+unsafe impl Send for Mapping {}
+unsafe impl Sync for Mapping {}
+
+fn cvt(r: libc::c_int) -> io::Result<libc::c_int> {
+    if r < 0 { Err(io::Error::last_os_error()) } else { Ok(r) }
+}
+
+fn fstat(fd: RawFd) -> io::Result<libc::stat> {
+    // SAFETY: zeroed stat is a valid out buffer.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: fd is open; st is a valid out pointer.
+    cvt(unsafe { libc::fstat(fd, &mut st) })?;
+    Ok(st)
+}
+
+fn check_size(size: u64) -> io::Result<()> {
+    if size == 0 || size > MAX_SIZE {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    }
+    Ok(())
+}
+
+impl Mapping {
+    /// A new zero-filled memfd region of `size` bytes. Its size is sealed: nobody can shrink it
+    /// under another process's mapping (which would SIGBUS that process).
+    pub fn create_memfd(size: u64, label: &str) -> io::Result<Mapping> {
+        check_size(size)?;
+        let label = CString::new(format!("corral-shared:{}", label.replace('\0', "")))
+            .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+        // SAFETY: valid C string; flags are memfd flags.
+        let raw = cvt(unsafe {
+            libc::memfd_create(label.as_ptr(), libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING)
+        })?;
+        // SAFETY: memfd_create just returned this fd to us.
+        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        // SAFETY: fd is ours.
+        cvt(unsafe { libc::ftruncate(fd.as_raw_fd(), size as libc::off_t) })?;
+        let seals = libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_SEAL;
+        // SAFETY: fd is a memfd created with MFD_ALLOW_SEALING.
+        cvt(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_ADD_SEALS, seals) })?;
+        Mapping::map(fd, size as usize, Kind::Memfd)
+    }
+
+    /// Maps the whole of an open memfd / shm file (the fd is taken over).
+    pub fn from_fd(fd: OwnedFd, kind: Kind) -> io::Result<Mapping> {
+        let st = fstat(fd.as_raw_fd())?;
+        if st.st_mode & libc::S_IFMT != libc::S_IFREG {
+            return Err(io::Error::from_raw_os_error(libc::EINVAL));
+        }
+        let size = st.st_size as u64;
+        check_size(size)?;
+        Mapping::map(fd, size as usize, kind)
+    }
+
+    /// Maps a duplicate of `fd` (which stays the caller's).
+    pub fn from_borrowed_fd(fd: RawFd) -> io::Result<Mapping> {
+        // SAFETY: F_DUPFD_CLOEXEC on any fd number is safe; an invalid one gives EBADF.
+        let dup = cvt(unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) })?;
+        // SAFETY: the duplicate is ours.
+        Mapping::from_fd(unsafe { OwnedFd::from_raw_fd(dup) }, Kind::Memfd)
+    }
+
+    /// Reopens a region held by process `pid` as its fd `fd`, checking that it is still the
+    /// same file (inode `ino`): pids and fd numbers are reused.
+    pub fn open_proc(pid: i32, fd: i32, ino: u64) -> io::Result<Mapping> {
+        let file = open_proc_fd(pid, fd, ino)?;
+        Mapping::from_fd(file, Kind::Memfd)
+    }
+
+    /// Creates the POSIX shm object `/corral.<name>` (mode 0600, fails if it exists).
+    pub fn create_posix(name: &str, size: u64) -> io::Result<Mapping> {
+        check_size(size)?;
+        let path = posix_path(name)?;
+        // SAFETY: valid C string.
+        let raw = cvt(unsafe {
+            libc::shm_open(path.as_ptr(), libc::O_RDWR | libc::O_CREAT | libc::O_EXCL | libc::O_CLOEXEC, 0o600)
+        })?;
+        // SAFETY: shm_open returned this fd to us.
+        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        let made = (|| {
+            // SAFETY: fd is ours.
+            cvt(unsafe { libc::fchmod(fd.as_raw_fd(), 0o600) })?;
+            // SAFETY: fd is ours.
+            cvt(unsafe { libc::ftruncate(fd.as_raw_fd(), size as libc::off_t) })?;
+            Ok(())
+        })();
+        if let Err(e) = made {
+            // SAFETY: valid C string.
+            unsafe { libc::shm_unlink(path.as_ptr()) };
+            return Err(e);
+        }
+        Mapping::map(fd, size as usize, Kind::Posix)
+    }
+
+    /// Opens the existing POSIX shm object `/corral.<name>`.
+    pub fn open_posix(name: &str) -> io::Result<Mapping> {
+        let path = posix_path(name)?;
+        // SAFETY: valid C string.
+        let raw = cvt(unsafe { libc::shm_open(path.as_ptr(), libc::O_RDWR | libc::O_CLOEXEC, 0) })?;
+        // SAFETY: shm_open returned this fd to us.
+        Mapping::from_fd(unsafe { OwnedFd::from_raw_fd(raw) }, Kind::Posix)
+    }
+
+    fn map(fd: OwnedFd, len: usize, kind: Kind) -> io::Result<Mapping> {
+        let st = fstat(fd.as_raw_fd())?;
+        let (dev, ino) = (st.st_dev, st.st_ino);
+        // SAFETY: mapping a file we hold open; the kernel picks the address.
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED,
+                fd.as_raw_fd(),
+                0,
+            )
+        };
+        if ptr == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        let ptr = NonNull::new(ptr as *mut u8).ok_or_else(|| io::Error::from_raw_os_error(libc::ENOMEM))?;
+        Ok(Mapping { ptr, len, fd, dev, ino, kind })
+    }
+
+    pub fn as_ptr(&self) -> *mut u8 {
+        self.ptr.as_ptr()
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+
+    pub fn ino(&self) -> u64 {
+        self.ino
+    }
+
+    /// Device of the file: with the inode, identifies the region across mappings.
+    pub fn dev(&self) -> u64 {
+        self.dev
+    }
+
+    pub fn kind(&self) -> Kind {
+        self.kind
+    }
+}
+
+impl Drop for Mapping {
+    fn drop(&mut self) {
+        // SAFETY: we mapped exactly this range; nobody may use it after the last holder dropped.
+        unsafe { libc::munmap(self.ptr.as_ptr() as *mut libc::c_void, self.len) };
+    }
+}
+
+/// Opens `/proc/<pid>/fd/<fd>` read-write and checks its inode.
+pub fn open_proc_fd(pid: i32, fd: i32, ino: u64) -> io::Result<OwnedFd> {
+    if pid <= 0 || fd < 0 {
+        return Err(io::Error::from_raw_os_error(libc::ENOENT));
+    }
+    let path = CString::new(format!("/proc/{pid}/fd/{fd}")).expect("no NUL");
+    // SAFETY: valid C string.
+    let raw = cvt(unsafe { libc::open(path.as_ptr(), libc::O_RDWR | libc::O_CLOEXEC) })?;
+    // SAFETY: open returned this fd to us.
+    let file = unsafe { OwnedFd::from_raw_fd(raw) };
+    if fstat(file.as_raw_fd())?.st_ino != ino {
+        return Err(io::Error::from_raw_os_error(libc::ENOENT));
+    }
+    Ok(file)
+}
+
+fn posix_path(name: &str) -> io::Result<CString> {
+    check_name(name).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    CString::new(format!("{POSIX_PREFIX}{name}")).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))
+}
+
+/// Removes the POSIX shm object `/corral.<name>` (mappings stay valid).
+pub fn unlink_posix(name: &str) -> io::Result<()> {
+    let path = posix_path(name)?;
+    // SAFETY: valid C string.
+    cvt(unsafe { libc::shm_unlink(path.as_ptr()) })?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicI32, Ordering};
+
+    fn word(m: &Mapping, i: usize) -> &AtomicI32 {
+        assert!(i * 4 + 4 <= m.len());
+        // SAFETY: in range, 4-aligned (mmap is page-aligned), lives as long as m.
+        unsafe { &*(m.as_ptr().add(i * 4) as *const AtomicI32) }
+    }
+
+    #[test]
+    fn names() {
+        assert_eq!(check_name(""), Err(NameError::Empty));
+        assert_eq!(check_name("a/b"), Err(NameError::Slash));
+        assert_eq!(check_name("a\0b"), Err(NameError::Nul));
+        assert_eq!(check_name(&"x".repeat(MAX_NAME + 1)), Err(NameError::TooLong));
+        assert_eq!(check_name(&"x".repeat(MAX_NAME)), Ok(()));
+        assert_eq!(check_name("counter.v1"), Ok(()));
+    }
+
+    #[test]
+    fn sizes() {
+        assert!(Mapping::create_memfd(0, "t").is_err());
+        assert!(Mapping::create_memfd(MAX_SIZE + 1, "t").is_err());
+        let m = Mapping::create_memfd(10, "t").unwrap();
+        assert_eq!(m.len(), 10);
+    }
+
+    #[test]
+    fn two_mappings_of_one_memfd_share_memory() {
+        let a = Mapping::create_memfd(4096, "t").unwrap();
+        let b = Mapping::from_borrowed_fd(a.fd()).unwrap();
+        assert_ne!(a.as_ptr(), b.as_ptr());
+        assert_eq!(a.ino(), b.ino());
+        word(&a, 3).store(42, Ordering::SeqCst);
+        assert_eq!(word(&b, 3).load(Ordering::SeqCst), 42);
+        // Reopening through /proc gives the same memory too.
+        let c = Mapping::open_proc(std::process::id() as i32, a.fd(), a.ino()).unwrap();
+        assert_eq!(word(&c, 3).load(Ordering::SeqCst), 42);
+        assert!(Mapping::open_proc(std::process::id() as i32, a.fd(), a.ino() + 1).is_err());
+    }
+
+    #[test]
+    fn sealed_against_resizing() {
+        let a = Mapping::create_memfd(4096, "t").unwrap();
+        // SAFETY: fd is open.
+        assert!(unsafe { libc::ftruncate(a.fd(), 0) } < 0);
+    }
+
+    #[test]
+    fn posix_lifecycle() {
+        let name = format!("unit-{}", std::process::id());
+        let a = Mapping::create_posix(&name, 64).unwrap();
+        assert!(Mapping::create_posix(&name, 64).is_err(), "exclusive");
+        let st = fstat(a.fd()).unwrap();
+        assert_eq!(st.st_mode & 0o777, 0o600);
+        let b = Mapping::open_posix(&name).unwrap();
+        word(&a, 0).store(7, Ordering::SeqCst);
+        assert_eq!(word(&b, 0).load(Ordering::SeqCst), 7);
+        unlink_posix(&name).unwrap();
+        assert!(Mapping::open_posix(&name).is_err());
+        assert!(unlink_posix(&name).is_err());
+        assert_eq!(word(&b, 0).load(Ordering::SeqCst), 7);
+    }
+
+    #[test]
+    fn cross_process_futex_wake() {
+        use crate::shared::futex::{wait, wake, Deadline, WaitOutcome};
+        use std::time::Duration;
+        let m = Mapping::create_memfd(4096, "t").unwrap();
+        // SAFETY: the child only does async-signal-safe work (mmap, futex, _exit).
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0);
+        if pid == 0 {
+            // Child: a fresh mapping (different address) of the same memfd.
+            let code = match Mapping::from_borrowed_fd(m.fd()) {
+                Ok(c) => {
+                    word(&c, 1).store(1, Ordering::SeqCst);
+                    match wait(word(&c, 0), 0, Some(Deadline::after(Duration::from_secs(10)))) {
+                        WaitOutcome::Woken => 0,
+                        _ => 1,
+                    }
+                }
+                Err(_) => 2,
+            };
+            // SAFETY: leave the forked child without running the parent's destructors.
+            unsafe { libc::_exit(code) };
+        }
+        while word(&m, 1).load(Ordering::SeqCst) == 0 {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        // The word never changes: only a cross-process FUTEX_WAKE can end the child's wait.
+        let mut woke = 0;
+        for _ in 0..5000 {
+            woke += wake(word(&m, 0), 1);
+            if woke > 0 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert_eq!(woke, 1, "the child was never seen asleep");
+        let mut status = 0;
+        // SAFETY: pid is our child.
+        unsafe { libc::waitpid(pid, &mut status, 0) };
+        assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "child status {status}");
+    }
+}
