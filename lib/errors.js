@@ -56,4 +56,17 @@ function invalidArgValue(name, value, reason = 'is invalid') {
     `The ${what} '${name}' ${reason}. Received ${inspect(value)}`);
 }
 
-module.exports = { makeError, invalidArgType, invalidArgValue };
+function addSeparators(n) {
+  const s = String(n);
+  if (!Number.isInteger(n) || Math.abs(n) < 1e4) return s;
+  return s.replace(/\B(?=(\d{3})+(?!\d))/g, '_');
+}
+
+// ERR_OUT_OF_RANGE with Node's wording (large integers shown with _ separators).
+function outOfRange(name, range, value) {
+  const shown = typeof value === 'number' ? addSeparators(value) : String(value);
+  return makeError(RangeError, 'ERR_OUT_OF_RANGE',
+    `The value of "${name}" is out of range. It must be ${range}. Received ${shown}`);
+}
+
+module.exports = { makeError, invalidArgType, invalidArgValue, outOfRange };

@@ -4,6 +4,7 @@
 
 pub mod ipc;
 pub mod net;
+pub mod pool;
 pub mod port;
 pub mod process;
 pub mod shared;

@@ -1,23 +1,11 @@
 'use strict';
 // Argument checks for corral/shared, throwing Node-shaped errors (lib/errors.js).
 const { types } = require('util');
-const { makeError, invalidArgType, invalidArgValue } = require('../errors');
+const { invalidArgType, invalidArgValue, outOfRange } = require('../errors');
 
 // Largest region: what a SharedArrayBuffer may hold here (Node 20: 4 GiB).
 const kMaxSize = 2 ** 32;
 const kMaxName = 200;
-
-function addSeparators(n) {
-  const s = String(n);
-  if (!Number.isInteger(n) || Math.abs(n) < 1e4) return s;
-  return s.replace(/\B(?=(\d{3})+(?!\d))/g, '_');
-}
-
-function outOfRange(name, range, value) {
-  const shown = typeof value === 'number' ? addSeparators(value) : String(value);
-  return makeError(RangeError, 'ERR_OUT_OF_RANGE',
-    `The value of "${name}" is out of range. It must be ${range}. Received ${shown}`);
-}
 
 function validateInteger(value, name, min, max) {
   if (typeof value !== 'number') throw invalidArgType(name, 'number', value);

@@ -50,38 +50,70 @@ impl Drop for MessagePtr {
     }
 }
 
-/// Wakes the thread owning a port (a `PortData*` whose uv_async_t is sent).
-pub struct Waker(*mut c_void);
+/// Wakes the thread owning a port or a pool endpoint: a shim object whose uv_async_t is sent
+/// by the wake function it was registered with.
+pub struct Waker {
+    target: *mut c_void,
+    wake: unsafe extern "C" fn(*mut c_void),
+}
 
 // SAFETY: uv_async_send is thread-safe; the pointer is only used while registered, and the
-// owner unregisters it under the inbox lock before freeing it.
+// owner unregisters it under the queue's lock before freeing it.
 unsafe impl Send for Waker {}
 
 impl Waker {
+    /// A port's waker.
+    ///
     /// # Safety
     /// `raw` must be a live `PortData*` until it is unregistered.
     pub unsafe fn from_raw(raw: *mut c_void) -> Option<Waker> {
-        (!raw.is_null()).then_some(Waker(raw))
+        Self::with_fn(raw, port_wake)
+    }
+
+    /// A waker calling `wake(raw)`.
+    ///
+    /// # Safety
+    /// `raw` must stay valid for `wake` until the waker is unregistered.
+    pub unsafe fn with_fn(raw: *mut c_void, wake: unsafe extern "C" fn(*mut c_void)) -> Option<Waker> {
+        (!raw.is_null()).then_some(Waker { target: raw, wake })
     }
 
     pub fn wake(&self) {
-        #[cfg(not(test))]
-        // SAFETY: see from_raw.
-        unsafe {
-            corral_port_wake(self.0)
-        }
-        #[cfg(test)]
-        // SAFETY: test wakers point at a static counter.
-        unsafe {
-            (*(self.0 as *const std::sync::atomic::AtomicUsize))
-                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        }
+        // SAFETY: see from_raw / with_fn.
+        unsafe { (self.wake)(self.target) }
     }
 
     #[cfg(test)]
     pub fn test_counter(counter: &'static std::sync::atomic::AtomicUsize) -> Waker {
-        Waker(counter as *const _ as *mut c_void)
+        unsafe extern "C" fn count(target: *mut c_void) {
+            (*(target as *const std::sync::atomic::AtomicUsize))
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+        Waker { target: counter as *const _ as *mut c_void, wake: count }
     }
+}
+
+#[cfg(not(test))]
+unsafe extern "C" fn port_wake(target: *mut c_void) {
+    corral_port_wake(target)
+}
+#[cfg(test)]
+unsafe extern "C" fn port_wake(_target: *mut c_void) {}
+
+/// Wakes a pool endpoint: `target` is its `uv_async_t*`.
+///
+/// # Safety
+/// `target` is a live `uv_async_t*`.
+pub unsafe extern "C" fn pool_wake(target: *mut c_void) {
+    #[cfg(not(test))]
+    uv_async_send(target);
+    #[cfg(test)]
+    let _ = target;
+}
+
+#[cfg(not(test))]
+extern "C" {
+    fn uv_async_send(handle: *mut c_void) -> i32;
 }
 
 /// Mirrors `CorralWorkerSpec` in shim.h.

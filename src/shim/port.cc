@@ -295,6 +295,7 @@ void Cleanup(void* arg) {
   ThreadState* st = static_cast<ThreadState*>(arg);
   {
     v8::HandleScope scope(st->isolate);
+    ClosePoolEndsOfThisThread();
     std::vector<PortData*> ports(st->ports.begin(), st->ports.end());
     for (PortData* pd : ports) Destroy(pd);
   }
@@ -416,6 +417,7 @@ extern "C" napi_value corral_shim_init(napi_env env, napi_value exports, uint64_
   InitWorkerNatives(isolate, context, target);
   InitBroadcastNatives(isolate, context, target);
   InitSharedNatives(isolate, context, target);
+  InitPoolNatives(isolate, context, target);
   target->Set(context, Str(isolate, "threadId"),
               v8::Number::New(isolate, static_cast<double>(thread_id))).Check();
   ToLocal(exports).As<v8::Object>()->Set(context, Str(isolate, "native"), target).Check();

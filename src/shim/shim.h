@@ -59,6 +59,11 @@ void InitBroadcastNatives(v8::Isolate* isolate, v8::Local<v8::Context> context,
 void InitWorkerNatives(v8::Isolate* isolate, v8::Local<v8::Context> context,
                        v8::Local<v8::Object> exports);
 
+// Pool natives (pool.cc), and the teardown of this thread's pool handles.
+void InitPoolNatives(v8::Isolate* isolate, v8::Local<v8::Context> context,
+                     v8::Local<v8::Object> exports);
+void ClosePoolEndsOfThisThread();
+
 // Throws `new DOMException(message, 'DataCloneError')` in the current context.
 void ThrowDataCloneError(v8::Isolate* isolate, v8::Local<v8::String> message);
 

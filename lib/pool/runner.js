@@ -1,0 +1,142 @@
+'use strict';
+// The entry of every pool worker (a corral worker thread). It loads the user's task file, then
+// takes tasks from the pool's queue in Rust on this thread: a finished task is followed by the
+// next one at once, without a round trip through the main thread. When the queue is empty the
+// worker parks in Rust and is woken by the next submit.
+const { pathToFileURL } = require('url');
+const state = require('../worker_threads/state');
+const { native } = require('../binding');
+const { makeError } = require('../errors');
+const { kReady } = require('./protocol');
+
+const config = state.workerData;
+// The task file sees the pool's workerData, as with piscina.
+state.workerData = config.workerData;
+
+// Tasks run per wake-up before yielding to this worker's event loop (timers, I/O).
+const kTasksPerTurn = 1000;
+const meta = new Float64Array(3); // [taken, taskId, hasName], written by native.poolTake
+let handle = null;
+let inflight = 0;
+let pumping = false;
+let idleTimer = null;
+let exported = null;
+let loadError = null;
+const tasksByName = new Map();
+
+function noTask(name) {
+  const what = name === undefined ? 'a default function' : `a function named "${name}"`;
+  return makeError(TypeError, 'ERR_CORRAL_POOL_NO_TASK', `${config.filename} does not export ${what}`);
+}
+
+// The function for `name` (or the default export): ESM exports, or CommonJS module.exports
+// (seen by import() as the default export).
+function taskFunction(name) {
+  if (loadError !== null) throw loadError;
+  const key = name ?? '';
+  let fn = tasksByName.get(key);
+  if (fn !== undefined) return fn;
+  const def = exported.default;
+  if (name === undefined) {
+    fn = typeof def === 'function' ? def : def?.default;
+  } else {
+    fn = typeof exported[name] === 'function' ? exported[name] : def?.[name];
+  }
+  if (typeof fn !== 'function') throw noTask(name);
+  tasksByName.set(key, fn);
+  return fn;
+}
+
+function complete(id, ok, value) {
+  inflight--;
+  try {
+    native.poolComplete(handle, id, ok, value);
+  } catch (error) {
+    // The result could not be cloned (DataCloneError): the task fails with that error.
+    native.poolComplete(handle, id, false, error);
+  }
+}
+
+function settled(id, ok, value) {
+  complete(id, ok, value);
+  pump();
+}
+
+function runTask(id, name, value) {
+  inflight++;
+  let result;
+  try {
+    result = taskFunction(name)(value);
+  } catch (error) {
+    complete(id, false, error);
+    return;
+  }
+  if (result !== null && typeof result === 'object' && typeof result.then === 'function') {
+    result.then((v) => settled(id, true, v), (e) => settled(id, false, e));
+  } else {
+    complete(id, true, result);
+  }
+}
+
+function armIdleTimer() {
+  if (idleTimer !== null || config.idleTimeout === Infinity) return;
+  idleTimer = setTimeout(() => {
+    idleTimer = null;
+    // Rust agrees only while more than minThreads workers stay and nothing is queued.
+    if (inflight === 0 && native.poolRetire(handle)) process.exit(0);
+  }, config.idleTimeout);
+}
+
+function pump() {
+  if (pumping || handle === null) return;
+  pumping = true;
+  try {
+    for (let n = 0; inflight < config.concurrency; n++) {
+      if (n === kTasksPerTurn) {
+        setImmediate(pump);
+        break;
+      }
+      let value;
+      try {
+        value = native.poolTake(handle, meta);
+      } catch (error) {
+        // The task could not be read: it fails, the worker goes on.
+        inflight++;
+        complete(meta[1], false, error);
+        continue;
+      }
+      if (meta[0] === 0) {
+        if (inflight === 0) armIdleTimer();
+        break;
+      }
+      if (idleTimer !== null) {
+        clearTimeout(idleTimer);
+        idleTimer = null;
+      }
+      runTask(meta[1], meta[2] === 1 ? native.poolTakenName(handle) : undefined, value);
+    }
+  } finally {
+    pumping = false;
+  }
+}
+
+async function load() {
+  try {
+    exported = await import(pathToFileURL(config.filename).href);
+    // A module may export a promise of its task function (async set-up).
+    if (exported.default !== null && typeof exported.default?.then === 'function') {
+      exported = { ...exported, default: await exported.default };
+    }
+  } catch (error) {
+    // Every task this worker takes fails with the load error (rather than a worker that dies
+    // and is restarted in a loop).
+    loadError = error;
+  }
+}
+
+load().then(() => {
+  handle = native.poolAttach(config.poolId, pump);
+  if (handle === undefined) process.exit(0); // the pool is gone
+  state.parentPort.postMessage(kReady);
+  pump();
+});
