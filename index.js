@@ -17,7 +17,11 @@ const lazy = {
   cluster: () => require('./lib/cluster'),
   childProcess: () => require('./lib/child_process'),
   shared: () => require('./lib/shared'),
+  pool: () => require('./lib/pool'),
 };
 for (const [name, load] of Object.entries(lazy)) {
   Object.defineProperty(module.exports, name, { enumerable: true, configurable: true, get: load });
 }
+Object.defineProperty(module.exports, 'Pool', {
+  enumerable: true, configurable: true, get: () => require('./lib/pool').Pool,
+});

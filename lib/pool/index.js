@@ -9,7 +9,7 @@ const { native } = require('../binding');
 const { invalidArgType } = require('../errors');
 const { Worker } = require('../worker_threads/worker');
 const { readPoolOptions } = require('./options');
-const { kReady } = require('./protocol');
+const { kReady, kFailed, kDone, kFailedWithProps } = require('./protocol');
 const errors = require('./errors');
 
 const runnerFile = path.join(__dirname, 'runner.js');
@@ -63,7 +63,12 @@ class Pool extends EventEmitter {
     this.#options = opts;
     [this.#handle, this.#id] = native.poolCreate(opts.concurrentTasksPerWorker, opts.maxQueue,
       opts.minThreads, (flat) => this.#onResults(flat));
-    for (let i = 0; i < opts.minThreads; i++) this.#startWorker();
+    try {
+      for (let i = 0; i < opts.minThreads; i++) this.#startWorker(true);
+    } catch (error) {
+      this.destroy();
+      throw error;
+    }
   }
 
   get options() {
@@ -149,13 +154,20 @@ class Pool extends EventEmitter {
     if (this.#workers.size < this.#options.maxThreads && queued > capacity) this.#startWorker();
   }
 
-  #settle(id, ok, value) {
+  #settle(id, kind, value) {
     const record = this.#tasks.get(id);
     if (record === undefined) return; // aborted, or its worker was already given up
     this.#tasks.delete(id);
     if (record.onAbort !== null) record.signal.removeEventListener('abort', record.onAbort);
-    if (ok) record.resolve(value);
-    else record.reject(value);
+    if (kind === kDone) {
+      record.resolve(value);
+    } else if (kind === kFailedWithProps) {
+      const [error, props] = value;
+      if (error !== null && typeof error === 'object') Object.assign(error, props);
+      record.reject(error);
+    } else {
+      record.reject(value);
+    }
   }
 
   #afterSettling() {
@@ -176,13 +188,14 @@ class Pool extends EventEmitter {
   #abort(id, reason) {
     if (!this.#tasks.has(id)) return;
     const where = native.poolCancel(this.#handle, id);
-    this.#settle(id, false, errors.aborted(reason));
+    this.#settle(id, kFailed, errors.aborted(reason));
     // A running task is stopped with its worker (which is replaced).
-    if (where > 0) this.#workers.get(where)?.terminate();
+    if (where > 0) this.#terminate(this.#workers.get(where));
     this.#afterSettling();
   }
 
-  #startWorker() {
+  // `throwing`: bad worker options throw (from the constructor) instead of failing the queue.
+  #startWorker(throwing = false) {
     const opts = this.#options;
     let worker;
     try {
@@ -197,8 +210,9 @@ class Pool extends EventEmitter {
         },
       });
     } catch (error) {
+      if (throwing) throw error;
       // Bad worker options (execArgv, resourceLimits, ...): the queued tasks cannot run.
-      for (const id of native.poolDropQueued(this.#handle)) this.#settle(id, false, error);
+      for (const id of native.poolDropQueued(this.#handle)) this.#settle(id, kFailed, error);
       this.#afterSettling();
       return;
     }
@@ -230,7 +244,7 @@ class Pool extends EventEmitter {
     const lost = this.#handle === null ? [] : native.poolWorkerGone(this.#handle, threadId);
     if (lost.length > 0) {
       const reason = this.#destroyed ? errors.destroyed() : error ?? errors.workerExited(code);
-      for (const id of lost) this.#settle(id, false, reason);
+      for (const id of lost) this.#settle(id, kFailed, reason);
     } else if (error !== null) {
       // An error outside any task (a timer in the task file, ...).
       if (this.listenerCount('error') > 0) this.emit('error', error);
@@ -246,16 +260,20 @@ class Pool extends EventEmitter {
     this.#afterSettling();
   }
 
+  // Until it has ended, a worker being stopped keeps the process alive (its 'exit' settles
+  // close(), destroy() and the tasks it still had).
+  #terminate(worker) {
+    if (worker === undefined) return;
+    worker.ref();
+    worker.terminate();
+  }
+
   #stopWorkers() {
     if (this.#workers.size === 0) {
       this.#finish();
       return;
     }
-    // Until they have ended, the workers keep the process alive (close() is awaited).
-    for (const worker of this.#workers.values()) {
-      worker.ref();
-      worker.terminate();
-    }
+    for (const worker of this.#workers.values()) this.#terminate(worker);
   }
 
   #finish() {
@@ -288,7 +306,7 @@ class Pool extends EventEmitter {
     if (this.#closing === null) this.#beginClose();
     if (this.#handle === null) return this.#closing.promise;
     native.poolClose(this.#handle);
-    for (const id of native.poolDropQueued(this.#handle)) this.#settle(id, false, errors.destroyed());
+    for (const id of native.poolDropQueued(this.#handle)) this.#settle(id, kFailed, errors.destroyed());
     this.#stopWorkers();
     return this.#closing.promise;
   }

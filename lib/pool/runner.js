@@ -4,14 +4,16 @@
 // next one at once, without a round trip through the main thread. When the queue is empty the
 // worker parks in Rust and is woken by the next submit.
 const { pathToFileURL } = require('url');
+const { isNativeError } = require('util').types;
 const state = require('../worker_threads/state');
 const { native } = require('../binding');
 const { makeError } = require('../errors');
-const { kReady } = require('./protocol');
+const { kReady, kFailed, kDone, kFailedWithProps } = require('./protocol');
 
 const config = state.workerData;
 // The task file sees the pool's workerData, as with piscina.
 state.workerData = config.workerData;
+require('../register').installBuiltins();
 
 // Tasks run per wake-up before yielding to this worker's event loop (timers, I/O).
 const kTasksPerTurn = 1000;
@@ -47,14 +49,52 @@ function taskFunction(name) {
   return fn;
 }
 
+function ownProperties(error) {
+  if (error === null || typeof error !== 'object') return null;
+  const keys = Object.keys(error);
+  if (keys.length === 0) return null;
+  const props = {};
+  for (const key of keys) props[key] = error[key];
+  return props;
+}
+
+function send(id, kind, value) {
+  try {
+    native.poolComplete(handle, id, kind, value);
+    return true;
+  } catch {
+    return false; // DataCloneError
+  }
+}
+
 function complete(id, ok, value) {
   inflight--;
-  try {
-    native.poolComplete(handle, id, ok, value);
-  } catch (error) {
-    // The result could not be cloned (DataCloneError): the task fails with that error.
-    native.poolComplete(handle, id, false, error);
+  if (ok) {
+    try {
+      native.poolComplete(handle, id, kDone, value);
+      return;
+    } catch (error) {
+      value = error; // the result cannot be cloned: the task fails with the DataCloneError
+    }
   }
+  if (value instanceof Error && !isNativeError(value)) {
+    // An Error V8 does not clone as one (DOMException: it would arrive as {}): an Error with
+    // its name, message and stack.
+    const error = new Error(value.message);
+    error.stack = value.stack;
+    value = Object.assign(error, { name: value.name, ...ownProperties(value) });
+  }
+  const props = ownProperties(value);
+  if (props !== null && send(id, kFailedWithProps, [value, props])) return;
+  if (send(id, kFailed, value)) return;
+  // A thrown value that cannot be cloned (a function, ...): an Error describing it.
+  let message;
+  try {
+    message = String(value);
+  } catch {
+    message = 'a task failed with a value that cannot be cloned';
+  }
+  send(id, kFailed, new Error(message));
 }
 
 function settled(id, ok, value) {

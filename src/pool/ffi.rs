@@ -124,9 +124,9 @@ pub unsafe extern "C" fn corral_pool_name_free(name: *mut u8, len: usize) {
 /// # Safety
 /// `raw` is a live pool; `msg` an owned `Message*`.
 #[no_mangle]
-pub unsafe extern "C" fn corral_pool_complete(raw: *const c_void, worker: u64, id: u64, ok: bool, msg: *mut c_void) {
+pub unsafe extern "C" fn corral_pool_complete(raw: *const c_void, worker: u64, id: u64, kind: u8, msg: *mut c_void) {
     if let Some(msg) = MessagePtr::from_raw(msg) {
-        pool(raw).complete(worker, id, ok, msg);
+        pool(raw).complete(worker, id, kind, msg);
     }
 }
 
@@ -139,14 +139,14 @@ pub unsafe extern "C" fn corral_pool_results(
     raw: *const c_void,
     cap: usize,
     ids: *mut u64,
-    oks: *mut bool,
+    kinds: *mut u8,
     msgs: *mut *mut c_void,
 ) -> usize {
     let results = pool(raw).results(cap);
     let n = results.len();
     for (i, r) in results.into_iter().enumerate() {
         *ids.add(i) = r.id;
-        *oks.add(i) = r.ok;
+        *kinds.add(i) = r.kind;
         *msgs.add(i) = r.msg.into_raw();
     }
     n

@@ -7,4 +7,4 @@ mod histogram;
 mod queue;
 
 pub use histogram::{Histogram, Summary};
-pub use queue::{Cancel, Outcome, Pool, Stats, Submit, Task};
+pub use queue::{Cancel, Outcome, OutcomeKind, Pool, Stats, Submit, Task};

@@ -17,9 +17,12 @@ pub struct Task {
     queued_at: Instant,
 }
 
+/// How a task ended, as the worker reported it (the shim and the facade read the same values).
+pub type OutcomeKind = u8;
+
 pub struct Outcome {
     pub id: u64,
-    pub ok: bool,
+    pub kind: OutcomeKind,
     pub msg: MessagePtr,
 }
 
@@ -201,7 +204,7 @@ impl Pool {
     }
 
     /// A worker finished a task: its result goes to the main thread's inbox.
-    pub fn complete(&self, worker: u64, id: u64, ok: bool, msg: MessagePtr) {
+    pub fn complete(&self, worker: u64, id: u64, kind: OutcomeKind, msg: MessagePtr) {
         let mut st = self.lock();
         if let Some(run) = st.running.remove(&id) {
             st.run_time.record(run.started.elapsed().as_nanos() as u64);
@@ -210,7 +213,7 @@ impl Pool {
         if let Some(w) = st.workers.get_mut(&worker) {
             w.running = w.running.saturating_sub(1);
         }
-        st.results.push_back(Outcome { id, ok, msg });
+        st.results.push_back(Outcome { id, kind, msg });
         st.wake_main();
     }
 
@@ -335,11 +338,11 @@ mod tests {
         let t = pool.take(7).unwrap();
         assert_eq!(t.id, 0);
         assert!(pool.take(7).is_none(), "capacity 1: a busy worker takes nothing more");
-        pool.complete(7, 0, true, msg(100));
+        pool.complete(7, 0, 1, msg(100));
         assert_eq!(pool.take(7).unwrap().id, 1);
         let results = pool.results(10);
         assert_eq!(results.len(), 1);
-        assert!(results[0].ok && results[0].id == 0);
+        assert!(results[0].kind == 1 && results[0].id == 0);
         assert_eq!(pool.stats().completed, 1);
     }
 
@@ -369,7 +372,7 @@ mod tests {
             pool.take(1).unwrap();
         }
         for i in 0..5 {
-            pool.complete(1, i, true, msg(0));
+            pool.complete(1, i, 1, msg(0));
         }
         assert_eq!(WAKES.load(Ordering::SeqCst), 1);
         assert_eq!(pool.results(3).len(), 3);
@@ -377,7 +380,7 @@ mod tests {
         assert!(pool.results(3).is_empty());
         pool.submit(9, None, msg(9));
         pool.take(1).unwrap();
-        pool.complete(1, 9, false, msg(0));
+        pool.complete(1, 9, 0, msg(0));
         assert_eq!(WAKES.load(Ordering::SeqCst), 2);
     }
 

@@ -24,8 +24,8 @@ void corral_pool_release(const void* pool);
 int64_t corral_pool_submit(const void* pool, uint64_t id, const uint8_t* name, size_t name_len, void* msg);
 bool corral_pool_take(const void* pool, uint64_t worker, CorralPoolTaken* out);
 void corral_pool_name_free(uint8_t* name, size_t len);
-void corral_pool_complete(const void* pool, uint64_t worker, uint64_t id, bool ok, void* msg);
-size_t corral_pool_results(const void* pool, size_t cap, uint64_t* ids, bool* oks, void** msgs);
+void corral_pool_complete(const void* pool, uint64_t worker, uint64_t id, uint8_t kind, void* msg);
+size_t corral_pool_results(const void* pool, size_t cap, uint64_t* ids, uint8_t* kinds, void** msgs);
 void corral_pool_set_result_waker(const void* pool, void* async);
 void corral_pool_attach(const void* pool, uint64_t worker, void* async);
 void corral_pool_clear_waker(const void* pool, uint64_t worker);
@@ -129,7 +129,7 @@ void OnResults(uv_async_t* handle) {
   v8::Local<v8::Context> context = end->context.Get(isolate);
   v8::Context::Scope context_scope(context);
   uint64_t ids[kResultsPerBatch];
-  bool oks[kResultsPerBatch];
+  uint8_t kinds[kResultsPerBatch];
   void* msgs[kResultsPerBatch];
   size_t delivered = 0;
   while (t_ends != nullptr && t_ends->count(end) != 0) {
@@ -137,7 +137,7 @@ void OnResults(uv_async_t* handle) {
       uv_async_send(handle);
       return;
     }
-    size_t n = corral_pool_results(end->pool, kResultsPerBatch, ids, oks, msgs);
+    size_t n = corral_pool_results(end->pool, kResultsPerBatch, ids, kinds, msgs);
     if (n == 0) return;
     delivered += n;
     v8::HandleScope batch_scope(isolate);
@@ -146,13 +146,13 @@ void OnResults(uv_async_t* handle) {
       std::unique_ptr<Message> msg(static_cast<Message*>(msgs[i]));
       v8::TryCatch try_catch(isolate);
       v8::Local<v8::Value> value;
-      bool ok = oks[i];
+      uint8_t kind = kinds[i];
       if (!Deserialize(isolate, context, msg.get()).ToLocal(&value)) {
         value = try_catch.HasCaught() ? try_catch.Exception() : v8::Undefined(isolate).As<v8::Value>();
-        ok = false;
+        kind = 0;  // the result could not be read: the task fails with that error
       }
       flat->Set(context, static_cast<uint32_t>(i * 3), v8::Number::New(isolate, static_cast<double>(ids[i]))).Check();
-      flat->Set(context, static_cast<uint32_t>(i * 3 + 1), v8::Boolean::New(isolate, ok)).Check();
+      flat->Set(context, static_cast<uint32_t>(i * 3 + 1), v8::Integer::NewFromUnsigned(isolate, kind)).Check();
       flat->Set(context, static_cast<uint32_t>(i * 3 + 2), value).Check();
     }
     v8::Local<v8::Value> argv[] = {flat};
@@ -334,14 +334,16 @@ void TakenName(const v8::FunctionCallbackInfo<v8::Value>& args) {
           .ToLocalChecked());
 }
 
-// complete(handle, taskId, ok, value): DataCloneError (pending) if value cannot be cloned
+// complete(handle, taskId, kind, value): DataCloneError (pending) if value cannot be cloned.
+// kind: 0 = failed with value, 1 = value, 2 = failed with [error, its own properties].
 void Complete(const v8::FunctionCallbackInfo<v8::Value>& args) {
   v8::Isolate* isolate = args.GetIsolate();
   PoolEnd* end = EndOf(args[0]);
   if (end == nullptr) return;
   Message* msg = Serialize(isolate, isolate->GetCurrentContext(), args[3], v8::Local<v8::Value>(), nullptr);
   if (msg == nullptr) return;
-  corral_pool_complete(end->pool, end->worker, U64(args[1]), args[2]->IsTrue(), msg);
+  corral_pool_complete(end->pool, end->worker, U64(args[1]),
+                       static_cast<uint8_t>(args[2]->Uint32Value(isolate->GetCurrentContext()).FromMaybe(0)), msg);
 }
 
 void Retire(const v8::FunctionCallbackInfo<v8::Value>& args) {
