@@ -249,6 +249,14 @@ describe('the worker environment', () => {
     assert.deepStrictEqual(await once(esm, 'message'), { workerData: 9, isMainThread: false, meta: 'string' });
   });
 
+  it('runs eval code with module syntax as an ES module, as Node does', async () => {
+    const w = evalWorker(`import { parentPort, workerData } from 'node:worker_threads';
+      parentPort.postMessage(workerData + 1);`, { workerData: 1 });
+    assert.strictEqual(await once(w, 'message'), 2);
+    const bad = evalWorker('this is not javascript');
+    assert.strictEqual((await once(bad, 'error')).name, 'SyntaxError');
+  });
+
   it('reports a missing worker file as an error event', async () => {
     const w = new Worker(path.join(__dirname, 'fixtures', 'no-such-file.js'));
     const err = await once(w, 'error');

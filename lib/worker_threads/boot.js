@@ -105,6 +105,12 @@ function compileEval(vm, source, filename) {
   return new vm.Script(source, { filename, importModuleDynamically });
 }
 
+const kModuleSyntax = /Cannot use import statement outside a module|Unexpected token 'export'|Cannot use 'import\.meta' outside a module/;
+
+function runModule(url) {
+  import(url).catch((err) => process.nextTick(() => { throw err; }));
+}
+
 function runEntry(process, entry, argv) {
   const Module = require('module');
   if (entry.kind === 'file') {
@@ -114,7 +120,7 @@ function runEntry(process, entry, argv) {
   }
   process.argv = [process.execPath, '[worker eval]', ...argv];
   if (entry.kind === 'module') {
-    import(entry.source).catch((err) => process.nextTick(() => { throw err; }));
+    runModule(entry.source);
     return;
   }
   // Like `node -e`: module, exports, require, __filename and __dirname as globals.
@@ -128,7 +134,15 @@ function runEntry(process, entry, argv) {
     __filename: name, __dirname: '.',
   });
   const vm = require('vm');
-  const script = compileEval(vm, entry.source, name);
+  let script;
+  try {
+    script = compileEval(vm, entry.source, name);
+  } catch (error) {
+    // As Node does (module syntax detection): eval'd code with import/export is an ES module.
+    if (!(error instanceof SyntaxError) || !kModuleSyntax.test(error.message)) throw error;
+    runModule(`data:text/javascript,${encodeURIComponent(entry.source)}`);
+    return;
+  }
   script.runInThisContext({ displayErrors: true });
 }
 
@@ -147,10 +161,20 @@ exports.boot = function boot(process) {
   let control = null;
   let payload;
   try {
-    // port.js registers the MessagePort class the payload's ports are made with.
+    // port.js registers the MessagePort class the payload's ports are made with. What does
+    // not depend on the payload is loaded first: a warm thread has it ready when claimed.
     require('./port');
     const { native } = require('../binding');
+    // (corral's cluster index is not among them: it reads the worker's environment when loaded;
+    // its parts only define.)
+    for (const name of ['./stdio', './state', '../errors', '../register', './index', '../child_process',
+      '../cluster/primary', '../cluster/child']) {
+      require(name);
+    }
+    require('./stdio').prime();
     payload = native.takePayload();
+    // A warm thread stopped before any Worker claimed it: nothing to run or report.
+    if (payload === undefined) return;
     control = payload.controlPort;
     setupWorker(process, native, payload);
     control.postMessage({ type: 'online' });
@@ -165,7 +189,7 @@ exports.boot = function boot(process) {
 function setupWorker(process, native, payload) {
   const state = require('./state');
   state.isMainThread = false;
-  state.threadId = native.threadId;
+  state.threadId = native.currentThreadId();
   state.parentPort = payload.publicPort;
   state.workerData = payload.workerData;
   state.resourceLimits = payload.resourceLimits;

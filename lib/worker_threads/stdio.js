@@ -68,4 +68,13 @@ function toChunk(data) {
   return typeof data === 'string' ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
 }
 
-module.exports = { relayWritable, pushReadable, relayedStdin, parentStdin, toChunk };
+// Runs the stream code paths a worker's stdio takes once, with nothing attached, so that V8
+// has compiled them (it compiles functions on first call) before a warm thread is claimed.
+function prime() {
+  const out = relayWritable({ postMessage() {} }, 1);
+  out.write('');
+  out.end();
+  relayedStdin(null, false).resume();
+}
+
+module.exports = { prime, relayWritable, pushReadable, relayedStdin, parentStdin, toChunk };

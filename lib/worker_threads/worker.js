@@ -25,6 +25,23 @@ const kOnExit = Symbol('corral.worker.onExit');
 
 const limitKeys = ['maxYoungGenerationSizeMb', 'maxOldGenerationSizeMb', 'codeRangeSizeMb', 'stackSizeMb'];
 
+// Warm threads: environments bootstrapped ahead of time, each waiting in Rust for the next
+// `new Worker()` of the main thread that has default execArgv and resourceLimits (start-up then
+// costs the user's script only). CORRAL_WARM_THREADS sets how many wait (0: off); the first
+// such Worker starts them, so a program that starts no workers pays nothing.
+const warmThreads = (() => {
+  const value = process.env.CORRAL_WARM_THREADS;
+  if (value === undefined || value === '') return 1;
+  const n = Number(value);
+  return Number.isInteger(n) && n >= 0 ? Math.min(n, 64) : 1;
+})();
+const warmSpec = { argv: [process.execPath], execArgv: process.execArgv, bootstrap, limits: [0, 0, 0, 0], name: '' };
+
+function canUseWarm(options, requestedLimits) {
+  return warmThreads > 0 && state.isMainThread && options.execArgv === undefined &&
+    Object.keys(requestedLimits).length === 0;
+}
+
 function workerPathError(filename) {
   let hint = '';
   if (filename.startsWith('file://')) hint = ' Wrap file:// URLs with `new URL`.';
@@ -156,13 +173,16 @@ class Worker extends EventEmitter {
     if (!options.stdout) this.stdout.on('data', (chunk) => process.stdout.write(chunk));
     if (!options.stderr) this.stderr.on('data', (chunk) => process.stderr.write(chunk));
 
+    const warm = canUseWarm(options, requestedLimits);
     this.threadId = native.spawn({
       argv: [process.execPath, ...(entry.kind === 'file' ? [entry.source] : []), ...argv],
       execArgv,
       bootstrap,
       limits: limitKeys.map((k) => requestedLimits[k] ?? 0),
       name: payload.name,
+      warm,
     }, payload, [control.port2, pub.port2, ...transferList]);
+    if (warm) native.keepWarm(warmSpec, warmThreads);
 
     control.port1.on('message', (msg) => this.#onControl(msg));
     // The worker has ended. Its last messages, already signalled on the public port, are

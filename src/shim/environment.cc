@@ -34,7 +34,6 @@ void SetEnv(StopCell* cell, node::Environment* env) {
 // callback covers V8's own limit: the worker ends alone instead of aborting the process.
 struct HeapGuard {
   StopCell* cell;
-  uint64_t thread_id;
   size_t max_old_bytes;  // 0: no cap of our own
   std::atomic<int32_t>* exit_code;
   bool tripped = false;
@@ -43,7 +42,7 @@ struct HeapGuard {
 void OutOfMemory(HeapGuard* guard) {
   if (guard->tripped) return;
   guard->tripped = true;
-  corral_thread_set_out_of_memory(guard->thread_id);
+  corral_thread_set_out_of_memory(corral_current_thread_id());
   int32_t expected = INT32_MIN;
   guard->exit_code->compare_exchange_strong(expected, 1);
   std::lock_guard<std::mutex> lock(guard->cell->mutex);
@@ -133,6 +132,7 @@ void corral_stop_cell_stop(void* raw) {
 }
 
 int32_t corral_env_run(const CorralWorkerSpec* spec, uint64_t thread_id, void* stop_raw) {
+  (void)thread_id;  // the id is read when needed: a warm thread changes it when claimed
   auto* cell = static_cast<StopCell*>(stop_raw);
   if (g_platform == nullptr) return 1;
 
@@ -154,7 +154,7 @@ int32_t corral_env_run(const CorralWorkerSpec* spec, uint64_t thread_id, void* s
 
   std::atomic<int32_t> exit_code{INT32_MIN};
   constexpr double kMiB = 1024.0 * 1024.0;
-  HeapGuard heap_guard{cell, thread_id, static_cast<size_t>(spec->limits[1] * kMiB), &exit_code};
+  HeapGuard heap_guard{cell, static_cast<size_t>(spec->limits[1] * kMiB), &exit_code};
   {
     v8::Locker locker(isolate);
     v8::Isolate::Scope isolate_scope(isolate);
@@ -196,12 +196,13 @@ int32_t corral_env_run(const CorralWorkerSpec* spec, uint64_t thread_id, void* s
         // terminate() or a stop before start: Node reports exit code 1.
         int32_t expected = INT32_MIN;
         exit_code.compare_exchange_strong(expected, 1);
-        corral_thread_set_exit_code(thread_id, exit_code.load());
+        // The current id: a warm thread took its worker's when it was claimed.
+        corral_thread_set_exit_code(corral_current_thread_id(), exit_code.load());
         isolate->CancelTerminateExecution();
         node::FreeEnvironment(env);
       } else {
         exit_code.store(1);
-        corral_thread_set_exit_code(thread_id, 1);
+        corral_thread_set_exit_code(corral_current_thread_id(), 1);
       }
     }
     node::FreeIsolateData(isolate_data);

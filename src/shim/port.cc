@@ -305,10 +305,10 @@ void Cleanup(void* arg) {
   delete st;
 }
 
+// Runs before Cleanup (registered after it), while the thread state is alive: its id may have
+// changed since (a warm thread takes its worker's id when claimed).
 void StopJoinChildren(void* arg) {
-  uint64_t id = *static_cast<uint64_t*>(arg);
-  delete static_cast<uint64_t*>(arg);
-  corral_thread_stop_join(id, false);
+  corral_thread_stop_join(static_cast<ThreadState*>(arg)->thread_id, false);
 }
 
 }  // namespace
@@ -387,6 +387,10 @@ void InitPorts(v8::Isolate* isolate, v8::Local<v8::Context> context, v8::Local<v
 
 uint64_t CurrentThreadId() { return t_state != nullptr ? t_state->thread_id : 0; }
 
+void SetCurrentThreadId(uint64_t id) {
+  if (t_state != nullptr) t_state->thread_id = id;
+}
+
 }  // namespace corral
 
 extern "C" void corral_port_wake(void* waker) {
@@ -411,7 +415,7 @@ extern "C" napi_value corral_shim_init(napi_env env, napi_value exports, uint64_
       WrapMainExitHandler(context);
     }
     // Registered last so it runs first: workers started here stop before ports go away.
-    napi_add_env_cleanup_hook(env, StopJoinChildren, new uint64_t(thread_id));
+    napi_add_env_cleanup_hook(env, StopJoinChildren, st);
   }
   InitPorts(isolate, context, target);
   InitWorkerNatives(isolate, context, target);

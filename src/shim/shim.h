@@ -50,6 +50,8 @@ v8::MaybeLocal<v8::Object> NewPortForEndpoint(v8::Isolate* isolate,
                                               v8::Local<v8::Context> context, void* endpoint);
 void InitPorts(v8::Isolate* isolate, v8::Local<v8::Context> context, v8::Local<v8::Object> exports);
 void ClosePortsOfThisThread();
+// A claimed warm thread takes its worker's threadId.
+void SetCurrentThreadId(uint64_t id);
 
 // BroadcastChannel natives (broadcast.cc).
 void InitBroadcastNatives(v8::Isolate* isolate, v8::Local<v8::Context> context,
@@ -113,8 +115,15 @@ void corral_thread_stop(uint64_t id);
 int32_t corral_thread_exit_code(uint64_t id);
 // Stops and joins the workers started by thread `parent_id` (0 = main), or all when `all`.
 void corral_thread_stop_join(uint64_t parent_id, bool all);
-// Takes the boot payload of the worker running on this thread (null if none / taken).
-void* corral_thread_take_payload(uint64_t id);
+// Takes the boot payload of the worker running on this thread (null if none / taken); a warm
+// thread blocks until it is claimed, and then has its worker's id.
+void* corral_thread_take_payload();
+// The threadId of the worker on this thread (0 on the main thread).
+uint64_t corral_current_thread_id();
+// Starts warm threads (spec's payload ignored) until `count` wait to be claimed.
+void corral_thread_keep_warm(const CorralWorkerSpec* spec, size_t count);
+// Hands payload to a warm thread: its new threadId, or 0 (payload not taken) if none waits.
+uint64_t corral_thread_claim_warm(void* payload);
 // Records a worker's exit code, before its environment (and so its ports) is torn down.
 void corral_thread_set_exit_code(uint64_t id, int32_t code);
 // Records that a worker was stopped for exceeding its heap limit.

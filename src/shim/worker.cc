@@ -28,43 +28,76 @@ v8::Local<v8::Value> Field(v8::Local<v8::Context> context, v8::Local<v8::Object>
   return obj->Get(context, Str(context->GetIsolate(), key)).ToLocalChecked();
 }
 
-// spawn({ argv, execArgv, bootstrap, limits, name }, payload, transferList) -> threadId
-void Spawn(const v8::FunctionCallbackInfo<v8::Value>& args) {
-  v8::Isolate* isolate = args.GetIsolate();
-  v8::Local<v8::Context> context = isolate->GetCurrentContext();
-  if (!args[0]->IsObject()) return;
-  v8::Local<v8::Object> opts = args[0].As<v8::Object>();
-
+struct SpecStrings {
   std::vector<std::string> argv, exec_argv;
-  if (!ReadStrings(isolate, context, Field(context, opts, "argv"), &argv) ||
-      !ReadStrings(isolate, context, Field(context, opts, "execArgv"), &exec_argv)) {
-    return;
-  }
-  v8::String::Utf8Value bootstrap(isolate, Field(context, opts, "bootstrap"));
-  v8::String::Utf8Value name(isolate, Field(context, opts, "name"));
+  std::string bootstrap, name;
   double limits[4] = {0, 0, 0, 0};
+  std::vector<const char*> argv_c, exec_argv_c;
+
+  CorralWorkerSpec Spec(void* payload) {
+    argv_c.clear();
+    exec_argv_c.clear();
+    for (auto& s : argv) argv_c.push_back(s.c_str());
+    for (auto& s : exec_argv) exec_argv_c.push_back(s.c_str());
+    return CorralWorkerSpec{argv_c.data(), argv_c.size(), exec_argv_c.data(), exec_argv_c.size(),
+                            bootstrap.c_str(), payload, {limits[0], limits[1], limits[2], limits[3]},
+                            name.c_str()};
+  }
+};
+
+// Reads { argv, execArgv, bootstrap, limits, name }; false with an exception pending.
+bool ReadSpec(v8::Isolate* isolate, v8::Local<v8::Context> context, v8::Local<v8::Value> value,
+              SpecStrings* out) {
+  if (!value->IsObject()) return false;
+  v8::Local<v8::Object> opts = value.As<v8::Object>();
+  if (!ReadStrings(isolate, context, Field(context, opts, "argv"), &out->argv) ||
+      !ReadStrings(isolate, context, Field(context, opts, "execArgv"), &out->exec_argv)) {
+    return false;
+  }
+  out->bootstrap = *v8::String::Utf8Value(isolate, Field(context, opts, "bootstrap"));
+  out->name = *v8::String::Utf8Value(isolate, Field(context, opts, "name"));
   v8::Local<v8::Value> limit_list = Field(context, opts, "limits");
   if (limit_list->IsArray()) {
     for (uint32_t i = 0; i < 4 && i < limit_list.As<v8::Array>()->Length(); i++) {
       v8::Local<v8::Value> v = limit_list.As<v8::Array>()->Get(context, i).ToLocalChecked();
-      if (v->IsNumber()) limits[i] = v.As<v8::Number>()->Value();
+      if (v->IsNumber()) out->limits[i] = v.As<v8::Number>()->Value();
     }
   }
+  return true;
+}
+
+// spawn({ argv, execArgv, bootstrap, limits, name, warm }, payload, transferList) -> threadId.
+// With `warm`, a warm thread (an environment already bootstrapped) takes the payload if one
+// is waiting.
+void Spawn(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  v8::Isolate* isolate = args.GetIsolate();
+  v8::Local<v8::Context> context = isolate->GetCurrentContext();
+  SpecStrings spec;
+  if (!ReadSpec(isolate, context, args[0], &spec)) return;
 
   Message* payload = Serialize(isolate, context, args[1], args[2], nullptr);
   if (payload == nullptr) return;  // DataCloneError pending
 
-  std::vector<const char*> argv_c, exec_argv_c;
-  for (auto& s : argv) argv_c.push_back(s.c_str());
-  for (auto& s : exec_argv) exec_argv_c.push_back(s.c_str());
-  CorralWorkerSpec spec{argv_c.data(), argv_c.size(), exec_argv_c.data(), exec_argv_c.size(),
-                        *bootstrap, payload, {limits[0], limits[1], limits[2], limits[3]}, *name};
-  uint64_t id = corral_thread_spawn(&spec, CurrentThreadId());
+  uint64_t id = 0;
+  if (Field(context, args[0].As<v8::Object>(), "warm")->IsTrue()) id = corral_thread_claim_warm(payload);
+  if (id == 0) {
+    CorralWorkerSpec raw = spec.Spec(payload);
+    id = corral_thread_spawn(&raw, CurrentThreadId());
+  }
   if (id == 0) {
     isolate->ThrowException(v8::Exception::Error(Str(isolate, "corral: could not start a worker thread")));
     return;
   }
   args.GetReturnValue().Set(v8::Number::New(isolate, static_cast<double>(id)));
+}
+
+// keepWarm(spec, count): start warm threads until `count` wait to be claimed.
+void KeepWarm(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  v8::Isolate* isolate = args.GetIsolate();
+  SpecStrings spec;
+  if (!ReadSpec(isolate, isolate->GetCurrentContext(), args[0], &spec) || !args[1]->IsNumber()) return;
+  CorralWorkerSpec raw = spec.Spec(nullptr);
+  corral_thread_keep_warm(&raw, static_cast<size_t>(args[1].As<v8::Number>()->Value()));
 }
 
 void StopWorker(const v8::FunctionCallbackInfo<v8::Value>& args) {
@@ -94,13 +127,15 @@ void LoopTimes(const v8::FunctionCallbackInfo<v8::Value>& args) {
   args.GetReturnValue().Set(v8::Array::New(isolate, values, 2));
 }
 
+void CurrentThreadIdNative(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  args.GetReturnValue().Set(v8::Number::New(args.GetIsolate(), static_cast<double>(CurrentThreadId())));
+}
+
 void TakePayload(const v8::FunctionCallbackInfo<v8::Value>& args) {
   v8::Isolate* isolate = args.GetIsolate();
-  void* raw = corral_thread_take_payload(CurrentThreadId());
-  if (raw == nullptr) {
-    isolate->ThrowException(v8::Exception::Error(Str(isolate, "corral: no start-up payload for this thread")));
-    return;
-  }
+  void* raw = corral_thread_take_payload();
+  SetCurrentThreadId(corral_current_thread_id());
+  if (raw == nullptr) return;  // a warm thread stopped before it was claimed
   std::unique_ptr<Message> msg(static_cast<Message*>(raw));
   v8::Local<v8::Value> value;
   if (Deserialize(isolate, isolate->GetCurrentContext(), msg.get()).ToLocal(&value)) {
@@ -116,6 +151,8 @@ void InitWorkerNatives(v8::Isolate* isolate, v8::Local<v8::Context> context,
   SetMethod(isolate, context, exports, "stopWorker", StopWorker);
   SetMethod(isolate, context, exports, "exitCode", ExitCode);
   SetMethod(isolate, context, exports, "takePayload", TakePayload);
+  SetMethod(isolate, context, exports, "keepWarm", KeepWarm);
+  SetMethod(isolate, context, exports, "currentThreadId", CurrentThreadIdNative);
   SetMethod(isolate, context, exports, "outOfMemory", OutOfMemory);
   SetMethod(isolate, context, exports, "loopTimes", LoopTimes);
 }

@@ -13,14 +13,17 @@ unsafe fn strings(list: *const *const libc::c_char, len: usize) -> Vec<CString> 
 #[no_mangle]
 pub unsafe extern "C" fn corral_thread_spawn(spec: *const WorkerSpec, parent: u64) -> u64 {
     let spec = &*spec;
-    let owned = Spec {
+    registry::spawn(owned_spec(spec), MessagePtr::from_raw(spec.payload), parent).unwrap_or(0)
+}
+
+unsafe fn owned_spec(spec: &WorkerSpec) -> Spec {
+    Spec {
         argv: strings(spec.argv, spec.argc),
         exec_argv: strings(spec.exec_argv, spec.exec_argc),
         bootstrap: CStr::from_ptr(spec.bootstrap).to_owned(),
         name: CStr::from_ptr(spec.name).to_owned(),
         limits: spec.limits,
-    };
-    registry::spawn(owned, MessagePtr::from_raw(spec.payload), parent).unwrap_or(0)
+    }
 }
 
 #[no_mangle]
@@ -43,9 +46,41 @@ pub extern "C" fn corral_thread_stop_join(parent: u64, all: bool) {
     registry::stop_join(parent, all);
 }
 
+/// The boot payload of this thread's worker; a warm thread blocks until it is claimed (null:
+/// stopped first).
 #[no_mangle]
-pub extern "C" fn corral_thread_take_payload(id: u64) -> *mut c_void {
-    registry::take_payload(id).map_or(std::ptr::null_mut(), MessagePtr::into_raw)
+pub extern "C" fn corral_thread_take_payload() -> *mut c_void {
+    registry::wait_payload().map_or(std::ptr::null_mut(), MessagePtr::into_raw)
+}
+
+/// The threadId of the worker on this thread (0: the main thread).
+#[no_mangle]
+pub extern "C" fn corral_current_thread_id() -> u64 {
+    registry::current_thread_id()
+}
+
+/// # Safety
+/// As corral_thread_spawn (the spec's payload is ignored).
+#[no_mangle]
+pub unsafe extern "C" fn corral_thread_keep_warm(spec: *const WorkerSpec, count: usize) {
+    registry::keep_warm(&owned_spec(&*spec), count);
+}
+
+/// Gives `payload` to a warm thread and returns the new worker's id; 0 (payload not taken)
+/// when none is waiting.
+///
+/// # Safety
+/// `payload` is an owned `Message*`.
+#[no_mangle]
+pub unsafe extern "C" fn corral_thread_claim_warm(payload: *mut c_void) -> u64 {
+    let Some(msg) = MessagePtr::from_raw(payload) else { return 0 };
+    match registry::claim_warm(msg) {
+        Ok(id) => id,
+        Err(msg) => {
+            msg.into_raw();
+            0
+        }
+    }
 }
 
 #[no_mangle]

@@ -2,7 +2,7 @@ use std::cell::Cell;
 use std::collections::HashMap;
 use std::ffi::{c_void, CString};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::sync::{Condvar, Mutex, MutexGuard, OnceLock};
 use std::thread::JoinHandle;
 
 use crate::shim::MessagePtr;
@@ -29,6 +29,8 @@ struct Entry {
     stop: StopCell,
     join: Option<JoinHandle<()>>,
     payload: Option<MessagePtr>,
+    /// Asked to stop: a warm thread waiting for its payload gives up.
+    stopping: bool,
 }
 
 #[derive(Default)]
@@ -38,15 +40,23 @@ struct Registry {
     exit_codes: HashMap<u64, i32>,
     /// Workers stopped for exceeding their heap limit, until their owner reads it.
     out_of_memory: std::collections::HashSet<u64>,
+    /// Warm threads: bootstrapped environments (started by the main thread) waiting for the
+    /// payload of the next `new Worker()`, oldest first.
+    warm: std::collections::VecDeque<u64>,
+    /// A claimed warm thread's new id (its Worker's threadId), by its id while warm.
+    renamed: HashMap<u64, u64>,
 }
 
 fn registry() -> MutexGuard<'static, Registry> {
-    static REGISTRY: OnceLock<Mutex<Registry>> = OnceLock::new();
     REGISTRY
         .get_or_init(Default::default)
         .lock()
         .unwrap_or_else(|e| e.into_inner())
 }
+
+static REGISTRY: OnceLock<Mutex<Registry>> = OnceLock::new();
+/// Signalled when a warm thread gets its payload or is asked to stop.
+static PAYLOAD_READY: Condvar = Condvar::new();
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -59,6 +69,7 @@ pub fn adopt_foreign_thread() -> u64 {
 }
 
 /// Everything a worker thread needs, owned (the caller's strings do not outlive spawn()).
+#[derive(Clone)]
 pub struct Spec {
     pub argv: Vec<CString>,
     pub exec_argv: Vec<CString>,
@@ -67,8 +78,13 @@ pub struct Spec {
     pub limits: [f64; 4],
 }
 
+/// Warm threads wait under ids of their own range: a claimed one takes the next worker id, so
+/// threadIds count `new Worker()` calls as in Node.
+static NEXT_WARM_ID: AtomicU64 = AtomicU64::new(1 << 48);
+
 pub fn spawn(spec: Spec, payload: Option<MessagePtr>, parent: u64) -> Option<u64> {
-    let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+    let next = if payload.is_some() { &NEXT_ID } else { &NEXT_WARM_ID };
+    let id = next.fetch_add(1, Ordering::Relaxed);
     let stop = StopCell(crate::shim::stop_cell_new());
     let cell = stop.0 as usize;
     let stack_mb = if spec.limits[3] > 0.0 { spec.limits[3] } else { DEFAULT_STACK_MB };
@@ -88,8 +104,58 @@ pub fn spawn(spec: Spec, payload: Option<MessagePtr>, parent: u64) -> Option<u64
             return None;
         }
     };
-    reg.running.insert(id, Entry { parent, stop, join: Some(join), payload });
+    let warm = payload.is_none();
+    reg.running.insert(id, Entry { parent, stop, join: Some(join), payload, stopping: false });
+    if warm {
+        reg.warm.push_back(id);
+    }
     Some(id)
+}
+
+/// Starts warm threads (environments that wait for a payload) until `count` are waiting.
+pub fn keep_warm(spec: &Spec, count: usize) {
+    let waiting = registry().warm.len();
+    for _ in waiting..count {
+        if spawn(spec.clone(), None, 0).is_none() {
+            break;
+        }
+    }
+}
+
+/// Hands `payload` to a warm thread, which becomes a new worker with a fresh id (so ids
+/// follow the order of `new Worker()` calls, as in Node). Gives the payload back if no warm
+/// thread is waiting.
+pub fn claim_warm(payload: MessagePtr) -> Result<u64, MessagePtr> {
+    let mut reg = registry();
+    let Some(old) = reg.warm.pop_front() else { return Err(payload) };
+    let Some(mut entry) = reg.running.remove(&old) else { return Err(payload) };
+    let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+    entry.payload = Some(payload);
+    reg.running.insert(id, entry);
+    reg.renamed.insert(old, id);
+    PAYLOAD_READY.notify_all();
+    Ok(id)
+}
+
+/// The boot payload of the worker on this thread: at once for a worker started with one; a
+/// warm thread waits until it is claimed (then takes its new id) or asked to stop (None).
+pub fn wait_payload() -> Option<MessagePtr> {
+    let mut reg = registry();
+    loop {
+        let mut id = current_thread_id();
+        if let Some(new) = reg.renamed.remove(&id) {
+            CURRENT_ID.with(|c| c.set(new));
+            id = new;
+        }
+        let entry = reg.running.get_mut(&id)?;
+        if let Some(payload) = entry.payload.take() {
+            return Some(payload);
+        }
+        if entry.stopping || !reg.warm.contains(&id) {
+            return None;
+        }
+        reg = PAYLOAD_READY.wait(reg).unwrap_or_else(|e| e.into_inner());
+    }
 }
 
 fn run(id: u64, spec: Spec, cell: *mut c_void) {
@@ -110,6 +176,13 @@ fn run(id: u64, spec: Spec, cell: *mut c_void) {
     // registry keeps the cell until this thread frees it below.
     let code = unsafe { crate::shim::env_run(&raw, id, cell) };
     let mut reg = registry();
+    // A claimed warm thread has its worker's id (taken in wait_payload, or here if it was
+    // stopped before it got that far).
+    let id = {
+        let current = current_thread_id();
+        reg.renamed.remove(&current).unwrap_or(current)
+    };
+    reg.warm.retain(|&w| w != id);
     reg.exit_codes.entry(id).or_insert(code);
     if let Some(entry) = reg.running.remove(&id) {
         // Dropping our own JoinHandle detaches this (finishing) thread.
@@ -120,9 +193,11 @@ fn run(id: u64, spec: Spec, cell: *mut c_void) {
 }
 
 pub fn stop(id: u64) {
-    if let Some(entry) = registry().running.get(&id) {
+    if let Some(entry) = registry().running.get_mut(&id) {
+        entry.stopping = true;
         // SAFETY: cells stay alive while their entry is in the registry (we hold its lock).
         unsafe { crate::shim::stop_cell_stop(entry.stop.0) };
+        PAYLOAD_READY.notify_all();
     }
 }
 
@@ -150,10 +225,6 @@ pub fn take_out_of_memory(id: u64) -> bool {
     registry().out_of_memory.remove(&id)
 }
 
-pub fn take_payload(id: u64) -> Option<MessagePtr> {
-    registry().running.get_mut(&id)?.payload.take()
-}
-
 /// Stops the workers started by `parent` (or every worker), then waits for their threads.
 pub fn stop_join(parent: u64, all: bool) {
     let joins: Vec<JoinHandle<()>> = {
@@ -162,12 +233,14 @@ pub fn stop_join(parent: u64, all: bool) {
             .values_mut()
             .filter(|e| all || e.parent == parent)
             .filter_map(|e| {
+                e.stopping = true;
                 // SAFETY: as in stop(): the entry, and so its cell, is alive under the lock.
                 unsafe { crate::shim::stop_cell_stop(e.stop.0) };
                 e.join.take()
             })
             .collect()
     };
+    PAYLOAD_READY.notify_all();
     for join in joins {
         // Never join ourselves (a worker tearing down from within its own thread).
         if join.thread().id() != std::thread::current().id() {

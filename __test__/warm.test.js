@@ -1,0 +1,51 @@
+'use strict';
+// Warm threads (CORRAL_WARM_THREADS): a Worker that takes one is indistinguishable from a fresh
+// one, threadIds still count Worker creations, and a process exits cleanly around them.
+const { describe, it } = require('node:test');
+const assert = require('node:assert');
+const { Worker } = require('../worker_threads');
+const { fixture, register, runNode, runCorral, once } = require('./helpers');
+
+// What differs between `node app.js` and `node -r corral/register app.js` by construction:
+// the -r flag in execArgv and corral's own files in require.cache.
+function normalise(stdout) {
+  return stdout.trim().split('\n').map((line) => {
+    const seen = JSON.parse(line);
+    seen.execArgv = seen.execArgv.filter((a) => a !== '-r' && a !== register);
+    seen.userModules = seen.userModules.filter((f) => f !== 'register.js' && !/^corral-node\d+\.node$/.test(f));
+    return seen;
+  });
+}
+
+describe('warm threads', () => {
+  it('give workers the same view as fresh threads and as node', async () => {
+    const warm = await runCorral(fixture('warm-identity.js'));
+    const cold = await runCorral(fixture('warm-identity.js'), [], { env: { CORRAL_WARM_THREADS: '0' } });
+    const node = await runNode(fixture('warm-identity.js'));
+    for (const r of [warm, cold, node]) assert.strictEqual(r.code, 0, r.stderr);
+    assert.strictEqual(warm.stdout, cold.stdout);
+    const seen = normalise(warm.stdout);
+    assert.deepStrictEqual(seen, normalise(node.stdout));
+    assert.deepStrictEqual(seen.map((s) => s.threadId), [1, 2, 3, 4, 5]);
+  });
+
+  it('let the process exit normally or by process.exit around a booting warm thread', async () => {
+    for (let i = 0; i < 10; i++) {
+      const normal = await runCorral(fixture('warm-exit.js'), [], { env: { CORRAL_WARM_THREADS: '2' } });
+      assert.strictEqual(normal.code, 0, normal.stderr);
+      const exited = await runCorral(fixture('warm-exit.js'), ['exit'], { env: { CORRAL_WARM_THREADS: '2' } });
+      assert.strictEqual(exited.code, 3, exited.stderr);
+      assert.strictEqual(normal.stderr + exited.stderr, '');
+    }
+  });
+
+  it('end a Worker terminated while the warm thread it took is still booting', async () => {
+    for (let i = 0; i < 5; i++) {
+      const first = new Worker('1', { eval: true });
+      const second = new Worker('1', { eval: true }); // takes the warm thread `first` started
+      const [a, b] = await Promise.all([once(first, 'exit'), second.terminate()]);
+      assert.strictEqual(a, 0);
+      assert.strictEqual(b, 1);
+    }
+  });
+});
