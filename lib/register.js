@@ -15,10 +15,10 @@ const replacements = {
 // and ESM imports (after syncBuiltinESMExports) both see corral, with no wrapper in the
 // require path. Repeated on every call, so values set later (a worker's parentPort) are seen.
 // corral itself never calls into the built-in.
-function syncBuiltins() {
-  for (const [name, get] of Object.entries(replacements)) {
+function syncBuiltins(names = Object.keys(replacements)) {
+  for (const name of names) {
     const builtin = require('./builtins').get(name);
-    const ours = get();
+    const ours = replacements[name]();
     for (const key of Object.keys(ours)) {
       try {
         builtin[key] = ours[key];
@@ -28,10 +28,10 @@ function syncBuiltins() {
   Module.syncBuiltinESMExports();
 }
 
-function installBuiltins() {
+function installBuiltins(names) {
   // Seen by corral/cluster: the primary then lives on Node's own cluster object.
   globalThis[Symbol.for('corral.register')] = true;
-  syncBuiltins();
+  syncBuiltins(names);
 }
 
 module.exports = { installBuiltins, replacements };

@@ -13,7 +13,7 @@ const { kReady, kFailed, kDone, kFailedWithProps } = require('./protocol');
 const config = state.workerData;
 // The task file sees the pool's workerData, as with piscina.
 state.workerData = config.workerData;
-require('../register').installBuiltins();
+require('../register').installBuiltins(['worker_threads']);
 
 // Tasks run per wake-up before yielding to this worker's event loop (timers, I/O).
 const kTasksPerTurn = 1000;

@@ -165,18 +165,18 @@ exports.boot = function boot(process) {
     // not depend on the payload is loaded first: a warm thread has it ready when claimed.
     require('./port');
     const { native } = require('../binding');
-    // (corral's cluster index is not among them: it reads the worker's environment when loaded;
-    // its parts only define.)
-    for (const name of ['./stdio', './state', '../errors', '../register', './index', '../child_process',
-      '../cluster/primary', '../cluster/child']) {
-      require(name);
-    }
+    // The built-ins become corral's here (worker_threads is synced again once this thread
+    // knows it is a worker). What runs until the payload comes sees a private copy of the
+    // environment (corral's cluster edits it when loaded), never the process's own.
+    const sharedEnv = process.env;
+    process.env = makeEnv(sharedEnv);
+    require('../register').installBuiltins();
     require('./stdio').prime();
     payload = native.takePayload();
     // A warm thread stopped before any Worker claimed it: nothing to run or report.
     if (payload === undefined) return;
     control = payload.controlPort;
-    setupWorker(process, native, payload);
+    setupWorker(process, native, payload, sharedEnv);
     control.postMessage({ type: 'online' });
   } catch (error) {
     bootFailed(process, control, error);
@@ -186,7 +186,7 @@ exports.boot = function boot(process) {
   runEntry(process, payload.entry, payload.argv);
 };
 
-function setupWorker(process, native, payload) {
+function setupWorker(process, native, payload, sharedEnv) {
   const state = require('./state');
   state.isMainThread = false;
   state.threadId = native.currentThreadId();
@@ -195,7 +195,7 @@ function setupWorker(process, native, payload) {
   state.resourceLimits = payload.resourceLimits;
   state.environmentData = new Map(payload.environmentData);
 
-  if (payload.env !== null) process.env = makeEnv(payload.env);
+  process.env = payload.env === null ? sharedEnv : makeEnv(payload.env); // null: SHARE_ENV
   process.execArgv = payload.execArgv;
   const control = payload.controlPort;
   const stdin = setupStdio(process, control, payload.stdin);
@@ -206,5 +206,5 @@ function setupWorker(process, native, payload) {
   control.unref();
   refuseProcessWideOperations(process);
   reportUncaught(process, control, native);
-  require('../register').installBuiltins();
+  require('../register').installBuiltins(['worker_threads']);
 }
