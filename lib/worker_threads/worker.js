@@ -31,9 +31,9 @@ const limitKeys = ['maxYoungGenerationSizeMb', 'maxOldGenerationSizeMb', 'codeRa
 // such Worker starts them, so a program that starts no workers pays nothing.
 const warmThreads = (() => {
   const value = process.env.CORRAL_WARM_THREADS;
-  if (value === undefined || value === '') return 1;
+  if (value === undefined || value === '') return 2;
   const n = Number(value);
-  return Number.isInteger(n) && n >= 0 ? Math.min(n, 64) : 1;
+  return Number.isInteger(n) && n >= 0 ? Math.min(n, 64) : 2;
 })();
 const warmSpec = { argv: [process.execPath], execArgv: process.execArgv, bootstrap, limits: [0, 0, 0, 0], name: '' };
 
