@@ -6,6 +6,7 @@
 const { spawnSync } = require('child_process');
 const os = require('os');
 const path = require('path');
+const { median, arg } = require('./common');
 
 const root = path.join(__dirname, '..');
 const taskFile = path.join(__dirname, 'pool-tasks.js');
@@ -69,17 +70,6 @@ const cases = {
 // What corral is compared with (the target applies to the first).
 const counterparts = { tiny: ['piscina', 'tinypool'], medium: ['piscina', 'tinypool'], startup: ['node', 'corral-cold'] };
 
-function median(values) {
-  const s = [...values].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-
-function arg(name, fallback) {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1] : fallback;
-}
-
 async function child() {
   const value = await cases[arg('case')].run(arg('impl'));
   process.stdout.write(JSON.stringify(value));
@@ -99,7 +89,9 @@ function main() {
         const env = { ...process.env, ...(impl === 'corral-cold' ? { CORRAL_WARM_THREADS: '0' } : {}) };
         const out = spawnSync(process.execPath, [__filename, '--child', '--impl', impl, '--case', name],
           { encoding: 'utf8', timeout: 300000, env });
-        if (out.status !== 0) throw new Error(`${impl} ${name} failed: ${out.stderr}`);
+        if (out.status !== 0 || out.stdout === '') {
+          throw new Error(`${impl} ${name} failed (status ${out.status}, ${out.signal}): ${out.stderr}`);
+        }
         results[impl].push(JSON.parse(out.stdout));
       }
     }

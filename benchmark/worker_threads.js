@@ -4,6 +4,7 @@
 //   node benchmark/worker_threads.js [--runs 5] [--case startup,roundtrip,...]
 const { spawnSync } = require('child_process');
 const path = require('path');
+const { median, arg } = require('./common');
 
 const cases = {
   // ms from new Worker() to the first message
@@ -88,17 +89,6 @@ async function pingPong(w, n, make) {
     await new Promise((r) => w.once('message', r));
   }
   return Number(process.hrtime.bigint() - t0) / 1e6;
-}
-
-function median(values) {
-  const s = [...values].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-
-function arg(name, fallback) {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1] : fallback;
 }
 
 async function child() {

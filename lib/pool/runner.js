@@ -49,13 +49,24 @@ function taskFunction(name) {
   return fn;
 }
 
+// V8 clones an Error's name only when it is one of these.
+const kClonedNames = new Set(['Error', 'EvalError', 'RangeError', 'ReferenceError', 'SyntaxError', 'TypeError', 'URIError']);
+
+// What the structured clone of an error would lose: its own properties (code, errno, ...) and
+// a name of its own (AbortError, DataCloneError, ...). Null when nothing.
 function ownProperties(error) {
   if (error === null || typeof error !== 'object') return null;
-  const keys = Object.keys(error);
-  if (keys.length === 0) return null;
   const props = {};
-  for (const key of keys) props[key] = error[key];
-  return props;
+  let any = false;
+  for (const key of Object.keys(error)) {
+    props[key] = error[key];
+    any = true;
+  }
+  if (error instanceof Error && typeof error.name === 'string' && !kClonedNames.has(error.name) && !('name' in props)) {
+    props.name = error.name;
+    any = true;
+  }
+  return any ? props : null;
 }
 
 function send(id, kind, value) {
