@@ -206,10 +206,12 @@ describe('pool abort', () => {
 
 describe('pool size', () => {
   it('grows to maxThreads under load and shrinks to minThreads when idle', async () => {
-    const p = pool({ minThreads: 1, maxThreads: 3, idleTimeout: 100 });
+    // Idle timeout well above a task's length: no worker leaves before the last task is done,
+    // however late (under load) the extra workers start.
+    const p = pool({ minThreads: 1, maxThreads: 3, idleTimeout: 600 });
     let destroyed = 0;
     p.on('workerDestroy', () => destroyed++);
-    const ids = await Promise.all(Array.from({ length: 6 }, () => p.run(150, { name: 'sleep' })));
+    const ids = await Promise.all(Array.from({ length: 6 }, () => p.run(250, { name: 'sleep' })));
     assert.strictEqual(p.threads.length, 3);
     assert.strictEqual(new Set(ids).size, 3);
     await waitFor(() => p.threads.length === 1, 'idle workers to leave');

@@ -172,6 +172,7 @@ exports.boot = function boot(process) {
     process.env = makeEnv(sharedEnv);
     require('../register').installBuiltins();
     require('./stdio').prime();
+    refuseProcessWideOperations(process);
     payload = native.takePayload();
     // A warm thread stopped before any Worker claimed it: nothing to run or report.
     if (payload === undefined) return;
@@ -204,7 +205,6 @@ function setupWorker(process, native, payload, sharedEnv) {
   });
   // The control port must not keep the worker alive by itself.
   control.unref();
-  refuseProcessWideOperations(process);
   reportUncaught(process, control, native);
   require('../register').installBuiltins(['worker_threads']);
 }
