@@ -91,14 +91,17 @@ function reportUncaught(process, control, native) {
 // Compiles eval'd worker code so that its import() resolves like the main context's. Reading
 // that loader constant makes Node print an ExperimentalWarning that its own eval workers never
 // print: the default warning printer is wrapped to drop that one warning.
+let filteredWarningListener = null;
+
 function compileEval(vm, source, filename) {
   for (const listener of process.listeners('warning')) {
-    if (listener.name !== 'onWarning') continue;
+    if (listener.name !== 'onWarning' || listener === filteredWarningListener) continue;
     process.removeListener('warning', listener);
-    process.on('warning', function onWarning(warning) {
+    filteredWarningListener = function onWarning(warning) {
       if (/USE_MAIN_CONTEXT_DEFAULT_LOADER/.test(warning?.message ?? '')) return;
       listener.call(this, warning);
-    });
+    };
+    process.on('warning', filteredWarningListener);
   }
   const importModuleDynamically = vm.constants?.USE_MAIN_CONTEXT_DEFAULT_LOADER ??
     ((specifier) => import(specifier));
@@ -172,6 +175,7 @@ exports.boot = function boot(process) {
     process.env = makeEnv(sharedEnv);
     require('../register').installBuiltins();
     require('./stdio').prime();
+    compileEval(require('vm'), '', '[worker eval]'); // the eval path's first compile, too
     refuseProcessWideOperations(process);
     payload = native.takePayload();
     // A warm thread stopped before any Worker claimed it: nothing to run or report.
