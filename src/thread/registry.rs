@@ -2,7 +2,7 @@ use std::cell::Cell;
 use std::collections::HashMap;
 use std::ffi::{c_void, CString};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Condvar, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::thread::JoinHandle;
 
 use crate::shim::MessagePtr;
@@ -31,6 +31,17 @@ struct Entry {
     payload: Option<MessagePtr>,
     /// Asked to stop: a warm thread waiting for its payload gives up.
     stopping: bool,
+    /// A warm thread waits on its own condition: a claim wakes only the thread it hands work
+    /// to (waking every waiting thread took the claiming thread's core for milliseconds).
+    ready: Option<Arc<Condvar>>,
+}
+
+impl Entry {
+    fn signal(&self) {
+        if let Some(ready) = &self.ready {
+            ready.notify_one();
+        }
+    }
 }
 
 #[derive(Default)]
@@ -55,8 +66,7 @@ fn registry() -> MutexGuard<'static, Registry> {
 }
 
 static REGISTRY: OnceLock<Mutex<Registry>> = OnceLock::new();
-/// Signalled when a warm thread gets its payload or is asked to stop.
-static PAYLOAD_READY: Condvar = Condvar::new();
+
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -105,7 +115,8 @@ pub fn spawn(spec: Spec, payload: Option<MessagePtr>, parent: u64) -> Option<u64
         }
     };
     let warm = payload.is_none();
-    reg.running.insert(id, Entry { parent, stop, join: Some(join), payload, stopping: false });
+    let ready = warm.then(|| Arc::new(Condvar::new()));
+    reg.running.insert(id, Entry { parent, stop, join: Some(join), payload, stopping: false, ready });
     if warm {
         reg.warm.push_back(id);
     }
@@ -131,9 +142,9 @@ pub fn claim_warm(payload: MessagePtr) -> Result<u64, MessagePtr> {
     let Some(mut entry) = reg.running.remove(&old) else { return Err(payload) };
     let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
     entry.payload = Some(payload);
+    entry.signal();
     reg.running.insert(id, entry);
     reg.renamed.insert(old, id);
-    PAYLOAD_READY.notify_all();
     Ok(id)
 }
 
@@ -151,10 +162,9 @@ pub fn wait_payload() -> Option<MessagePtr> {
         if let Some(payload) = entry.payload.take() {
             return Some(payload);
         }
-        if entry.stopping || !reg.warm.contains(&id) {
-            return None;
-        }
-        reg = PAYLOAD_READY.wait(reg).unwrap_or_else(|e| e.into_inner());
+        let (stopping, ready) = (entry.stopping, entry.ready.clone());
+        let Some(ready) = ready.filter(|_| !stopping && reg.warm.contains(&id)) else { return None };
+        reg = ready.wait(reg).unwrap_or_else(|e| e.into_inner());
     }
 }
 
@@ -197,7 +207,7 @@ pub fn stop(id: u64) {
         entry.stopping = true;
         // SAFETY: cells stay alive while their entry is in the registry (we hold its lock).
         unsafe { crate::shim::stop_cell_stop(entry.stop.0) };
-        PAYLOAD_READY.notify_all();
+        entry.signal();
     }
 }
 
@@ -236,11 +246,11 @@ pub fn stop_join(parent: u64, all: bool) {
                 e.stopping = true;
                 // SAFETY: as in stop(): the entry, and so its cell, is alive under the lock.
                 unsafe { crate::shim::stop_cell_stop(e.stop.0) };
+                e.signal();
                 e.join.take()
             })
             .collect()
     };
-    PAYLOAD_READY.notify_all();
     for join in joins {
         // Never join ourselves (a worker tearing down from within its own thread).
         if join.thread().id() != std::thread::current().id() {
