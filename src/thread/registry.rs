@@ -163,7 +163,7 @@ pub fn wait_payload() -> Option<MessagePtr> {
             return Some(payload);
         }
         let (stopping, ready) = (entry.stopping, entry.ready.clone());
-        let Some(ready) = ready.filter(|_| !stopping && reg.warm.contains(&id)) else { return None };
+        let ready = ready.filter(|_| !stopping && reg.warm.contains(&id))?;
         reg = ready.wait(reg).unwrap_or_else(|e| e.into_inner());
     }
 }
