@@ -56,6 +56,7 @@ class Pool extends EventEmitter {
   #waiting = false; // a task had to queue since the last 'drain'
   #closing = null; // { promise, resolve } once close() or destroy() is called
   #destroyed = false;
+  #finalStats = new Array(18).fill(0); // the statistics once the native pool is gone
 
   constructor(options) {
     super();
@@ -107,8 +108,6 @@ class Pool extends EventEmitter {
     if (this.#handle === null) return this.#finalStats;
     return native.poolStats(this.#handle);
   }
-
-  #finalStats = new Array(18).fill(0);
 
   run(task, options = {}) {
     let opts;
