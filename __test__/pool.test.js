@@ -6,7 +6,7 @@ const assert = require('node:assert');
 const path = require('path');
 const { pathToFileURL } = require('url');
 const { Pool } = require('../pool');
-const { fixture, runNode } = require('./helpers');
+const { fixture, root, runNode } = require('./helpers');
 
 const tasks = fixture('pool/tasks.js');
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -91,6 +91,12 @@ describe('pool tasks', () => {
     const took = Date.now() - start;
     assert.strictEqual(new Set(ids).size, 1);
     assert.ok(took < 700, `4 x 200 ms on one worker took ${took} ms`);
+  });
+
+  it('runs examples/pool', async () => {
+    const { code, stdout, stderr } = await runNode(path.join(root, 'examples', 'pool'), [], { timeout: 30000 });
+    assert.strictEqual(code, 0, stderr);
+    assert.match(stdout, /^200 digests in \d+ ms on \d+ threads\nfirst: [0-9a-f]{64}\nrun time p50/);
   });
 
   it('lets a program exit with an idle pool it never closed', async () => {
