@@ -21,6 +21,7 @@ const kControl = Symbol('corral.worker.control');
 const kOnline = Symbol('corral.worker.online');
 const kExited = Symbol('corral.worker.exited');
 const kLimits = Symbol('corral.worker.limits');
+const kRequested = Symbol('corral.worker.requestedLimits');
 const kOnExit = Symbol('corral.worker.onExit');
 
 const limitKeys = ['maxYoungGenerationSizeMb', 'maxOldGenerationSizeMb', 'codeRangeSizeMb', 'stackSizeMb'];
@@ -167,6 +168,7 @@ class Worker extends EventEmitter {
     this[kOnline] = false;
     this[kExited] = false;
     this[kLimits] = limits;
+    this[kRequested] = requestedLimits;
     this.stdin = options.stdin ? stdio.parentStdin(control.port1) : null;
     this.stdout = stdio.pushReadable();
     this.stderr = stdio.pushReadable();
@@ -290,9 +292,18 @@ class Worker extends EventEmitter {
     };
   }
 
+  // As Node: until the worker is online, what was asked for (-1 where nothing was, the
+  // default stack); then the limits it runs with.
   get resourceLimits() {
     if (this[kExited]) return {};
-    return { ...this[kLimits] };
+    if (this[kOnline]) return { ...this[kLimits] };
+    const asked = this[kRequested];
+    return {
+      maxYoungGenerationSizeMb: asked.maxYoungGenerationSizeMb ?? -1,
+      maxOldGenerationSizeMb: asked.maxOldGenerationSizeMb ?? -1,
+      codeRangeSizeMb: asked.codeRangeSizeMb ?? -1,
+      stackSizeMb: asked.stackSizeMb ?? 4,
+    };
   }
 }
 
