@@ -3,7 +3,7 @@
 const { describe, it } = require('node:test');
 const assert = require('node:assert');
 const { Worker, MessageChannel, MessagePort, receiveMessageOnPort } = require('../worker_threads');
-const { once } = require('./helpers');
+const { once, fixture, runBoth } = require('./helpers');
 
 const tick = () => new Promise((r) => setImmediate(r));
 
@@ -158,5 +158,13 @@ describe('MessagePort', () => {
     b.postMessage({ port: port2 }, [port2]);
     assert.strictEqual(await reply, 'ping pong');
     assert.deepStrictEqual(await exits, [0, 0]);
+  });
+
+  it('lets an exception thrown by a message listener be uncaught, as node does (fixture)', async () => {
+    const { node, corral } = await runBoth(fixture('listener-throws.js'));
+    assert.strictEqual(node.code, 0, node.stderr);
+    assert.match(node.stdout, /error Error boom 2\nexit 1\n/);
+    assert.strictEqual(corral.stdout, node.stdout);
+    assert.strictEqual(corral.code, node.code, corral.stderr);
   });
 });

@@ -161,6 +161,20 @@ bool ThrowDataClone(v8::Isolate* isolate, const char* text) {
   return false;
 }
 
+// Something in the transfer list that is neither an ArrayBuffer nor a port: Node 20 throws a
+// TypeError with a code, newer lines a DataCloneError.
+bool ThrowInvalidTransferObject(v8::Isolate* isolate, v8::Local<v8::Context> context) {
+#if NODE_MAJOR_VERSION >= 22
+  return ThrowDataClone(isolate, "Found invalid value in transferList.");
+#else
+  v8::Local<v8::Object> err =
+      v8::Exception::TypeError(Str(isolate, "Found invalid object in transferList")).As<v8::Object>();
+  err->Set(context, Str(isolate, "code"), Str(isolate, "ERR_INVALID_TRANSFER_OBJECT")).Check();
+  isolate->ThrowException(err);
+  return false;
+#endif
+}
+
 // Splits the transfer list into ArrayBuffers and ports, validating it the way Node does.
 bool ReadTransferList(v8::Isolate* isolate, v8::Local<v8::Context> context,
                       v8::Local<v8::Value> transfer, void* source_endpoint,
@@ -204,14 +218,8 @@ bool ReadTransferList(v8::Isolate* isolate, v8::Local<v8::Context> context,
         return ThrowDataClone(isolate, "Transfer list contains source port");
       }
       ports->push_back(port);
-    } else if (item->IsObject()) {
-      isolate->ThrowException(v8::Exception::TypeError(
-          Str(isolate, "Found invalid value in transferList.")));
-      return false;
     } else {
-      isolate->ThrowException(v8::Exception::TypeError(
-          Str(isolate, "Found invalid value in transferList.")));
-      return false;
+      return ThrowInvalidTransferObject(isolate, context);
     }
   }
   return true;

@@ -127,19 +127,20 @@ void OnAsync(uv_async_t* handle) {
     }
     std::unique_ptr<Message> msg(static_cast<Message*>(raw));
     v8::HandleScope message_scope(isolate);
-    v8::TryCatch try_catch(isolate);
     v8::Local<v8::Value> value;
-    bool ok;
-    if (Deserialize(isolate, context, msg.get()).ToLocal(&value)) {
-      msg.reset();
-      ok = Dispatch(st, port, kMessage, value);
-    } else {
-      v8::Local<v8::Value> error =
-          try_catch.HasCaught() ? try_catch.Exception() : v8::Undefined(isolate).As<v8::Value>();
-      try_catch.Reset();
-      ok = Dispatch(st, port, kMessageError, error);
+    DispatchKind kind = kMessage;
+    {
+      // Only deserialization is caught (it becomes 'messageerror'); a listener's exception
+      // must reach Node's uncaught-exception handling, as it does for Node's ports.
+      v8::TryCatch try_catch(isolate);
+      if (!Deserialize(isolate, context, msg.get()).ToLocal(&value)) {
+        if (try_catch.HasTerminated()) return;
+        kind = kMessageError;
+        value = try_catch.HasCaught() ? try_catch.Exception() : v8::Undefined(isolate).As<v8::Value>();
+      }
     }
-    if (!ok && (try_catch.HasTerminated() || isolate->IsExecutionTerminating())) return;
+    msg.reset();
+    if (!Dispatch(st, port, kind, value) && isolate->IsExecutionTerminating()) return;
     if (pd->object.IsEmpty()) return;  // closed from the listener
   }
 }
