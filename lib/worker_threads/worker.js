@@ -205,6 +205,11 @@ class Worker extends EventEmitter {
     while (!this[kExited] && (msg = receiveMessageOnPort(this[kControl]))) this.#onControl(msg.message);
   }
 
+  #drainPublic() {
+    let msg;
+    while ((msg = receiveMessageOnPort(this[kPublic]))) this.emit('message', msg.message);
+  }
+
   #onControl(msg) {
     switch (msg.type) {
       case 'online':
@@ -216,6 +221,8 @@ class Worker extends EventEmitter {
         break;
       case 'error':
         if (msg.props && msg.error !== null && typeof msg.error === 'object') Object.assign(msg.error, msg.props);
+        // Messages the worker posted before it threw come first, whichever port woke first.
+        this.#drainPublic();
         this.emit('error', msg.error);
         break;
       default:
@@ -233,8 +240,7 @@ class Worker extends EventEmitter {
         'Worker terminated due to reaching memory limit: JS heap out of memory'));
     }
     // Messages the worker sent before it ended are delivered before 'exit', as in Node.
-    let msg;
-    while ((msg = receiveMessageOnPort(this[kPublic]))) this.emit('message', msg.message);
+    this.#drainPublic();
     this[kPublic].close();
     this.stdout.push(null);
     this.stderr.push(null);

@@ -4,7 +4,10 @@
 // as in Node).
 #include "shim.h"
 
+#include <algorithm>
 #include <cstring>
+#include <deque>
+#include <mutex>
 #include <unordered_set>
 
 namespace corral {
@@ -34,6 +37,10 @@ struct ThreadState {
   v8::Global<v8::Function> dispatch;       // the ports' emit: emit.call(port, name, value)
   v8::Global<v8::String> event_names[3];   // 'message', 'messageerror', 'close'
   std::unordered_set<PortData*> ports;
+  Spinner* spinner = nullptr;
+  // Ports woken (from any thread) while this thread was spinning; see spin.cc.
+  std::mutex ready_mutex;
+  std::deque<PortData*> ready;
 };
 
 thread_local ThreadState* t_state = nullptr;
@@ -69,6 +76,11 @@ void Destroy(PortData* pd) {
     pd->object.Reset();
   }
   pd->state->ports.erase(pd);
+  {
+    std::lock_guard<std::mutex> lock(pd->state->ready_mutex);
+    auto& ready = pd->state->ready;
+    ready.erase(std::remove(ready.begin(), ready.end(), pd), ready.end());
+  }
   uv_close(reinterpret_cast<uv_handle_t*>(pd->async), [](uv_handle_t* handle) {
     delete static_cast<PortData*>(handle->data);
     delete reinterpret_cast<uv_async_t*>(handle);
@@ -140,9 +152,41 @@ void OnAsync(uv_async_t* handle) {
       }
     }
     msg.reset();
+    if (st->spinner != nullptr) st->spinner->deliveries++;
     if (!Dispatch(st, port, kind, value) && isolate->IsExecutionTerminating()) return;
     if (pd->object.IsEmpty()) return;  // closed from the listener
   }
+}
+
+// The spinner's drain: delivers the ports woken while it spun. One at a time, since a
+// listener may close (and so unlist) another ready port.
+void DeliverReady(void* arg) {
+  ThreadState* st = static_cast<ThreadState*>(arg);
+  for (;;) {
+    PortData* pd;
+    {
+      std::lock_guard<std::mutex> lock(st->ready_mutex);
+      if (st->ready.empty()) return;
+      pd = st->ready.front();
+      st->ready.pop_front();
+    }
+    OnAsync(pd->async);
+  }
+}
+
+// Called by a sender's thread (under the receiving endpoint's lock) when a port has news.
+void Wake(PortData* pd) {
+  ThreadState* st = pd->state;
+  Spinner* spinner = st->spinner;
+  if (spinner != nullptr && spinner->spinning.load()) {
+    {
+      std::lock_guard<std::mutex> lock(st->ready_mutex);
+      st->ready.push_back(pd);
+    }
+    if (RingSpinner(spinner)) return;
+    // The spin ended meanwhile: wake the loop as usual (a second delivery attempt is harmless).
+  }
+  uv_async_send(pd->async);
 }
 
 PortData* GetPortData(v8::Local<v8::Value> value) {
@@ -299,6 +343,8 @@ void Cleanup(void* arg) {
     ClosePoolEndsOfThisThread();
     std::vector<PortData*> ports(st->ports.begin(), st->ports.end());
     for (PortData* pd : ports) Destroy(pd);
+    StopSpinner(st->spinner);
+    st->spinner = nullptr;
   }
   // Let the uv_close callbacks run so nothing outlives the loop.
   uv_run(st->loop, UV_RUN_NOWAIT);
@@ -395,7 +441,7 @@ void SetCurrentThreadId(uint64_t id) {
 }  // namespace corral
 
 extern "C" void corral_port_wake(void* waker) {
-  uv_async_send(static_cast<corral::PortData*>(waker)->async);
+  corral::Wake(static_cast<corral::PortData*>(waker));
 }
 
 extern "C" napi_value corral_shim_init(napi_env env, napi_value exports, uint64_t thread_id) {
@@ -410,6 +456,7 @@ extern "C" napi_value corral_shim_init(napi_env env, napi_value exports, uint64_
     st->thread_id = thread_id;
     st->context.Reset(isolate, context);
     t_state = st;
+    st->spinner = StartSpinner(st->loop, DeliverReady, st);
     napi_add_env_cleanup_hook(env, Cleanup, st);
     if (thread_id == 0) {
       CapturePlatform(isolate, context);

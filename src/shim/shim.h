@@ -11,6 +11,7 @@
 #include <uv.h>
 #include <v8.h>
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -65,6 +66,25 @@ void InitWorkerNatives(v8::Isolate* isolate, v8::Local<v8::Context> context,
 void InitPoolNatives(v8::Isolate* isolate, v8::Local<v8::Context> context,
                      v8::Local<v8::Object> exports);
 void ClosePoolEndsOfThisThread();
+
+// Spin-before-sleep for threads whose ports are busy (spin.cc). While `spinning`, a sender
+// puts the port on the thread's ready list and calls RingSpinner instead of waking the loop;
+// the spinner then calls `drain`, which delivers the ready ports.
+struct Spinner {
+  uv_prepare_t prepare;
+  uv_idle_t idle;           // keeps the next poll from blocking after a drain
+  int open_handles = 0;
+  uint64_t deliveries = 0;  // port messages delivered on this thread (owner thread only)
+  uint64_t seen = 0;        // deliveries at the previous loop turn
+  std::atomic<bool> spinning{false};
+  std::atomic<bool> rung{false};
+  void (*drain)(void*) = nullptr;
+  void* drain_arg = nullptr;
+};
+Spinner* StartSpinner(uv_loop_t* loop, void (*drain)(void*), void* drain_arg);  // null when off
+// After queueing work for the spinner's thread: true if its spinner will pick it up.
+bool RingSpinner(Spinner* spinner);
+void StopSpinner(Spinner* spinner);
 
 // Throws `new DOMException(message, 'DataCloneError')` in the current context.
 void ThrowDataCloneError(v8::Isolate* isolate, v8::Local<v8::String> message);

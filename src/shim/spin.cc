@@ -1,0 +1,132 @@
+// Spin-before-sleep for a thread whose ports are busy.
+//
+// Waking a sleeping thread (eventfd write, then epoll_wait returning on the other core, then the
+// eventfd read) costs several system calls and often a context switch: more than the rest of a
+// small-message round trip. So a thread that delivered port messages in its last event-loop turn,
+// and would now block in epoll, first spins for a short while. Meanwhile senders only queue the
+// port on the thread's ready list and set a flag (no system call); the spinner delivers those
+// ports itself. Any other event on the loop (I/O, timers due, a uv_async) ends the spin at once.
+// A thread with no recent messages never spins. CORRAL_SPIN_US sets the budget (0: off).
+#include "shim.h"
+
+#include <poll.h>
+
+#include <algorithm>
+#include <cstdlib>
+
+namespace corral {
+
+namespace {
+
+constexpr uint64_t kDefaultSpinNs = 50 * 1000;
+// Checking the loop's epoll fd is a system call: done once per this many flag checks.
+constexpr int kFlagChecksPerPoll = 16;
+// After a sender rings: time given to the messages right behind it.
+constexpr uint64_t kGatherNs = 2 * 1000;
+// Longest stay in one spin-and-deliver turn before timers get their chance again.
+constexpr uint64_t kMaxStayNs = 1000 * 1000;
+
+uint64_t SpinBudgetNs() {
+  static const uint64_t budget = [] {
+    const char* env = std::getenv("CORRAL_SPIN_US");
+    if (env == nullptr || *env == '\0') return kDefaultSpinNs;
+    return static_cast<uint64_t>(std::strtoull(env, nullptr, 10)) * 1000;
+  }();
+  return budget;
+}
+
+inline void CpuRelax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
+// True once the loop's epoll fd has something to report.
+bool BackendReady(int fd) {
+  struct pollfd p = {fd, POLLIN, 0};
+  return ::poll(&p, 1, 0) > 0;
+}
+
+// Spins until a sender rings, another event arrives, or the budget is spent.
+void Spin(Spinner* spinner, uv_loop_t* loop, uint64_t budget) {
+  int fd = uv_backend_fd(loop);
+  uint64_t deadline = uv_hrtime() + budget;
+  spinner->spinning.store(true);
+  for (int n = 1; !spinner->rung.load(std::memory_order_relaxed); n++) {
+    CpuRelax();
+    if (n % kFlagChecksPerPoll == 0 && (BackendReady(fd) || uv_hrtime() >= deadline)) break;
+  }
+  spinner->spinning.store(false);
+}
+
+void OnPrepare(uv_prepare_t* handle) {
+  auto* spinner = static_cast<Spinner*>(handle->data);
+  if (spinner->deliveries == spinner->seen) return;
+  uv_loop_t* loop = handle->loop;
+  // Something is due already (immediates, expired timers, pending callbacks): no sleep ahead.
+  int timeout = uv_backend_timeout(loop);
+  if (timeout == 0) return;
+  uint64_t budget = SpinBudgetNs();
+  uint64_t stay = kMaxStayNs;
+  if (timeout > 0 && static_cast<uint64_t>(timeout) * 1000000 < stay) {
+    stay = static_cast<uint64_t>(timeout) * 1000000;
+  }
+  uint64_t leave_at = uv_hrtime() + stay;
+  bool drained = false;
+  // Deliver what arrives while spinning, and spin again, until the spin times out, another
+  // event is ready, or a listener scheduled something that is due at once.
+  for (;;) {
+    uint64_t now = uv_hrtime();
+    if (now >= leave_at) break;
+    Spin(spinner, loop, std::min(budget, leave_at - now));
+    if (!spinner->rung.exchange(false)) break;
+    // A short pause lets a stream of messages gather into a batch (one drain for many).
+    uint64_t gather_until = uv_hrtime() + kGatherNs;
+    while (uv_hrtime() < gather_until) CpuRelax();
+    spinner->drain(spinner->drain_arg);
+    drained = true;
+    if (uv_backend_timeout(loop) == 0) break;
+  }
+  spinner->seen = spinner->deliveries;
+  // Come back here after the poll (which must not block) instead of sleeping in it.
+  if (drained) uv_idle_start(&spinner->idle, [](uv_idle_t* idle) { uv_idle_stop(idle); });
+}
+
+}  // namespace
+
+Spinner* StartSpinner(uv_loop_t* loop, void (*drain)(void*), void* drain_arg) {
+  if (SpinBudgetNs() == 0) return nullptr;
+  auto* spinner = new Spinner();
+  spinner->drain = drain;
+  spinner->drain_arg = drain_arg;
+  spinner->prepare.data = spinner;
+  uv_prepare_init(loop, &spinner->prepare);
+  uv_prepare_start(&spinner->prepare, OnPrepare);
+  uv_idle_init(loop, &spinner->idle);
+  // Neither keeps a loop alive.
+  uv_unref(reinterpret_cast<uv_handle_t*>(&spinner->prepare));
+  uv_unref(reinterpret_cast<uv_handle_t*>(&spinner->idle));
+  return spinner;
+}
+
+bool RingSpinner(Spinner* spinner) {
+  spinner->rung.store(true);
+  return spinner->spinning.load();
+}
+
+void StopSpinner(Spinner* spinner) {
+  if (spinner == nullptr) return;
+  // Freed after the second of the two handles is closed.
+  auto closed = [](uv_handle_t* handle) {
+    auto* owner = static_cast<Spinner*>(handle->data);
+    if (--owner->open_handles == 0) delete owner;
+  };
+  spinner->idle.data = spinner;
+  spinner->open_handles = 2;
+  uv_close(reinterpret_cast<uv_handle_t*>(&spinner->idle), closed);
+  uv_close(reinterpret_cast<uv_handle_t*>(&spinner->prepare), closed);
+}
+
+}  // namespace corral
