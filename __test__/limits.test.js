@@ -33,4 +33,10 @@ describe('resourceLimits', () => {
     assert.strictEqual(corral.stdout, node.stdout);
     assert.match(node.stdout, /ERR_WORKER_OUT_OF_MEMORY/);
   });
+
+  it('hands young generation, old generation and code range sizes to V8 as node does', async () => {
+    const { node, corral } = await runBoth(fixture('heap-sizes.js'), [], { timeout: 60000 });
+    assert.strictEqual(corral.stdout, node.stdout);
+    assert.match(node.stdout, /"maxYoungGenerationSizeMb":3,/);
+  });
 });

@@ -107,18 +107,21 @@ function readLimits(limits) {
   return out;
 }
 
-// The limits a worker actually runs with, as Node reports them. corral enforces the old
-// generation cap and the stack size; the young generation and code range keep V8's defaults
-// (V8 takes those only at isolate creation, which would cost the startup snapshot), so their
-// real values are reported, not the requested ones.
+// The limits a worker actually runs with, as Node reports them: what was asked for, else V8's
+// defaults. Where this Node build does not let corral hand heap sizes to V8 (isolate.cc), only
+// the old-generation cap (checked after each full GC) and the stack size apply, and the young
+// generation and code range report V8's defaults.
 const v8DefaultYoungMb = Number(process.versions.node.split('.')[0]) >= 22 ? 192 : 48;
+let heapLimitsApplied;
 
 function effectiveLimits(requested) {
+  heapLimitsApplied ??= native.heapLimitsApplied();
   const heapLimitMb = Math.floor(require('v8').getHeapStatistics().heap_size_limit / 1048576);
+  const young = (heapLimitsApplied && requested.maxYoungGenerationSizeMb) || v8DefaultYoungMb;
   return {
-    maxYoungGenerationSizeMb: v8DefaultYoungMb,
+    maxYoungGenerationSizeMb: young,
     maxOldGenerationSizeMb: requested.maxOldGenerationSizeMb ?? heapLimitMb - v8DefaultYoungMb,
-    codeRangeSizeMb: 0,
+    codeRangeSizeMb: (heapLimitsApplied && requested.codeRangeSizeMb) || 0,
     stackSizeMb: requested.stackSizeMb ?? 4,
   };
 }

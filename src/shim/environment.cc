@@ -28,10 +28,10 @@ void SetEnv(StopCell* cell, node::Environment* env) {
   if (env != nullptr && cell->stop_requested) node::Stop(env);
 }
 
-// resourceLimits.maxOldGenerationSizeMb. V8 takes heap limits only at isolate creation, which
-// node.h offers only without the startup snapshot (3x slower starts); instead, after every
-// full GC the old generation's live size is checked against the cap. The near-heap-limit
-// callback covers V8's own limit: the worker ends alone instead of aborting the process.
+// resourceLimits.maxOldGenerationSizeMb. V8 enforces it when the isolate could be made with the
+// limits (NewWorkerIsolate); otherwise, after every full GC the old generation's live size is
+// checked against the cap. The near-heap-limit callback covers V8's own limit: the worker ends
+// alone instead of aborting the process.
 struct HeapGuard {
   StopCell* cell;
   size_t max_old_bytes;  // 0: no cap of our own
@@ -146,7 +146,9 @@ int32_t corral_env_run(const CorralWorkerSpec* spec, uint64_t thread_id, void* s
 
   std::shared_ptr<node::ArrayBufferAllocator> allocator = node::ArrayBufferAllocator::Create();
   node::EmbedderSnapshotData::Pointer snapshot = node::EmbedderSnapshotData::BuiltinSnapshotData();
-  v8::Isolate* isolate = node::NewIsolate(allocator, &loop, g_platform, snapshot.get());
+  bool heap_limits_applied = false;
+  v8::Isolate* isolate = corral::NewWorkerIsolate(allocator, &loop, g_platform, snapshot.get(),
+                                                  spec->limits, &heap_limits_applied);
   if (isolate == nullptr) {
     uv_loop_close(&loop);
     return 1;
@@ -154,7 +156,8 @@ int32_t corral_env_run(const CorralWorkerSpec* spec, uint64_t thread_id, void* s
 
   std::atomic<int32_t> exit_code{INT32_MIN};
   constexpr double kMiB = 1024.0 * 1024.0;
-  HeapGuard heap_guard{cell, static_cast<size_t>(spec->limits[1] * kMiB), &exit_code};
+  size_t own_old_cap = heap_limits_applied ? 0 : static_cast<size_t>(spec->limits[1] * kMiB);
+  HeapGuard heap_guard{cell, own_old_cap, &exit_code};
   {
     v8::Locker locker(isolate);
     v8::Isolate::Scope isolate_scope(isolate);
@@ -163,7 +166,9 @@ int32_t corral_env_run(const CorralWorkerSpec* spec, uint64_t thread_id, void* s
     double stack_mb = spec->limits[3] > 0 ? spec->limits[3] : 4;
     uintptr_t stack_here = reinterpret_cast<uintptr_t>(&stack_mb);
     isolate->SetStackLimit(stack_here - static_cast<uintptr_t>(stack_mb * kMiB) + 192 * 1024);
-    isolate->AddGCEpilogueCallback(AfterFullGC, &heap_guard, v8::kGCTypeMarkSweepCompact);
+    if (own_old_cap > 0) {
+      isolate->AddGCEpilogueCallback(AfterFullGC, &heap_guard, v8::kGCTypeMarkSweepCompact);
+    }
     isolate->AddNearHeapLimitCallback(NearHeapLimit, &heap_guard);
     // NewIsolate has already called SetIsolateUpForNode (a second call would register a
     // second message listener and report every uncaught exception twice).

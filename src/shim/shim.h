@@ -86,6 +86,14 @@ Spinner* StartSpinner(uv_loop_t* loop, void (*drain)(void*), void* drain_arg);  
 bool RingSpinner(Spinner* spinner);
 void StopSpinner(Spinner* spinner);
 
+// A worker's isolate from the built-in snapshot with resourceLimits (MiB; young, old, code range,
+// stack) applied by V8. *heap_limits_applied is false when they could not be (isolate.cc).
+v8::Isolate* NewWorkerIsolate(const std::shared_ptr<node::ArrayBufferAllocator>& allocator,
+                              uv_loop_t* loop, node::MultiIsolatePlatform* platform,
+                              const node::EmbedderSnapshotData* snapshot, const double limits[4],
+                              bool* heap_limits_applied);
+bool CanApplyHeapLimits();
+
 // Throws `new DOMException(message, 'DataCloneError')` in the current context.
 void ThrowDataCloneError(v8::Isolate* isolate, v8::Local<v8::String> message);
 

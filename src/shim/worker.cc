@@ -143,6 +143,11 @@ void TakePayload(const v8::FunctionCallbackInfo<v8::Value>& args) {
   }
 }
 
+// Whether resourceLimits' young generation and code range reach V8 (see isolate.cc).
+void HeapLimitsApplied(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  args.GetReturnValue().Set(CanApplyHeapLimits());
+}
+
 }  // namespace
 
 void InitWorkerNatives(v8::Isolate* isolate, v8::Local<v8::Context> context,
@@ -155,6 +160,7 @@ void InitWorkerNatives(v8::Isolate* isolate, v8::Local<v8::Context> context,
   SetMethod(isolate, context, exports, "currentThreadId", CurrentThreadIdNative);
   SetMethod(isolate, context, exports, "outOfMemory", OutOfMemory);
   SetMethod(isolate, context, exports, "loopTimes", LoopTimes);
+  SetMethod(isolate, context, exports, "heapLimitsApplied", HeapLimitsApplied);
 }
 
 }  // namespace corral

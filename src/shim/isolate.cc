@@ -1,0 +1,86 @@
+// Creating a worker's isolate with its resourceLimits applied by V8 itself.
+//
+// node.h's NewIsolate(allocator, ...) builds the isolate's CreateParams internally, so heap and
+// code-range sizes cannot be passed through it. Node's own Worker uses the overload that takes
+// the CreateParams; the node binary exports it (and the helpers it needs) on every
+// line corral supports, but no header declares them, so they are looked up at run time: where
+// they are missing the worker falls back to node.h's NewIsolate and the caller enforces the
+// old-generation cap itself (see HeapGuard in environment.cc).
+#include "shim.h"
+
+#include <dlfcn.h>
+
+namespace node {
+struct SnapshotData;
+}
+
+namespace {
+
+using NewIsolateWithParams = v8::Isolate* (*)(v8::Isolate::CreateParams*, uv_loop_t*,
+                                               node::MultiIsolatePlatform*,
+                                               const node::SnapshotData*,
+                                               const node::IsolateSettings&);
+using EmbeddedSnapshot = const node::SnapshotData* (*)();
+using SetCreateParams = void (*)(v8::Isolate::CreateParams*);
+
+struct InternalApi {
+  NewIsolateWithParams new_isolate = nullptr;
+  EmbeddedSnapshot embedded_snapshot = nullptr;
+  SetCreateParams set_create_params = nullptr;
+  bool complete() const { return new_isolate && embedded_snapshot && set_create_params; }
+};
+
+const InternalApi& Internal() {
+  static const InternalApi api = [] {
+    InternalApi found;
+    found.new_isolate = reinterpret_cast<NewIsolateWithParams>(dlsym(
+        RTLD_DEFAULT,
+        "_ZN4node10NewIsolateEPN2v87Isolate12CreateParamsEP9uv_loop_sPNS_20"
+        "MultiIsolatePlatformEPKNS_12SnapshotDataERKNS_15IsolateSettingsE"));
+    found.embedded_snapshot = reinterpret_cast<EmbeddedSnapshot>(
+        dlsym(RTLD_DEFAULT, "_ZN4node15SnapshotBuilder23GetEmbeddedSnapshotDataEv"));
+    found.set_create_params = reinterpret_cast<SetCreateParams>(dlsym(
+        RTLD_DEFAULT, "_ZN4node29SetIsolateCreateParamsForNodeEPN2v87Isolate12CreateParamsE"));
+    return found;
+  }();
+  return api;
+}
+
+constexpr double kMiB = 1024.0 * 1024.0;
+
+size_t Bytes(double mb) { return static_cast<size_t>(mb * kMiB); }
+
+}  // namespace
+
+namespace corral {
+
+bool CanApplyHeapLimits() { return Internal().complete(); }
+
+v8::Isolate* NewWorkerIsolate(const std::shared_ptr<node::ArrayBufferAllocator>& allocator,
+                              uv_loop_t* loop, node::MultiIsolatePlatform* platform,
+                              const node::EmbedderSnapshotData* snapshot, const double limits[4],
+                              bool* heap_limits_applied) {
+  const double young = limits[0], old = limits[1], code_range = limits[2];
+  const InternalApi& api = Internal();
+  *heap_limits_applied = false;
+  bool wants_limits = young > 0 || old > 0 || code_range > 0;
+  if (!wants_limits || !api.complete()) {
+    return node::NewIsolate(allocator, loop, platform, snapshot);
+  }
+  // As Node's Worker: V8's defaults for this machine first, then what was asked for on top
+  // (NewIsolate keeps constraints whose old generation is already set).
+  v8::Isolate::CreateParams params;
+  api.set_create_params(&params);
+  if (young > 0) params.constraints.set_max_young_generation_size_in_bytes(Bytes(young));
+  if (old > 0) params.constraints.set_max_old_generation_size_in_bytes(Bytes(old));
+  if (code_range > 0) params.constraints.set_code_range_size_in_bytes(Bytes(code_range));
+  params.array_buffer_allocator_shared = allocator;
+  // The built-in snapshot: the same data node::EmbedderSnapshotData::BuiltinSnapshotData()
+  // wraps, which the caller passes on to CreateIsolateData.
+  v8::Isolate* isolate =
+      api.new_isolate(&params, loop, platform, api.embedded_snapshot(), node::IsolateSettings());
+  *heap_limits_applied = isolate != nullptr;
+  return isolate;
+}
+
+}  // namespace corral
