@@ -1,3 +1,4 @@
+use std::cell::UnsafeCell;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -46,6 +47,11 @@ impl Inbox {
 pub struct Endpoint {
     own: Arc<Inbox>,
     peer: Arc<Inbox>,
+    /// Messages already taken out of `own` in one batch, still to be popped. Only the holder
+    /// touches it (pop and queued are called by the thread holding the endpoint), so a
+    /// streaming receiver takes the inbox lock once per batch instead of once per message.
+    /// It moves with the endpoint and is dropped with it, as the inbox's queue is.
+    taken: UnsafeCell<VecDeque<MessagePtr>>,
 }
 
 /// What `pop` found.
@@ -62,8 +68,8 @@ impl Endpoint {
         let a = Arc::new(Inbox::default());
         let b = Arc::new(Inbox::default());
         (
-            Endpoint { own: a.clone(), peer: b.clone() },
-            Endpoint { own: b, peer: a },
+            Endpoint { own: a.clone(), peer: b.clone(), taken: Default::default() },
+            Endpoint { own: b, peer: a, taken: Default::default() },
         )
     }
 
@@ -83,13 +89,21 @@ impl Endpoint {
     }
 
     /// Takes the next message (`want_messages`), or only reports whether the other side closed
-    /// (a port that is not receiving). An empty answer re-arms the wake-up.
+    /// (a port that is not receiving). An empty answer re-arms the wake-up. Called only by the
+    /// endpoint's holder.
     pub fn pop(&self, want_messages: bool) -> Pop {
-        let mut own = self.own.lock();
+        // SAFETY: `taken` is touched only by the holder (see the field), never concurrently.
+        let taken = unsafe { &mut *self.taken.get() };
         if want_messages {
-            if let Some(msg) = own.queue.pop_front() {
+            if let Some(msg) = taken.pop_front() {
                 return Pop::Message(msg);
             }
+        }
+        let mut own = self.own.lock();
+        if want_messages && !own.queue.is_empty() {
+            std::mem::swap(taken, &mut own.queue);
+            drop(own);
+            return Pop::Message(taken.pop_front().expect("a batch just taken"));
         }
         if own.peer_closed {
             return Pop::Closed;
@@ -98,17 +112,23 @@ impl Endpoint {
         Pop::Empty
     }
 
+    /// Called by the holder (a port attaching or detaching the endpoint).
     pub fn set_waker(&self, waker: Option<Waker>) {
+        // SAFETY: as in pop.
+        let batch_pending = unsafe { !(*self.taken.get()).is_empty() };
         let mut own = self.own.lock();
         own.waker = waker;
         own.notified = false;
-        if own.has_news() {
+        if batch_pending || own.has_news() {
             own.wake_if_idle();
         }
     }
 
+    /// Messages waiting for the holder (called by the holder).
     pub fn queued(&self) -> usize {
-        self.own.lock().queue.len()
+        // SAFETY: as in pop.
+        let taken = unsafe { &*self.taken.get() };
+        taken.len() + self.own.lock().queue.len()
     }
 }
 
@@ -169,6 +189,27 @@ mod tests {
         assert_eq!(b.queued(), 1);
         drop(a);
         assert_eq!(b.pop(false), Pop::Closed);
+    }
+
+    #[test]
+    fn a_batch_taken_but_not_delivered_moves_with_the_endpoint() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static WAKES: AtomicUsize = AtomicUsize::new(0);
+        let (a, b) = Endpoint::pair();
+        for i in 1..=3 {
+            a.send(msg(i)).unwrap();
+        }
+        assert_eq!(b.pop(true), Pop::Message(msg(1)));
+        assert_eq!(b.queued(), 2);
+        // b changes holder (a transfer): the new holder is woken for what is left.
+        let moved = std::thread::spawn(move || b).join().unwrap();
+        moved.set_waker(Some(Waker::test_counter(&WAKES)));
+        assert_eq!(WAKES.load(Ordering::SeqCst), 1);
+        a.send(msg(4)).unwrap();
+        for i in 2..=4 {
+            assert_eq!(moved.pop(true), Pop::Message(msg(i)));
+        }
+        assert_eq!(moved.pop(true), Pop::Empty);
     }
 
     #[test]

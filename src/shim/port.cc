@@ -301,7 +301,7 @@ void Receive(const v8::FunctionCallbackInfo<v8::Value>& args) {
   v8::Local<v8::Value> value;
   if (!Deserialize(isolate, context, msg.get()).ToLocal(&value)) return;
   v8::Local<v8::Object> wrapper = v8::Object::New(isolate);
-  wrapper->Set(context, Str(isolate, "message"), value).Check();
+  wrapper->Set(context, pd->state->event_names[kMessage].Get(isolate), value).Check();
   args.GetReturnValue().Set(wrapper);
 }
 

@@ -31,6 +31,9 @@ struct Message {
   std::vector<std::shared_ptr<v8::BackingStore>> transferred;  // ArrayBuffers moved, by id
   std::vector<void*> ports;  // Rust endpoints moved with the message (owned until taken)
   ~Message();
+  // Per-thread pools: a message is usually freed on another thread (message_pool.cc).
+  static void* operator new(size_t size);
+  static void operator delete(void* ptr);
 };
 
 // Serializes `value`; on failure a JS exception is pending and nullptr is returned.
