@@ -57,14 +57,17 @@ void FreeList(FreeBlock* block) {
 struct ThreadPool {
   Pool* pool = nullptr;
   ~ThreadPool() {
-    if (pool == nullptr) return;
-    FreeList(pool->local);
-    pool->local = nullptr;
-    pool->local_count = 0;
-    FreeList(pool->remote.exchange(nullptr, std::memory_order_acquire));
+    Pool* gone = pool;
+    if (gone == nullptr) return;
+    pool = nullptr;  // a free later in this thread's exit takes the remote path
+    FreeList(gone->local);
+    gone->local = nullptr;
+    gone->local_count = 0;
+    FreeList(gone->remote.exchange(nullptr, std::memory_order_acquire));
+    gone->remote_count.store(0, std::memory_order_relaxed);
     std::lock_guard<std::mutex> lock(SpareMutex());
-    pool->next_spare = g_spare;
-    g_spare = pool;
+    gone->next_spare = g_spare;
+    g_spare = gone;
   }
 };
 
