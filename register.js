@@ -1,3 +1,3 @@
 'use strict';
 // Preload: node -r corral/register app.js
-require('./lib/register').installBuiltins();
+require('./lib/register').installPreload();

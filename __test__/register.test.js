@@ -4,6 +4,7 @@
 const { describe, it } = require('node:test');
 const assert = require('node:assert');
 const path = require('path');
+const { pathToFileURL } = require('url');
 const { fixture, run, root, register } = require('./helpers');
 
 describe('corral/register', () => {
@@ -38,5 +39,14 @@ describe('corral/register', () => {
     const res = await run(['-r', fixture('trap-worker-threads.js'), fixture('hello-eval.js')]);
     assert.notStrictEqual(res.code, 0);
     assert.match(res.stderr, /node:worker_threads was used/);
+  });
+
+  it("gives workers corral's cluster and child_process, loaded on first use (-r and --import)", async () => {
+    const expected = '{"loadedBeforeUse":0,"esmFork":true,"requireFork":true,"spawnIsNodes":true,' +
+      '"clusterPrimary":true,"reuseport":true,"loadedAfterUse":true}\n{"hello":"child"}\nexit 0\n';
+    for (const preload of [['-r', register], ['--import', pathToFileURL(register.replace(/\.js$/, '.mjs')).href]]) {
+      const res = await run([...preload, fixture('worker-builtins.mjs')]);
+      assert.strictEqual(res.stdout, expected, res.stderr);
+    }
   });
 });

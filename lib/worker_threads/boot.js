@@ -168,12 +168,13 @@ exports.boot = function boot(process) {
     // not depend on the payload is loaded first: a warm thread has it ready when claimed.
     require('./port');
     const { native } = require('../binding');
-    // The built-ins become corral's here (worker_threads is synced again once this thread
-    // knows it is a worker). What runs until the payload comes sees a private copy of the
-    // environment (corral's cluster edits it when loaded), never the process's own.
+    // The built-ins become corral's here: worker_threads now (synced again once this thread
+    // knows it is a worker), cluster and child_process on first use. What runs until the
+    // payload comes sees a private copy of the environment, never the process's own.
     const sharedEnv = process.env;
     process.env = makeEnv(sharedEnv);
-    require('../register').installBuiltins();
+    const register = require('../register');
+    register.installBuiltins(register.workerEager, register.workerLazy);
     require('./stdio').prime();
     compileEval(require('vm'), '', '[worker eval]'); // the eval path's first compile, too
     refuseProcessWideOperations(process);
