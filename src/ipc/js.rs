@@ -237,6 +237,7 @@ fn on_event(id: u32, status: i32, events: i32) {
             };
             vec![jsloop::int(env, EV_MESSAGE), jsloop::int(env, id as i64), data, int_array(env, &fd_list)]
         });
+        crate::shim::spin_note_delivery();
     }
     for token in acked_tokens {
         jsloop::emit(|env| vec![jsloop::int(env, EV_ACK), jsloop::int(env, id as i64), jsloop::int(env, token as i64)]);

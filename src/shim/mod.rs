@@ -144,6 +144,17 @@ extern "C" {
     pub fn corral_stop_cell_free(cell: *mut c_void);
     pub fn corral_stop_cell_stop(cell: *mut c_void);
     pub fn corral_stop_cell_loop_times(cell: *mut c_void, idle_ns: *mut u64, start_ns: *mut u64) -> bool;
+    pub fn corral_spin_note_delivery();
+}
+
+/// Tells this thread's spinner (src/shim/spin.cc) that messages were delivered in this loop
+/// turn, so it spins before the loop sleeps: a reply that comes soon is read without a wake-up.
+pub fn spin_note_delivery() {
+    #[cfg(not(test))]
+    // SAFETY: only touches the calling thread's own state.
+    unsafe {
+        corral_spin_note_delivery()
+    }
 }
 
 // Safe wrappers; in unit tests (no Node to link against) they are inert.

@@ -440,6 +440,13 @@ void SetCurrentThreadId(uint64_t id) {
 
 }  // namespace corral
 
+// IPC channels (src/ipc) deliver messages on this thread too: the spinner counts them.
+extern "C" void corral_spin_note_delivery() {
+  if (corral::t_state != nullptr && corral::t_state->spinner != nullptr) {
+    corral::t_state->spinner->deliveries++;
+  }
+}
+
 extern "C" void corral_port_wake(void* waker) {
   corral::Wake(static_cast<corral::PortData*>(waker));
 }
