@@ -146,3 +146,15 @@ test('timeout, AbortSignal and unref behave as in node', async () => {
   assert.ok(pid > 0);
   try { process.kill(pid, 'SIGKILL'); } catch {}
 });
+
+test("the child's side (corral's channel in a child of the same node) behaves as node's", async () => {
+  const [a, b] = await Promise.all([
+    run(fixture('cp-child-side.js')),
+    run(fixture('cp-child-side.js'), [], { mode: 'corral' }),
+  ]);
+  assert.strictEqual(a.code, 0, a.stderr);
+  assert.strictEqual(b.stdout, a.stdout, b.stderr);
+  assert.match(b.stdout, /"last words"\],"code":7/);
+  assert.match(b.stdout, /unref exited by itself 0 true/);
+  assert.match(b.stdout, /early \["early 1","early 2"\]\nesm \{"seen":\[\{"esm":"at once"\}\],"code":0/);
+});

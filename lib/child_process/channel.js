@@ -25,23 +25,55 @@ function isInternal(message) {
     message.cmd.length > 5 && message.cmd.startsWith('NODE_');
 }
 
-// Node's `child.channel`: ref/unref the channel's hold on the event loop.
+// Node's `child.channel` / `process.channel`: ref/unref the channel's hold on the event loop.
+// In a child the hold follows the 'message'/'disconnect' listeners (refCounted) until ref() or
+// unref() is called explicitly, as in Node.
 class Control {
   #id;
   #refed = true;
+  #refs = 0;
+  #explicit = false;
   constructor(id, fd) {
     this.#id = id;
     this.fd = fd;
   }
+  #set(on) {
+    if (on !== this.#refed) binding.ipcRef(this.#id, on);
+    this.#refed = on;
+  }
   ref() {
-    if (!this.#refed) binding.ipcRef(this.#id, true);
-    this.#refed = true;
+    this.#explicit = true;
+    this.#set(true);
   }
   unref() {
-    if (this.#refed) binding.ipcRef(this.#id, false);
-    this.#refed = false;
+    this.#explicit = true;
+    this.#set(false);
+  }
+  refCounted() {
+    if (++this.#refs === 1 && !this.#explicit) this.#set(true);
+  }
+  unrefCounted() {
+    if (--this.#refs === 0 && !this.#explicit) this.#set(false);
+  }
+  // A child's channel starts with no hold: listeners take it (refCounted).
+  holdWhileListened() {
+    this.#set(this.#refs > 0);
   }
   get refed() { return this.#refed; }
+}
+
+// Sends batched for the next tick go out before the process exits (Node writes at once, so
+// `send(); process.exit()` delivers there too). One 'exit' listener for every channel.
+const pendingFlushes = new Set();
+let exitHooked = false;
+function flushAtExit(flush) {
+  if (!exitHooked) {
+    exitHooked = true;
+    process.on('exit', () => {
+      for (const f of pendingFlushes) f();
+    });
+  }
+  pendingFlushes.add(flush);
 }
 
 function setupChannel(target, fd, mode) {
@@ -61,6 +93,7 @@ function setupChannel(target, fd, mode) {
 
   function flush() {
     flushScheduled = false;
+    pendingFlushes.delete(flush);
     if (batch.length === 0) return 0;
     const data = batch.length === 1 ? batch[0] :
       (mode === 'advanced' ? Buffer.concat(batch) : batch.join(''));
@@ -87,10 +120,24 @@ function setupChannel(target, fd, mode) {
   target._channelId = id;
   target.connected = true;
 
+  // As Node: a 'message' with nobody listening waits until a listener comes (an ESM child
+  // attaches its listener only after its first loop turns).
+  let waiting = [];
   function deliver(message, handle) {
     const name = isInternal(message) ? 'internalMessage' : 'message';
-    process.nextTick(() => target.emit(name, message, handle));
+    process.nextTick(() => {
+      if (name === 'internalMessage' || target.listenerCount('message') > 0) target.emit(name, message, handle);
+      else waiting.push([message, handle]);
+    });
   }
+  target.on('newListener', () => {
+    process.nextTick(() => {
+      if (!target.channel || waiting.length === 0 || target.listenerCount('message') === 0) return;
+      const due = waiting;
+      waiting = [];
+      for (const [message, handle] of due) target.emit('message', message, handle);
+    });
+  });
 
   function onMessage(message) {
     if (!isInternal(message) || message.cmd !== 'NODE_HANDLE') {
@@ -186,6 +233,7 @@ function setupChannel(target, fd, mode) {
       if (!flushScheduled) {
         flushScheduled = true;
         process.nextTick(flush);
+        flushAtExit(flush);
       }
       return binding.ipcQueued(id) < kMaxQueued;
     }
@@ -226,4 +274,18 @@ function setupChannel(target, fd, mode) {
   };
 }
 
-module.exports = { setupChannel, errnoException };
+// The child's end (see child-preload.js): `process.send`, `process.channel`, 'message', ... on
+// `process`, with the channel holding the loop only while someone listens, as Node's does.
+function setupChildChannel(fd, mode) {
+  setupChannel(process, fd, mode);
+  const control = process.channel;
+  control.holdWhileListened();
+  process.on('newListener', (name) => {
+    if (name === 'message' || name === 'disconnect') control.refCounted();
+  });
+  process.on('removeListener', (name) => {
+    if (name === 'message' || name === 'disconnect') control.unrefCounted();
+  });
+}
+
+module.exports = { setupChannel, setupChildChannel, errnoException };

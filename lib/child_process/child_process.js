@@ -9,6 +9,7 @@ const binding = require('../binding');
 const dispatch = require('./dispatch');
 const { setupChannel, errnoException } = require('./channel');
 const { makeError } = require('../errors');
+const childPreload = require('path').join(__dirname, 'child-preload.js');
 
 const signalNames = Object.fromEntries(Object.entries(signals).map(([k, v]) => [v, k]));
 
@@ -59,13 +60,18 @@ class ChildProcess extends EventEmitter {
     const ipcIndex = stdio.indexOf('ipc');
     const codes = [0, 1, 2].map((i) => stdioCode(stdio[i], i));
     const env = [...options.envPairs];
-    if (ipcIndex >= 0) {
+    let args = options.args.slice(1);
+    if (ipcIndex >= 0 && options.childChannel) {
+      // See child-preload.js; spawnargs stay what Node reports.
+      env.push(`CORRAL_CHANNEL_FD=${ipcIndex}`, `NODE_CHANNEL_SERIALIZATION_MODE=${options.serialization}`);
+      args = ['--require', childPreload, ...args];
+    } else if (ipcIndex >= 0) {
       env.push(`NODE_CHANNEL_FD=${ipcIndex}`, `NODE_CHANNEL_SERIALIZATION_MODE=${options.serialization}`);
     }
     dispatch.init();
     const out = binding.procSpawn({
       file: options.file,
-      args: options.args.slice(1),
+      args,
       env,
       cwd: options.cwd ?? undefined,
       stdio: codes,

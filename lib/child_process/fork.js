@@ -120,6 +120,10 @@ function normalize(modulePath, args, options) {
     stdio: options.stdio, uid: options.uid, gid: options.gid, detached: options.detached,
     serialization, timeout: options.timeout, signal: options.signal, killSignal,
     deathSignal: options.deathSignal,
+    // The child's end of the channel is corral's when the child runs this same node (the
+    // addon loads there); cluster workers and CORRAL_CHILD_CHANNEL=0 keep Node's.
+    childChannel: options.childChannel !== false && options.execPath === process.execPath &&
+      process.env.CORRAL_CHILD_CHANNEL !== '0',
   };
 }
 

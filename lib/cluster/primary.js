@@ -89,6 +89,8 @@ function setup(cluster) {
       uid: cluster.settings.uid,
       // Workers never outlive the primary (its JS thread spawns them).
       deathSignal: 9,
+      // The worker side (lib/cluster/child.js) runs on Node's own process channel.
+      childChannel: false,
     });
   }
 

@@ -1,0 +1,24 @@
+'use strict';
+// Preloaded (`--require`, first) into a child that corral's fork() starts with the same node
+// binary: the child's end of the IPC channel is corral's too (Rust framing, the messages of one
+// tick in one write), in place of the Node channel Node would have made from NODE_CHANNEL_FD.
+// Everything else about the child is Node's; the preload leaves no trace in process.execArgv
+// or process.env.
+const fd = Number(process.env.CORRAL_CHANNEL_FD);
+const mode = process.env.NODE_CHANNEL_SERIALIZATION_MODE || 'json';
+// As Node does with NODE_CHANNEL_FD: not inherited by this child's own children.
+delete process.env.CORRAL_CHANNEL_FD;
+delete process.env.NODE_CHANNEL_SERIALIZATION_MODE;
+const at = process.execArgv.indexOf(__filename);
+if (at > 0 && process.execArgv[at - 1] === '--require') process.execArgv.splice(at - 1, 2);
+
+if (Number.isInteger(fd) && fd >= 0 && !process.send) {
+  let setupChildChannel;
+  try {
+    ({ setupChildChannel } = require('./channel'));
+  } catch {
+    // The addon cannot load here: Node's own channel on the same fd.
+    require('child_process')._forkChild(fd, mode);
+  }
+  if (setupChildChannel) setupChildChannel(fd, mode);
+}
