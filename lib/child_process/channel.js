@@ -10,6 +10,8 @@ const { makeError, invalidArgType } = require('../errors');
 const { getSystemErrorName } = require('util');
 
 const kMaxQueued = 65536 * 2;
+// Messages of one tick go out in one write, up to this many (CORRAL_IPC_BATCH).
+const kBatchMax = Number(process.env.CORRAL_IPC_BATCH) || 64;
 
 function errnoException(errno, syscall) {
   const code = getSystemErrorName(errno);
@@ -230,7 +232,10 @@ function setupChannel(target, fd, mode) {
     if (fd < 0) {
       batch.push(codec.encode(message));
       if (typeof callback === 'function' || !options.swallowErrors) batchCallbacks.push({ callback, options });
-      if (!flushScheduled) {
+      if (batch.length >= kBatchMax) {
+        // A long run of sends in one tick: let the peer start on these meanwhile.
+        flush();
+      } else if (!flushScheduled) {
         flushScheduled = true;
         process.nextTick(flush);
         flushAtExit(flush);
