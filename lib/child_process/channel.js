@@ -227,6 +227,7 @@ function setupChannel(target, fd, mode) {
         message = envelope;
         token = nextToken++;
         acks.set(token, { handle, type, options });
+        handles.beforeSend(type, handle, options);
       }
     }
     if (fd < 0) {

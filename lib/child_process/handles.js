@@ -32,6 +32,14 @@ function fdOf(type, handle) {
   return native && typeof native.fd === 'number' ? native.fd : -1;
 }
 
+// As a socket goes out: it stops reading at once (as Node detaches it), so what arrives from
+// now on stays in the kernel for the receiver instead of being read here.
+function beforeSend(type, handle, options) {
+  if (type !== 'net.Socket' || options.keepOpen) return;
+  handle.pause();
+  handle._handle?.readStop?.();
+}
+
 // After a handle went out: Node closes a sent socket unless keepOpen (the receiver owns it).
 function afterSend(type, handle, options) {
   if (type === 'net.Socket' && !options.keepOpen) handle.destroy();
@@ -62,4 +70,4 @@ function receive(message, fd, emit) {
   }
 }
 
-module.exports = { RawFd, typeOf, fdOf, afterSend, receive };
+module.exports = { RawFd, typeOf, fdOf, beforeSend, afterSend, receive };
