@@ -158,3 +158,23 @@ test("the child's side (corral's channel in a child of the same node) behaves as
   assert.match(b.stdout, /unref exited by itself 0 true/);
   assert.match(b.stdout, /early \["early 1","early 2"\]\nesm \{"seen":\[\{"esm":"at once"\}\],"code":0/);
 });
+
+test("advanced IPC frames from the shim's serializer are the bytes Node's JS serializer writes", () => {
+  const { advanced, advancedInJs } = require(`${root}/lib/child_process/serialization.js`);
+  const { native } = require(`${root}/lib/binding.js`);
+  const plain = ['str', 42, -0, 1.5, NaN, true, null, undefined, 10n, { a: [1, { b: 'c' }], u: undefined },
+    new Map([[1, { x: 2 }]]), new Set(['a']), new Date(0), /re/g, 'ünïcödé ✓', [1, , 3], new Error('e')];
+  for (const v of plain) {
+    const ours = native.ipcEncode(v);
+    assert.ok(Buffer.isBuffer(ours), `native encodes ${String(v)}`);
+    assert.ok(ours.equals(advancedInJs.encode(v)), `same bytes for ${String(v)}`);
+  }
+  // Host objects (typed arrays, Buffers) go through JS, in order with native frames around them.
+  const hosted = [Buffer.from('buf'), new Uint16Array([1, 2, 3]), { nested: new Float64Array([0.5]) }];
+  for (const v of hosted) assert.strictEqual(native.ipcEncode(v), undefined);
+  const values = ['first', ...hosted, { last: true }];
+  const wire = Buffer.concat(values.map((v) => advanced.encode(v)));
+  assert.deepStrictEqual(advanced.decode(wire), values);
+  // What cannot be cloned fails as in Node's JS serializer (an Error, not a DataCloneError).
+  assert.throws(() => advanced.encode({ f() {} }), { name: 'Error', message: /could not be cloned/ });
+});

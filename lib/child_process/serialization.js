@@ -37,7 +37,31 @@ const json = {
   },
 };
 
+// Plain data goes through the shim's serializer (src/shim/ipc_codec.cc: the same bytes, without
+// the JS serializer classes' cost); typed arrays and other host objects through these classes.
+const { native } = require('../binding');
+
 const advanced = {
+  encode(message) {
+    return native.ipcEncode(message) ?? advancedInJs.encode(message);
+  },
+  // `buf` holds complete frames only.
+  decode(buf) {
+    const out = [];
+    let off = 0;
+    for (;;) {
+      const part = native.ipcDecode(buf, off);
+      const stop = part.pop();
+      for (let i = 0; i < part.length; i++) out.push(part[i]);
+      if (stop < 0) return out;
+      const len = buf.readUInt32BE(stop);
+      out.push(...advancedInJs.decode(buf.subarray(stop, stop + 4 + len)));
+      off = stop + 4 + len;
+    }
+  },
+};
+
+const advancedInJs = {
   encode(message) {
     const ser = new Serializer();
     ser.writeRawBytes(Buffer.allocUnsafe(4));
@@ -62,4 +86,4 @@ const advanced = {
   },
 };
 
-module.exports = { json, advanced };
+module.exports = { json, advanced, advancedInJs };

@@ -477,6 +477,7 @@ extern "C" napi_value corral_shim_init(napi_env env, napi_value exports, uint64_
   InitBroadcastNatives(isolate, context, target);
   InitSharedNatives(isolate, context, target);
   InitPoolNatives(isolate, context, target);
+  InitIpcCodecNatives(isolate, context, target);
   target->Set(context, Str(isolate, "threadId"),
               v8::Number::New(isolate, static_cast<double>(thread_id))).Check();
   ToLocal(exports).As<v8::Object>()->Set(context, Str(isolate, "native"), target).Check();

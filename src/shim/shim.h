@@ -57,6 +57,10 @@ void ClosePortsOfThisThread();
 // A claimed warm thread takes its worker's threadId.
 void SetCurrentThreadId(uint64_t id);
 
+// IPC 'advanced' codec natives (ipc_codec.cc).
+void InitIpcCodecNatives(v8::Isolate* isolate, v8::Local<v8::Context> context,
+                         v8::Local<v8::Object> exports);
+
 // BroadcastChannel natives (broadcast.cc).
 void InitBroadcastNatives(v8::Isolate* isolate, v8::Local<v8::Context> context,
                           v8::Local<v8::Object> exports);
