@@ -274,4 +274,10 @@ describe('same output as node:worker_threads', () => {
       assert.ok(node.stdout.length > 0);
     });
   }
+
+  it("getHeapSnapshot() reads the worker's own heap, with Node's errors", async () => {
+    const { node, corral } = await runBoth(fixture('heap-snapshot.js'), [], { timeout: 60000 });
+    assert.strictEqual(corral.stdout, node.stdout, corral.stderr);
+    assert.match(corral.stdout, /worker heap holds the marker true\nafter exit ERR_WORKER_NOT_RUNNING/);
+  });
 });

@@ -82,6 +82,8 @@ export class Worker extends EventEmitter {
   ref(): void;
   unref(): void;
   terminate(): Promise<number>;
+  /** A Readable of the worker's V8 heap snapshot (JSON), as node:worker_threads'. */
+  getHeapSnapshot(options?: { exposeInternals?: boolean; exposeNumericValues?: boolean }): Promise<Readable>;
   addListener(event: 'error', listener: (err: Error) => void): this;
   addListener(event: 'exit', listener: (exitCode: number) => void): this;
   addListener(event: 'message', listener: (value: any) => void): this;

@@ -23,6 +23,25 @@ const kExited = Symbol('corral.worker.exited');
 const kLimits = Symbol('corral.worker.limits');
 const kRequested = Symbol('corral.worker.requestedLimits');
 const kOnExit = Symbol('corral.worker.onExit');
+const kSnapshots = Symbol('corral.worker.heapSnapshots');
+let nextSnapshotId = 0;
+
+function notRunning() {
+  return makeError(Error, 'ERR_WORKER_NOT_RUNNING', 'Worker instance not running');
+}
+
+function validateSnapshotOptions(options) {
+  if (options === undefined) return {};
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw invalidArgType('options', ['object'], options);
+  }
+  const { exposeInternals = false, exposeNumericValues = false } = options;
+  if (typeof exposeInternals !== 'boolean') throw invalidArgType('options.exposeInternals', ['boolean'], exposeInternals);
+  if (typeof exposeNumericValues !== 'boolean') {
+    throw invalidArgType('options.exposeNumericValues', ['boolean'], exposeNumericValues);
+  }
+  return { exposeInternals, exposeNumericValues };
+}
 
 const limitKeys = ['maxYoungGenerationSizeMb', 'maxOldGenerationSizeMb', 'codeRangeSizeMb', 'stackSizeMb'];
 
@@ -172,6 +191,7 @@ class Worker extends EventEmitter {
     this[kExited] = false;
     this[kLimits] = limits;
     this[kRequested] = requestedLimits;
+    this[kSnapshots] = new Map();
     this.stdin = options.stdin ? stdio.parentStdin(control.port1) : null;
     this.stdout = stdio.pushReadable();
     this.stderr = stdio.pushReadable();
@@ -222,6 +242,20 @@ class Worker extends EventEmitter {
       case 'stdio':
         (msg.fd === 2 ? this.stderr : this.stdout).push(stdio.toChunk(msg.data));
         break;
+      case 'heapSnapshot': {
+        const pending = this[kSnapshots].get(msg.id);
+        this[kSnapshots].delete(msg.id);
+        if (!pending) break;
+        if (msg.error !== undefined) {
+          pending.reject(msg.error);
+        } else {
+          const stream = new (require('stream').Readable)({ read() {} });
+          stream.push(Buffer.from(msg.data.buffer, msg.data.byteOffset, msg.data.byteLength));
+          stream.push(null);
+          pending.resolve(stream);
+        }
+        break;
+      }
       case 'error':
         if (msg.props && msg.error !== null && typeof msg.error === 'object') Object.assign(msg.error, msg.props);
         // Messages the worker posted before it threw come first, whichever port woke first.
@@ -248,6 +282,8 @@ class Worker extends EventEmitter {
     this.stdout.push(null);
     this.stderr.push(null);
     this.threadId = -1;
+    for (const pending of this[kSnapshots].values()) pending.reject(notRunning());
+    this[kSnapshots].clear();
     this.emit('exit', code);
   }
 
@@ -266,6 +302,18 @@ class Worker extends EventEmitter {
     const exited = new Promise((resolve) => this.once('exit', resolve));
     native.stopWorker(this.threadId);
     return exited;
+  }
+
+  // A Readable of the worker's heap snapshot (JSON), as Node's. Taken on the worker's thread
+  // when its event loop gets to the request.
+  getHeapSnapshot(options) {
+    const validated = validateSnapshotOptions(options);
+    if (this[kExited]) return Promise.reject(notRunning());
+    return new Promise((resolve, reject) => {
+      const id = ++nextSnapshotId;
+      this[kSnapshots].set(id, { resolve, reject });
+      this[kControl].postMessage({ type: 'heapSnapshot', id, options: validated });
+    });
   }
 
   ref() {
