@@ -62,6 +62,6 @@ extern "C" void* corral_message_clone(void* raw) {
   copy->kind = msg->kind;
   copy->number = msg->number;
   copy->data = msg->data;
-  copy->shared = msg->shared;
+  if (msg->attached) copy->Attach().shared = msg->attached->shared;
   return copy;
 }

@@ -14,7 +14,8 @@
 namespace corral {
 
 Message::~Message() {
-  for (void* ep : ports) {
+  if (!attached) return;
+  for (void* ep : attached->ports) {
     if (ep != nullptr) corral_ep_close(ep);
   }
 }
@@ -97,8 +98,9 @@ class SerializerDelegate : public v8::ValueSerializer::Delegate {
       if (shared_objects_[i]->StrictEquals(sab)) return v8::Just(static_cast<uint32_t>(i));
     }
     shared_objects_.push_back(sab);
-    msg_->shared.push_back(sab->GetBackingStore());
-    return v8::Just(static_cast<uint32_t>(msg_->shared.size() - 1));
+    auto& shared = msg_->Attach().shared;
+    shared.push_back(sab->GetBackingStore());
+    return v8::Just(static_cast<uint32_t>(shared.size() - 1));
   }
 
   static constexpr const char* kMissingTransferable =
@@ -145,8 +147,8 @@ class DeserializerDelegate : public v8::ValueDeserializer::Delegate {
 
   v8::MaybeLocal<v8::SharedArrayBuffer> GetSharedArrayBufferFromId(v8::Isolate* isolate,
                                                                     uint32_t id) override {
-    if (id >= msg_->shared.size()) return {};
-    return v8::SharedArrayBuffer::New(isolate, msg_->shared[id]);
+    if (!msg_->attached || id >= msg_->attached->shared.size()) return {};
+    return v8::SharedArrayBuffer::New(isolate, msg_->attached->shared[id]);
   }
 
   v8::ValueDeserializer* deserializer_ = nullptr;
@@ -317,10 +319,10 @@ Message* Serialize(v8::Isolate* isolate, v8::Local<v8::Context> context, v8::Loc
 
   // Only now, with nothing left to fail, move buffers and ports out of the sender.
   for (auto& ab : buffers) {
-    msg->transferred.push_back(ab->GetBackingStore());
+    msg->Attach().transferred.push_back(ab->GetBackingStore());
     if (ab->Detach(v8::Local<v8::Value>()).IsNothing()) return nullptr;
   }
-  for (auto& port : ports) msg->ports.push_back(DetachPortEndpoint(port));
+  for (auto& port : ports) msg->Attach().ports.push_back(DetachPortEndpoint(port));
 
   std::pair<uint8_t*, size_t> bytes = serializer.Release();
   msg->data.assign(bytes.first, bytes.first + bytes.second);
@@ -333,7 +335,9 @@ v8::MaybeLocal<v8::Value> Deserialize(v8::Isolate* isolate, v8::Local<v8::Contex
   if (msg->kind != Message::Kind::kSerialized) return DeserializePrimitive(isolate, msg);
   v8::EscapableHandleScope scope(isolate);
   std::vector<v8::Local<v8::Object>> ports;
-  for (void*& ep : msg->ports) {
+  Message::Attached none;
+  Message::Attached& attached = msg->attached ? *msg->attached : none;
+  for (void*& ep : attached.ports) {
     v8::Local<v8::Object> port;
     if (!NewPortForEndpoint(isolate, context, ep).ToLocal(&port)) return {};
     ep = nullptr;  // owned by the port object now
@@ -342,8 +346,8 @@ v8::MaybeLocal<v8::Value> Deserialize(v8::Isolate* isolate, v8::Local<v8::Contex
   DeserializerDelegate delegate(msg, &ports);
   v8::ValueDeserializer deserializer(isolate, msg->data.data(), msg->data.size(), &delegate);
   delegate.deserializer_ = &deserializer;
-  for (uint32_t i = 0; i < msg->transferred.size(); i++) {
-    deserializer.TransferArrayBuffer(i, v8::ArrayBuffer::New(isolate, msg->transferred[i]));
+  for (uint32_t i = 0; i < attached.transferred.size(); i++) {
+    deserializer.TransferArrayBuffer(i, v8::ArrayBuffer::New(isolate, attached.transferred[i]));
   }
   if (deserializer.ReadHeader(context).IsNothing()) return {};
   v8::Local<v8::Value> value;

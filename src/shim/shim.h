@@ -27,9 +27,18 @@ struct Message {
   Kind kind = Kind::kSerialized;
   double number = 0;
   std::vector<uint8_t> data;  // serializer output, or a string's characters
-  std::vector<std::shared_ptr<v8::BackingStore>> shared;       // SharedArrayBuffers, by id
-  std::vector<std::shared_ptr<v8::BackingStore>> transferred;  // ArrayBuffers moved, by id
-  std::vector<void*> ports;  // Rust endpoints moved with the message (owned until taken)
+  // What travels beside the bytes; allocated only for messages that have any, which keeps a
+  // small message at 48 bytes.
+  struct Attached {
+    std::vector<std::shared_ptr<v8::BackingStore>> shared;       // SharedArrayBuffers, by id
+    std::vector<std::shared_ptr<v8::BackingStore>> transferred;  // ArrayBuffers moved, by id
+    std::vector<void*> ports;  // Rust endpoints moved with the message (owned until taken)
+  };
+  std::unique_ptr<Attached> attached;
+  Attached& Attach() {
+    if (!attached) attached.reset(new Attached());
+    return *attached;
+  }
   ~Message();
   // Per-thread pools: a message is usually freed on another thread (message_pool.cc).
   static void* operator new(size_t size);
