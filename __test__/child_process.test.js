@@ -178,3 +178,12 @@ test("advanced IPC frames from the shim's serializer are the bytes Node's JS ser
   // What cannot be cloned fails as in Node's JS serializer (an Error, not a DataCloneError).
   assert.throws(() => advanced.encode({ f() {} }), { name: 'Error', message: /could not be cloned/ });
 });
+
+test('send() followed by synchronous work delivers at once, both ways, as node does', async () => {
+  const [a, b] = await Promise.all([
+    run(fixture('cp-send-then-block.js')),
+    run(fixture('cp-send-then-block.js'), [], { mode: 'corral' }),
+  ]);
+  assert.strictEqual(b.stdout, a.stdout, b.stderr);
+  assert.match(b.stdout, /child: first message arrived before its busy work ended true\nparent: message arrived before its busy work ended true/);
+});

@@ -12,6 +12,9 @@ const { getSystemErrorName } = require('util');
 const kMaxQueued = 65536 * 2;
 // Messages of one tick go out in one write, up to this many (CORRAL_IPC_BATCH).
 const kBatchMax = Number(process.env.CORRAL_IPC_BATCH) || 64;
+// A send this long (ms) after the last write is written at once.
+const kQuietMs = 0.05;
+const { performance } = require('perf_hooks');
 
 function errnoException(errno, syscall) {
   const code = getSystemErrorName(errno);
@@ -88,12 +91,16 @@ function setupChannel(target, fd, mode) {
   const drainCallbacks = [];
   let nextToken = 1;
   let open = true;
-  // Messages sent in one tick go out in one write (flushed on the next tick).
+  // A send after a quiet spell goes out at once (so `send(); busyWork()` delivers as Node's
+  // does); the sends right behind it gather into one write at the end of the tick, or every
+  // kBatchMax messages.
+  let lastFlushAt = -Infinity;
   let batch = [];
   let batchCallbacks = [];
   let flushScheduled = false;
 
-  function flush() {
+  // `fromSend`: called inside send(), whose callbacks must still run later, as in Node.
+  function flush(fromSend = false) {
     flushScheduled = false;
     pendingFlushes.delete(flush);
     if (batch.length === 0) return 0;
@@ -103,6 +110,14 @@ function setupChannel(target, fd, mode) {
     batch = [];
     batchCallbacks = [];
     const rc = open ? write(id, data, -1, 0) : -32;
+    lastFlushAt = performance.now();
+    if (callbacks.length === 0) return rc;
+    if (fromSend === true) process.nextTick(settle, callbacks, rc);
+    else settle(callbacks, rc);
+    return rc;
+  }
+
+  function settle(callbacks, rc) {
     for (const { callback, options } of callbacks) {
       if (rc < 0) {
         if (!options.swallowErrors) {
@@ -115,7 +130,6 @@ function setupChannel(target, fd, mode) {
         else drainCallbacks.push(callback);
       }
     }
-    return rc;
   }
 
   target.channel = new Control(id, fd);
@@ -233,9 +247,10 @@ function setupChannel(target, fd, mode) {
     if (fd < 0) {
       batch.push(codec.encode(message));
       if (typeof callback === 'function' || !options.swallowErrors) batchCallbacks.push({ callback, options });
-      if (batch.length >= kBatchMax) {
-        // A long run of sends in one tick: let the peer start on these meanwhile.
-        flush();
+      if (batch.length >= kBatchMax || (batch.length === 1 && performance.now() - lastFlushAt > kQuietMs)) {
+        // A long run of sends in one tick (let the peer start on these meanwhile), or the
+        // first send after a quiet spell.
+        flush(true);
       } else if (!flushScheduled) {
         flushScheduled = true;
         process.nextTick(flush);
@@ -243,7 +258,7 @@ function setupChannel(target, fd, mode) {
       }
       return binding.ipcQueued(id) < kMaxQueued;
     }
-    flush();
+    flush(true);
     const rc = open ? write(id, codec.encode(message), fd, token) : -32;
     if (rc < 0) {
       if (token) acks.delete(token);
@@ -271,7 +286,7 @@ function setupChannel(target, fd, mode) {
   };
 
   target._disconnect = function _disconnect() {
-    flush();
+    flush(true);
     this.channel = null;
     process.nextTick(() => {
       closeNative();
