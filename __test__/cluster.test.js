@@ -121,7 +121,17 @@ for (const policy of ['rr', 'none', 'reuseport']) {
   });
 }
 
-test('round robin: connections handed to a worker that dies unacknowledged go to another', async () => {
+test('round robin: two servers per worker, maxConnections and a closed server hand connections on as in node', async () => {
+  const expected = await run(fixture('cluster-lanes.js'));
+  assert.strictEqual(expected.code, 0, expected.stderr);
+  assert.match(expected.stdout, /port B after 1:20\nsockets back true/);
+  for (const mode of ['corral', 'register']) {
+    const got = await run(fixture('cluster-lanes.js'), [], { mode });
+    assert.strictEqual(got.stdout, expected.stdout, `${mode}\n${got.stderr}`);
+  }
+});
+
+test('round robin: connections waiting for a worker that dies go to another', async () => {
   const p = start(fixture('cluster-serve.js'));
   try {
     const info = await p.until((l) => l.port);

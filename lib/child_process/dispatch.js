@@ -3,7 +3,7 @@
 // acknowledgements, channel close, drain, process exit) and routes it by id.
 const binding = require('../binding');
 
-const EV = { MESSAGE: 1, ACK: 2, CLOSE: 3, DRAIN: 4, EXIT: 5 };
+const EV = { MESSAGE: 1, ACK: 2, CLOSE: 3, DRAIN: 4, EXIT: 5, CONNECTIONS: 6 };
 const targets = new Map();
 let initialised = false;
 

@@ -1,17 +1,20 @@
 'use strict';
 // The worker side of corral's cluster. Node's own IPC client runs in the worker; this module
 // answers net's and dgram's `cluster._getServer()` by asking the primary, which replies with a
-// listening socket (SCHED_NONE, reuseport, UDP) or a round-robin key whose connections then
-// arrive as handles in {act: 'newconn'} messages written by the primary's accept thread.
+// listening socket (SCHED_NONE, reuseport, UDP) or a round-robin key. Round-robin connections
+// come from the primary's accept thread through this worker's hand-off lane (a socket the
+// first round-robin reply carries; see src/net/lane.rs), many per read, never as messages.
 const path = require('path');
 const Worker = require('./worker');
 const { internal, sendHelper } = require('./utils');
+const lane = require('./lane');
 
 function setup(cluster) {
   const handles = new Map(); // key -> native or faux handle
   const owners = new Map(); // key -> the net.Server / dgram.Socket using it
   const rrKeys = new Map(); // accept-thread key -> key
   const indexes = new Map();
+  let queries = 0; // queryServer requests not answered yet
 
   Object.assign(cluster, {
     isWorker: true,
@@ -42,9 +45,8 @@ function setup(cluster) {
     process.on('internalMessage', internal(worker, onmessage));
     send({ act: 'online' });
 
-    function onmessage(message, handle) {
-      if (message.act === 'newconn') onconnection(message, handle);
-      else if (message.act === 'disconnect') _disconnect.call(worker, true);
+    function onmessage(message) {
+      if (message.act === 'disconnect') _disconnect.call(worker, true);
     }
   };
 
@@ -64,10 +66,13 @@ function setup(cluster) {
     message.address = address;
     if (obj._getServerData) message.data = obj._getServerData();
 
+    queries++;
     send(message, (reply, handle) => {
+      queries--;
       if (typeof obj._setServerData === 'function') obj._setServerData(reply.data);
-      if (handle) shared(reply, { handle, indexesKey, index, obj }, cb);
-      else rr(reply, { indexesKey, index, obj }, cb);
+      if (handle && !reply.rrKey) shared(reply, { handle, indexesKey, index, obj }, cb);
+      else rr(reply, handle, { indexesKey, index, obj }, cb);
+      if (queries === 0) lane.settled();
     });
 
     obj.once('listening', () => {
@@ -104,7 +109,8 @@ function setup(cluster) {
   }
 
   // Round robin: a faux handle; connections come from the primary's accept thread.
-  function rr(message, { indexesKey, index, obj }, cb) {
+  function rr(message, laneHandle, { indexesKey, index, obj }, cb) {
+    if (laneHandle) lane.open(laneHandle, onconnection);
     if (message.errno) return cb(message.errno, null);
     let key = message.key;
     let keepAlive = null;
@@ -144,18 +150,28 @@ function setup(cluster) {
     owners.set(key, obj);
     rrKeys.set(message.rrKey, key);
     cb(0, handle);
+    lane.known(message.rrKey);
   }
 
-  function onconnection(message, handle) {
-    const key = rrKeys.get(message.key);
+  // A connection from the lane: true when taken. Not taken (false): the lane holds it while
+  // a queryServer reply that may name its key is on the way, else hands it back to the
+  // primary for another worker (server closed, or over its maxConnections, as Node does).
+  function onconnection(rrKey, fd) {
+    const key = rrKeys.get(rrKey);
     const server = key === undefined ? undefined : handles.get(key);
-    const owner = owners.get(key);
-    let accepted = server !== undefined;
-    if (accepted && owner && owner.maxConnections != null && owner._connections >= owner.maxConnections) {
-      accepted = false;
-    }
-    if (accepted) server.onconnection(0, handle);
-    else if (handle) handle.close();
+    if (server === undefined) return queries > 0 ? lane.WAIT : lane.GIVE_BACK;
+    if (overLimit(owners.get(key))) return lane.GIVE_BACK;
+    const handle = lane.tcpHandle(fd);
+    if (handle !== null) server.onconnection(0, handle);
+    return lane.TAKEN;
+  }
+
+  // Node 20 counts maxConnections 0 as no limit; Node 24 as a limit, unless the server drops
+  // what is over it itself (dropMaxConnection).
+  const limitZero = Number(process.versions.node.split('.')[0]) >= 22;
+  function overLimit(owner) {
+    if (!owner || owner._connections < owner.maxConnections) return false;
+    return limitZero ? owner.maxConnections != null && !owner.dropMaxConnection : !!owner.maxConnections;
   }
 
   function _disconnect(primaryInitiated) {

@@ -1,8 +1,9 @@
 'use strict';
 // The primary's listening handles, one per key (address:port:type:fd:index), each serving the
 // workers that asked for it. Three schedules:
-// - RoundRobinHandle: Rust owns the listening socket; its accept thread hands each connection
-//   to the worker with the fewest pending hand-offs (src/net/accept.rs). No JS per connection.
+// - RoundRobinHandle: Rust owns the listening socket; its accept thread writes connections
+//   into each worker's hand-off lane, to the worker with the fewest waiting there
+//   (src/net/accept.rs, src/net/lane.rs). No JS per connection in the primary.
 // - SharedHandle (SCHED_NONE, and all UDP): one bound socket, sent to every worker, which
 //   all listen on it; the kernel picks who accepts.
 // - ReusePortHandle: one SO_REUSEPORT socket per worker on the same port (a bound, never
@@ -44,11 +45,17 @@ class RoundRobinHandle {
     this.sockname = out[0] < 0 ? undefined : sockname(address, out[1], out[2]);
   }
 
+  // `send(errno, reply, handle, workerOnly)`; the reply carries the worker's lane the first
+  // time the worker listens in round-robin mode.
   add(worker, send) {
     if (this.errno) return send(this.errno, null, null);
+    const out = binding.rrAdd(this.rrKey, worker.process._channelId);
+    if (out.length !== 0 && out[0] < 0) return send(out[0], null, null, true);
     this.all.set(worker.id, worker);
-    binding.rrAdd(this.rrKey, worker.process._channelId);
-    send(0, { sockname: this.sockname, rrKey: this.rrKey }, null);
+    const lane = out.length !== 0 ? new RawFd(out[0]) : null;
+    // The channel keeps its own duplicate until the worker acknowledges it.
+    send(0, { sockname: this.sockname, rrKey: this.rrKey }, lane);
+    if (lane) binding.netClose(lane.fd);
   }
 
   remove(worker) {
@@ -101,7 +108,7 @@ class ReusePortHandle {
   add(worker, send) {
     if (this.errno) return send(this.errno, null, null);
     const out = binding.netOpen(spec(this.address, { ...this.message, port: this.port }, { reuseport: true }));
-    if (out[0] < 0) return send(out[0], null, null);
+    if (out[0] < 0) return send(out[0], null, null, true);
     this.workers.set(worker.id, worker);
     // The channel keeps its own duplicate until the worker acknowledges it.
     send(0, null, new RawFd(out[0]));

@@ -190,9 +190,10 @@ function setup(cluster) {
       handles.set(key, handle);
     }
     if (!handle.data) handle.data = message.data;
-    handle.add(worker, (errno, reply, native) => {
+    // `workerOnly`: the error is this worker's (the handle still serves the others).
+    handle.add(worker, (errno, reply, native, workerOnly) => {
       const { data } = handles.get(key) || handle;
-      if (errno) handles.delete(key);
+      if (errno && !workerOnly) handles.delete(key);
       send(worker, { errno, key, ack: message.seq, data, ...reply }, native);
     });
   }

@@ -1,13 +1,14 @@
-//! The primary end of one IPC channel. Writes go straight from the calling thread (the JS
-//! thread for `send()`, the accept thread for round-robin hand-offs) with a non-blocking
-//! sendmsg; what the socket cannot take now is queued in order and flushed when writable.
+//! The primary end of one IPC channel. Writes go straight from the JS thread with a
+//! non-blocking sendmsg; what the socket cannot take now is queued in order and flushed when
+//! writable.
 //!
 //! Every fd sent stays owned here until the peer acknowledges it (NODE_HANDLE_ACK, in send
-//! order): a peer that dies first hands its unacknowledged connections back for another worker.
+//! order), so a NACK can send it again. (Round-robin connections do not ride here: they go
+//! through the worker's hand-off lane, src/net/lane.rs.)
 use std::collections::VecDeque;
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use parking_lot::Mutex;
 
@@ -19,8 +20,6 @@ use super::scm;
 pub enum Origin {
     /// `send(msg, handle)` from JS; the token is reported back on ACK.
     Js(u32),
-    /// A connection handed off by the accept thread for listening key `key`.
-    Rr(u32),
 }
 
 struct Out {
@@ -47,8 +46,6 @@ pub struct Channel {
     fd: OwnedFd,
     pub mode: Mode,
     w: Mutex<Writer>,
-    /// Round-robin hand-offs not acknowledged yet (the scheduler's "pending").
-    pub pending_rr: AtomicU32,
     dead: AtomicBool,
 }
 
@@ -67,7 +64,6 @@ impl Channel {
             fd,
             mode,
             w: Mutex::new(Writer::default()),
-            pending_rr: AtomicU32::new(0),
             dead: AtomicBool::new(false),
         })
     }
@@ -96,9 +92,6 @@ impl Channel {
     pub fn send(&self, bytes: Vec<u8>, fd: Option<(OwnedFd, Origin)>) -> io::Result<Sent> {
         if self.is_dead() {
             return Err(io::Error::from_raw_os_error(libc::EPIPE));
-        }
-        if matches!(fd, Some((_, Origin::Rr(_)))) {
-            self.pending_rr.fetch_add(1, Ordering::AcqRel);
         }
         let mut w = self.w.lock();
         w.queued_bytes += bytes.len();
@@ -147,9 +140,6 @@ impl Channel {
     /// origin, so a JS sender can be told.
     pub fn ack(&self) -> Option<Origin> {
         let held = self.w.lock().inflight.pop_front()?;
-        if let Origin::Rr(_) = held.origin {
-            self.pending_rr.fetch_sub(1, Ordering::AcqRel);
-        }
         Some(held.origin)
     }
 
@@ -157,9 +147,6 @@ impl Channel {
     pub fn nack(&self) -> io::Result<()> {
         let held = self.w.lock().inflight.pop_front();
         if let Some(h) = held {
-            if let Origin::Rr(_) = h.origin {
-                self.pending_rr.fetch_sub(1, Ordering::AcqRel);
-            }
             self.send(h.bytes, Some((h.fd, h.origin)))?;
         }
         Ok(())
@@ -175,7 +162,6 @@ impl Channel {
             }
         }
         w.queued_bytes = 0;
-        self.pending_rr.store(0, Ordering::Release);
         all
     }
 }
@@ -190,16 +176,14 @@ mod tests {
         let ch = Channel::new(a, Mode::Json).unwrap();
         let (x, _y) = scm::socketpair().unwrap();
         let (p, _q) = scm::socketpair().unwrap();
-        assert_eq!(ch.send(b"1\n".to_vec(), Some((x, Origin::Rr(4)))).unwrap(), Sent::Done);
+        assert_eq!(ch.send(b"1\n".to_vec(), Some((x, Origin::Js(4)))).unwrap(), Sent::Done);
         assert_eq!(ch.send(b"2\n".to_vec(), Some((p, Origin::Js(9)))).unwrap(), Sent::Done);
-        assert_eq!(ch.pending_rr.load(Ordering::Acquire), 1);
         let mut buf = [0u8; 16];
         let mut fds = Vec::new();
         scm::recv(b.as_raw_fd(), &mut buf, &mut fds).unwrap();
         scm::recv(b.as_raw_fd(), &mut buf, &mut fds).unwrap();
         assert_eq!(fds.len(), 2);
-        assert_eq!(ch.ack(), Some(Origin::Rr(4)));
-        assert_eq!(ch.pending_rr.load(Ordering::Acquire), 0);
+        assert_eq!(ch.ack(), Some(Origin::Js(4)));
         let left = ch.take_unacked();
         assert_eq!(left.len(), 1);
         assert_eq!(left[0].origin, Origin::Js(9));

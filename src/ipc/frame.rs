@@ -117,39 +117,6 @@ fn memchr(hay: &[u8]) -> Option<usize> {
     hay.iter().position(|&b| b == b'\n')
 }
 
-/// The message that hands an accepted connection to a cluster worker: Node's handle envelope
-/// around corral's cluster message, `{cmd:'NODE_HANDLE', type:'net.Native',
-/// msg:{cmd:'NODE_CLUSTER', act:'newconn', key}}`, framed for `mode`.
-pub fn handoff_frame(mode: Mode, key: u32) -> Vec<u8> {
-    match mode {
-        Mode::Json => format!(
-            "{{\"cmd\":\"NODE_HANDLE\",\"type\":\"net.Native\",\"msg\":{{\"cmd\":\"NODE_CLUSTER\",\"act\":\"newconn\",\"key\":{key}}}}}\n"
-        )
-        .into_bytes(),
-        Mode::Advanced => {
-            let mut v = vec![0, 0, 0, 0, 0xFF, 0x0F, b'o'];
-            v8_str(&mut v, b"cmd");
-            v8_str(&mut v, b"NODE_HANDLE");
-            v8_str(&mut v, b"type");
-            v8_str(&mut v, b"net.Native");
-            v8_str(&mut v, b"msg");
-            v.push(b'o');
-            v8_str(&mut v, b"cmd");
-            v8_str(&mut v, b"NODE_CLUSTER");
-            v8_str(&mut v, b"act");
-            v8_str(&mut v, b"newconn");
-            v8_str(&mut v, b"key");
-            // Smi: zigzag-encoded varint.
-            v.push(b'I');
-            let k = key as i64;
-            varint(&mut v, ((k << 1) ^ (k >> 63)) as u64);
-            v.extend_from_slice(&[b'{', 3, b'{', 3]);
-            let len = (v.len() - 4) as u32;
-            v[..4].copy_from_slice(&len.to_be_bytes());
-            v
-        }
-    }
-}
 
 #[cfg(test)]
 mod tests {
@@ -197,18 +164,5 @@ mod tests {
         assert!(out.is_empty());
         d.feed(&wire[wire.len() - 1..], &mut out, &mut ctl);
         assert_eq!(out, vec![0, 0, 0, 3, 0xff, 0x0f, b'0']);
-    }
-
-    #[test]
-    fn handoff_frames() {
-        assert_eq!(
-            handoff_frame(Mode::Json, 7),
-            b"{\"cmd\":\"NODE_HANDLE\",\"type\":\"net.Native\",\"msg\":{\"cmd\":\"NODE_CLUSTER\",\"act\":\"newconn\",\"key\":7}}\n"
-        );
-        // From node: serialize({cmd:'NODE_HANDLE',type:'net.Native',msg:{cmd:'NODE_CLUSTER',act:'newconn',key:300}})
-        let expected_tail: &[u8] = b"\"\x03key\x49\xd8\x04{\x03{\x03";
-        let f = handoff_frame(Mode::Advanced, 300);
-        assert_eq!(u32::from_be_bytes([f[0], f[1], f[2], f[3]]) as usize, f.len() - 4);
-        assert!(f.ends_with(expected_tail));
     }
 }

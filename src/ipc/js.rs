@@ -28,8 +28,6 @@ struct Entry {
     poll: Poll,
     chan: Arc<Channel>,
     dec: Decoder,
-    /// Round-robin keys this channel takes connections for.
-    rr_keys: Vec<u32>,
 }
 
 thread_local! {
@@ -40,15 +38,9 @@ pub fn channel(id: u32) -> Option<Arc<Channel>> {
     CHANS.with(|c| c.borrow().get(&id).map(|e| e.chan.clone()))
 }
 
-pub fn set_rr_key(id: u32, key: u32, on: bool) {
-    CHANS.with(|c| {
-        if let Some(e) = c.borrow_mut().get_mut(&id) {
-            e.rr_keys.retain(|k| *k != key);
-            if on {
-                e.rr_keys.push(key);
-            }
-        }
-    })
+/// A fresh id for a native object the dispatch function routes events to.
+pub fn next_id() -> u32 {
+    NEXT_ID.fetch_add(1, Ordering::Relaxed)
 }
 
 #[napi]
@@ -63,10 +55,10 @@ pub fn ipc_open(fd: i32, advanced: bool) -> Result<u32> {
     let owned = unsafe { OwnedFd::from_raw_fd(fd) };
     let mode = if advanced { Mode::Advanced } else { Mode::Json };
     let chan = Arc::new(Channel::new(owned, mode).map_err(to_napi)?);
-    let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+    let id = next_id();
     let mut poll = Poll::new(chan.raw_fd(), id, on_event)?;
     poll.set_events(UV_READABLE);
-    CHANS.with(|c| c.borrow_mut().insert(id, Entry { poll, chan, dec: Decoder::new(mode), rr_keys: Vec::new() }));
+    CHANS.with(|c| c.borrow_mut().insert(id, Entry { poll, chan, dec: Decoder::new(mode) }));
     Ok(id)
 }
 
@@ -145,17 +137,12 @@ pub fn ipc_close(id: u32) {
 }
 
 fn finish(id: u32, e: Entry) {
-    let Entry { poll, chan, rr_keys, .. } = e;
+    let Entry { poll, chan, .. } = e;
     drop(poll);
     chan.mark_dead();
-    for key in &rr_keys {
-        crate::net::accept::remove_worker(*key, id);
-    }
-    for held in chan.take_unacked() {
-        if let Origin::Rr(key) = held.origin {
-            crate::net::accept::redispatch(key, held.fd);
-        }
-    }
+    // Handles sent from JS and never acknowledged are closed with `chan`.
+    drop(chan.take_unacked());
+    crate::net::accept::worker_gone(id);
 }
 
 /// Reads whatever the channel has now (used when its process exits).
@@ -269,7 +256,7 @@ fn buffer(env: sys::napi_env, bytes: &[u8]) -> sys::napi_value {
     v
 }
 
-fn int_array(env: sys::napi_env, vals: &[i32]) -> sys::napi_value {
+pub fn int_array(env: sys::napi_env, vals: &[i32]) -> sys::napi_value {
     let mut arr = ptr::null_mut();
     // SAFETY: building a small JS array.
     unsafe {

@@ -2,29 +2,37 @@
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
-/// Most fds one read accepts; Node sends one per message, the kernel stops a read after it.
-const MAX_FDS: usize = 8;
+/// Most fds one message can carry (the kernel's SCM_MAX_FD).
+pub const MAX_FDS: usize = 253;
+
+/// Control buffer for MAX_FDS descriptors; u64 storage keeps it aligned for cmsghdr.
+type ControlBuf = [u64; (16 + MAX_FDS * 4).div_ceil(8)];
 
 /// Writes without blocking; `fd` rides along with the first byte.
 pub fn send(sock: RawFd, data: &[u8], fd: Option<RawFd>) -> io::Result<usize> {
+    send_fds(sock, data, fd.as_slice())
+}
+
+/// Writes without blocking, with up to MAX_FDS descriptors riding along with the first byte.
+pub fn send_fds(sock: RawFd, data: &[u8], fds: &[RawFd]) -> io::Result<usize> {
+    assert!(fds.len() <= MAX_FDS);
     let mut iov = libc::iovec { iov_base: data.as_ptr() as *mut _, iov_len: data.len() };
     // SAFETY: zeroed msghdr is valid; pointers below outlive the call.
     let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
     msg.msg_iov = &mut iov;
     msg.msg_iovlen = 1;
-    // u64 storage keeps the control buffer aligned for cmsghdr.
-    let mut cbuf = [0u64; 8];
-    if let Some(fd) = fd {
+    let mut cbuf: ControlBuf = [0; (16 + MAX_FDS * 4).div_ceil(8)];
+    if !fds.is_empty() {
+        let bytes = std::mem::size_of_val(fds) as u32;
         // SAFETY: CMSG macros over our own, large enough, aligned buffer.
         unsafe {
-            let space = libc::CMSG_SPACE(std::mem::size_of::<RawFd>() as u32) as usize;
             msg.msg_control = cbuf.as_mut_ptr().cast();
-            msg.msg_controllen = space;
+            msg.msg_controllen = libc::CMSG_SPACE(bytes) as usize;
             let c = libc::CMSG_FIRSTHDR(&msg);
             (*c).cmsg_level = libc::SOL_SOCKET;
             (*c).cmsg_type = libc::SCM_RIGHTS;
-            (*c).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<RawFd>() as u32) as usize;
-            std::ptr::write_unaligned(libc::CMSG_DATA(c) as *mut RawFd, fd);
+            (*c).cmsg_len = libc::CMSG_LEN(bytes) as usize;
+            std::ptr::copy_nonoverlapping(fds.as_ptr(), libc::CMSG_DATA(c) as *mut RawFd, fds.len());
         }
     }
     loop {
@@ -48,7 +56,7 @@ pub fn recv(sock: RawFd, buf: &mut [u8], fds: &mut Vec<OwnedFd>) -> io::Result<u
     let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
     msg.msg_iov = &mut iov;
     msg.msg_iovlen = 1;
-    let mut cbuf = [0u64; 16];
+    let mut cbuf: ControlBuf = [0; (16 + MAX_FDS * 4).div_ceil(8)];
     msg.msg_control = cbuf.as_mut_ptr().cast();
     msg.msg_controllen = std::mem::size_of_val(&cbuf);
     let n = loop {
@@ -69,7 +77,7 @@ pub fn recv(sock: RawFd, buf: &mut [u8], fds: &mut Vec<OwnedFd>) -> io::Result<u
             if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SCM_RIGHTS {
                 let data = libc::CMSG_DATA(c) as *const RawFd;
                 let count = ((*c).cmsg_len - libc::CMSG_LEN(0) as usize) / std::mem::size_of::<RawFd>();
-                for i in 0..count.min(MAX_FDS * 2) {
+                for i in 0..count {
                     fds.push(OwnedFd::from_raw_fd(std::ptr::read_unaligned(data.add(i))));
                 }
             }

@@ -1,6 +1,7 @@
 //! The round-robin schedule's accept loop, on its own Rust thread (never on the primary's JS
-//! thread): it accepts on every round-robin listening socket and writes each connection,
-//! as an SCM_RIGHTS fd in Node's handle message, straight into the chosen worker's IPC channel.
+//! thread): it accepts on every round-robin listening socket and writes the connections of
+//! each burst, many per write, into the chosen workers' hand-off lanes (./lane.rs), choosing
+//! the worker with the fewest connections waiting in its lane.
 use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -9,24 +10,37 @@ use std::thread::JoinHandle;
 
 use parking_lot::Mutex;
 
+use super::lane::{Lane, Pairing};
 use super::sched;
-use crate::ipc::channel::{Channel, Origin};
-use crate::ipc::frame;
 
 /// Connections parked while a key has no live worker (as Node's round-robin handle does).
 const MAX_PARKED: usize = 4096;
 const WAKE: u64 = u64::MAX;
+/// Epoll data of a lane (its primary end, where workers hand connections back): this bit
+/// plus the worker's channel id. Listening sockets use their key alone.
+const LANE: u64 = 1 << 32;
+/// While connections are parked for a key that has workers (their lanes were full), retry
+/// this often.
+const RETRY_MS: i32 = 10;
 
 struct Group {
     listener: OwnedFd,
-    workers: Vec<(u32, Arc<Channel>)>,
+    /// Channel ids of the workers taking connections for this key.
+    workers: Vec<u32>,
     next: usize,
     parked: VecDeque<OwnedFd>,
+}
+
+struct LaneEntry {
+    lane: Lane,
+    returns: Pairing,
 }
 
 #[derive(Default)]
 struct State {
     groups: HashMap<u32, Group>,
+    /// One lane per worker (by channel id), made on its first round-robin listen.
+    lanes: HashMap<u32, LaneEntry>,
     thread: Option<JoinHandle<()>>,
     epfd: Option<Arc<OwnedFd>>,
     wake: Option<Arc<OwnedFd>>,
@@ -66,6 +80,10 @@ fn ensure_thread(s: &mut State) -> io::Result<(RawFd, RawFd)> {
         (Arc::new(ep), Arc::new(OwnedFd::from_raw_fd(wk)))
     };
     epoll_ctl(ep.as_raw_fd(), libc::EPOLL_CTL_ADD, wk.as_raw_fd(), WAKE)?;
+    // Lanes outlive a thread that ended with its last listener.
+    for (id, entry) in &s.lanes {
+        epoll_ctl(ep.as_raw_fd(), libc::EPOLL_CTL_ADD, entry.lane.tx_fd(), LANE | *id as u64)?;
+    }
     let (ep2, wk2) = (ep.clone(), wk.clone());
     let handle = std::thread::Builder::new()
         .name("corral-accept".into())
@@ -80,9 +98,10 @@ fn ensure_thread(s: &mut State) -> io::Result<(RawFd, RawFd)> {
 fn run(ep: Arc<OwnedFd>, wake: Arc<OwnedFd>) {
     // SAFETY: zeroed epoll_event array.
     let mut events: [libc::epoll_event; 32] = unsafe { std::mem::zeroed() };
+    let mut timeout = -1;
     loop {
         // SAFETY: events has room for 32.
-        let n = unsafe { libc::epoll_wait(ep.as_raw_fd(), events.as_mut_ptr(), 32, -1) };
+        let n = unsafe { libc::epoll_wait(ep.as_raw_fd(), events.as_mut_ptr(), 32, timeout) };
         if n < 0 {
             if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
                 continue;
@@ -107,14 +126,33 @@ fn run(ep: Arc<OwnedFd>, wake: Arc<OwnedFd>) {
                 }
                 continue;
             }
-            accept_burst(data as u32);
+            if data & LANE != 0 {
+                returned(data as u32);
+            } else {
+                accept_burst(data as u32);
+            }
         }
+        timeout = with(|s| {
+            let mut waiting = false;
+            let State { groups, lanes, .. } = s;
+            for (key, g) in groups.iter_mut() {
+                if !g.parked.is_empty() && !g.workers.is_empty() {
+                    let parked: Vec<OwnedFd> = g.parked.drain(..).collect();
+                    dispatch(*key, g, lanes, parked, None);
+                    waiting |= !g.parked.is_empty();
+                }
+            }
+            if waiting { RETRY_MS } else { -1 }
+        });
     }
 }
 
 fn accept_burst(key: u32) {
     let mut g = STATE.lock();
-    let Some(group) = g.as_mut().and_then(|s| s.groups.get_mut(&key)) else { return };
+    let Some(s) = g.as_mut() else { return };
+    let State { groups, lanes, .. } = s;
+    let Some(group) = groups.get_mut(&key) else { return };
+    let mut conns = Vec::new();
     for _ in 0..64 {
         // SAFETY: accept4 on our listening fd; the result is a new fd we own.
         let fd = unsafe {
@@ -127,58 +165,60 @@ fn accept_burst(key: u32) {
             )
         };
         if fd < 0 {
-            return;
+            break;
         }
         // SAFETY: just accepted.
-        let conn = unsafe { OwnedFd::from_raw_fd(fd) };
-        dispatch(key, group, conn);
+        conns.push(unsafe { OwnedFd::from_raw_fd(fd) });
+    }
+    if !conns.is_empty() {
+        dispatch(key, group, lanes, conns, None);
     }
 }
 
-fn dispatch(key: u32, group: &mut Group, mut conn: OwnedFd) {
-    loop {
-        let pending: Vec<Option<u32>> = group
-            .workers
-            .iter()
-            .map(|(_, c)| (!c.is_dead()).then(|| c.pending_rr.load(std::sync::atomic::Ordering::Acquire)))
-            .collect();
-        let Some(i) = sched::pick(&pending, group.next) else {
-            if group.parked.len() < MAX_PARKED {
-                group.parked.push_back(conn);
-            }
-            return;
-        };
-        group.next = i + 1;
-        let chan = group.workers[i].1.clone();
-        let bytes = frame::handoff_frame(chan.mode, key);
-        match chan.send(bytes, Some((conn, Origin::Rr(key)))) {
-            Ok(_) => return,
-            Err(_) => {
-                // The channel died under us: its unacknowledged fds come back, ours with them.
-                let back = chan.take_unacked();
-                let mut mine = None;
-                for h in back {
-                    if h.origin == Origin::Rr(key) && mine.is_none() {
-                        mine = Some(h.fd);
-                    } else if let Origin::Rr(k) = h.origin {
-                        if k == key {
-                            group.parked.push_back(h.fd);
-                        }
-                    }
-                }
-                match mine {
-                    Some(fd) => conn = fd,
-                    None => return,
-                }
+/// A worker handed connections back (it could not serve them): another worker gets them, or
+/// they are closed when there is no other.
+fn returned(chan_id: u32) {
+    with(|s| {
+        let State { groups, lanes, .. } = s;
+        let Some(entry) = lanes.get_mut(&chan_id) else { return };
+        for (key, fd) in entry.lane.returned(&mut entry.returns) {
+            if let Some(group) = groups.get_mut(&key) {
+                dispatch(key, group, lanes, vec![fd], Some(chan_id));
             }
         }
-    }
+    })
 }
 
-fn drain_parked(key: u32, group: &mut Group) {
-    let parked: Vec<OwnedFd> = group.parked.drain(..).collect();
-    for fd in parked {
-        dispatch(key, group, fd);
+/// Spreads `conns` over the group's workers (fewest waiting in their lane first, ties in
+/// turn), one write per worker. What no lane takes now is parked for a retry.
+fn dispatch(key: u32, group: &mut Group, lanes: &HashMap<u32, LaneEntry>, conns: Vec<OwnedFd>, exclude: Option<u32>) {
+    let ids: Vec<u32> = group.workers.iter().copied().filter(|id| Some(*id) != exclude && lanes.contains_key(id)).collect();
+    if ids.is_empty() {
+        // A connection handed back by the only worker is closed, as a lone server over its
+        // maxConnections does; others wait for a worker.
+        if exclude.is_none() {
+            let room = MAX_PARKED.saturating_sub(group.parked.len());
+            group.parked.extend(conns.into_iter().take(room));
+        }
+        return;
+    }
+    let mut pending: Vec<Option<u32>> = ids.iter().map(|id| Some(lanes[id].lane.queued() as u32)).collect();
+    let mut plan: Vec<Vec<OwnedFd>> = ids.iter().map(|_| Vec::new()).collect();
+    for conn in conns {
+        let i = sched::pick(&pending, group.next).expect("a worker");
+        group.next = i + 1;
+        pending[i] = pending[i].map(|p| p + 1);
+        plan[i].push(conn);
+    }
+    for (i, fds) in plan.into_iter().enumerate() {
+        if fds.is_empty() {
+            continue;
+        }
+        let items: Vec<(u32, RawFd)> = fds.iter().map(|f| (key, f.as_raw_fd())).collect();
+        let sent = lanes[&ids[i]].lane.send(&items);
+        // Sent fds are closed here (the worker's copies are in flight); the rest wait.
+        let room = MAX_PARKED.saturating_sub(group.parked.len());
+        group.parked.extend(fds.into_iter().skip(sent).take(room));
     }
 }
 
@@ -192,25 +232,65 @@ pub fn listen(key: u32, listener: OwnedFd) -> io::Result<()> {
     })
 }
 
-pub fn add_worker(key: u32, chan_id: u32, chan: Arc<Channel>) {
+/// Lets the worker on channel `chan_id` take connections for `key`. Returns the worker's
+/// end of its lane when the lane is new (the caller sends it to the worker), else None.
+pub fn add_worker(key: u32, chan_id: u32) -> io::Result<Option<OwnedFd>> {
     with(|s| {
-        if let Some(g) = s.groups.get_mut(&key) {
-            if !g.workers.iter().any(|(id, _)| *id == chan_id) {
-                g.workers.push((chan_id, chan));
-            }
-            drain_parked(key, g);
+        if !s.groups.contains_key(&key) {
+            return Ok(None);
         }
+        let mut give = None;
+        if !s.lanes.contains_key(&chan_id) {
+            let (lane, worker_end) = Lane::new()?;
+            let (ep, _) = ensure_thread(s)?;
+            epoll_ctl(ep, libc::EPOLL_CTL_ADD, lane.tx_fd(), LANE | chan_id as u64)?;
+            s.lanes.insert(chan_id, LaneEntry { lane, returns: Pairing::default() });
+            give = Some(worker_end);
+        }
+        let State { groups, lanes, .. } = s;
+        let g = groups.get_mut(&key).expect("group");
+        if !g.workers.contains(&chan_id) {
+            g.workers.push(chan_id);
+        }
+        let parked: Vec<OwnedFd> = g.parked.drain(..).collect();
+        if !parked.is_empty() {
+            dispatch(key, g, lanes, parked, None);
+        }
+        Ok(give)
     })
 }
 
-/// Removes a worker from `key`; true when no worker is left.
+/// Removes a worker from `key`; true when no worker is left. (What is already in its lane
+/// for `key` comes back from the worker.)
 pub fn remove_worker(key: u32, chan_id: u32) -> bool {
     with(|s| match s.groups.get_mut(&key) {
         Some(g) => {
-            g.workers.retain(|(id, _)| *id != chan_id);
+            g.workers.retain(|id| *id != chan_id);
             g.workers.is_empty()
         }
         None => true,
+    })
+}
+
+/// The worker on `chan_id` is gone (its channel closed): it takes no more connections, and
+/// those it never read from its lane go to the others.
+pub fn worker_gone(chan_id: u32) {
+    with(|s| {
+        for g in s.groups.values_mut() {
+            g.workers.retain(|id| *id != chan_id);
+        }
+        let Some(mut entry) = s.lanes.remove(&chan_id) else { return };
+        if let Some(ep) = &s.epfd {
+            let _ = epoll_ctl(ep.as_raw_fd(), libc::EPOLL_CTL_DEL, entry.lane.tx_fd(), 0);
+        }
+        let mut back = entry.lane.take_back();
+        back.extend(entry.lane.returned(&mut entry.returns));
+        let State { groups, lanes, .. } = s;
+        for (key, fd) in back {
+            if let Some(group) = groups.get_mut(&key) {
+                dispatch(key, group, lanes, vec![fd], None);
+            }
+        }
     })
 }
 
@@ -228,15 +308,6 @@ pub fn close(key: u32) {
                 // SAFETY: 8-byte write to our eventfd.
                 unsafe { libc::write(wk.as_raw_fd(), (&one as *const u64).cast(), 8) };
             }
-        }
-    })
-}
-
-/// Hands connections that a dead worker never acknowledged to the others.
-pub fn redispatch(key: u32, conn: OwnedFd) {
-    with(|s| {
-        if let Some(g) = s.groups.get_mut(&key) {
-            dispatch(key, g, conn);
         }
     })
 }

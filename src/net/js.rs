@@ -85,23 +85,24 @@ pub fn rr_listen(spec: ListenSpec) -> Vec<i32> {
     }
 }
 
-/// Lets the worker on IPC channel `chan` take connections for `key`.
+/// Lets the worker on IPC channel `chan` take connections for `key`. Returns [fd], the
+/// worker's end of its new hand-off lane (the caller sends it to the worker, then closes it),
+/// [] when the worker has its lane already, or [-errno].
 #[napi]
-pub fn rr_add(key: u32, chan: u32) -> bool {
-    match crate::ipc::js::channel(chan) {
-        Some(c) => {
-            crate::ipc::js::set_rr_key(chan, key, true);
-            accept::add_worker(key, chan, c);
-            true
-        }
-        None => false,
+pub fn rr_add(key: u32, chan: u32) -> Vec<i32> {
+    if crate::ipc::js::channel(chan).is_none() {
+        return vec![-libc::EPIPE];
+    }
+    match accept::add_worker(key, chan) {
+        Ok(Some(fd)) => vec![fd.into_raw_fd()],
+        Ok(None) => vec![],
+        Err(e) => vec![-e.raw_os_error().unwrap_or(libc::EINVAL)],
     }
 }
 
 /// Returns true when `key` has no worker left.
 #[napi]
 pub fn rr_remove(key: u32, chan: u32) -> bool {
-    crate::ipc::js::set_rr_key(chan, key, false);
     accept::remove_worker(key, chan)
 }
 
