@@ -72,6 +72,25 @@ test('cluster events, messages, disconnect/exit codes and listen(0) match node i
   }
 });
 
+test('https, unix path, exclusive, IPv6, host-less, dgram and EADDRINUSE servers in workers match node in every schedule', async () => {
+  const expected = await run(fixture('cluster-servers.js'));
+  assert.strictEqual(expected.code, 0, expected.stderr);
+  assert.match(expected.stdout, /udp exclusive ports differ true answers 1 2\nin use EADDRINUSE bind true/);
+  for (const policy of ['rr', 'none', 'reuseport']) {
+    const got = await run(fixture('cluster-servers.js'), [], {
+      mode: 'corral', env: { NODE_CLUSTER_SCHED_POLICY: policy },
+    });
+    assert.strictEqual(got.stdout, expected.stdout, `policy ${policy}\n${got.stderr}`);
+  }
+});
+
+test('settings.inspectPort gives each worker its inspector port, and bad ports throw, as in node', async () => {
+  const expected = await run(fixture('cluster-inspect-port.js'));
+  assert.match(expected.stdout, /default again ok --inspect-port=9300 --inspect-port=9231\n/);
+  const got = await run(fixture('cluster-inspect-port.js'), [], { mode: 'corral' });
+  assert.strictEqual(got.stdout, expected.stdout, got.stderr);
+});
+
 test('the same program under node -r corral/register (ESM import too) gets corral\'s cluster', async () => {
   const r = await run(fixture('cluster-events.js'), [], { mode: 'register' });
   const expected = await run(fixture('cluster-events.js'));

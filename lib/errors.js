@@ -69,4 +69,4 @@ function outOfRange(name, range, value) {
     `The value of "${name}" is out of range. It must be ${range}. Received ${shown}`);
 }
 
-module.exports = { makeError, invalidArgType, invalidArgValue, outOfRange };
+module.exports = { makeError, describeReceived, invalidArgType, invalidArgValue, outOfRange };

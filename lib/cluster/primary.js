@@ -7,7 +7,7 @@ const { fork } = require('../child_process/fork');
 const Worker = require('./worker');
 const { RoundRobinHandle, SharedHandle, ReusePortHandle } = require('./handles');
 const { internal, sendHelper } = require('./utils');
-const { makeError } = require('../errors');
+const { makeError, describeReceived } = require('../errors');
 
 const SCHED_NONE = 1;
 const SCHED_RR = 2;
@@ -71,12 +71,14 @@ function setup(cluster) {
   function createWorkerProcess(id, env) {
     const workerEnv = { ...process.env, ...env, CORRAL_CLUSTER_WORKER: `${id}` };
     if (cluster.settings.inspectPort === null) {
-      throw makeError(RangeError, 'ERR_SOCKET_BAD_PORT',
-        'Port should be > 0 and < 65536. Received type object (null).');
+      throw makeError(RangeError, 'ERR_SOCKET_BAD_PORT', 'Port should be >= 0 and < 65536. Received null.');
     }
     // The worker's cluster, net and dgram must be corral's: preload the register hook.
     const execArgv = [...cluster.settings.execArgv];
     if (!execArgv.includes(registerPath)) execArgv.unshift('--require', registerPath);
+    if (usesInspector(cluster.settings.execArgv)) {
+      execArgv.push(`--inspect-port=${inspectPortFor(cluster.settings.inspectPort)}`);
+    }
     return fork(cluster.settings.exec, cluster.settings.args, {
       cwd: cluster.settings.cwd,
       env: workerEnv,
@@ -92,6 +94,30 @@ function setup(cluster) {
       // The worker side (lib/cluster/child.js) runs on Node's own process channel.
       childChannel: false,
     });
+  }
+
+  // As Node: under an inspector flag (execArgv or NODE_OPTIONS), each worker gets its own
+  // inspector port: settings.inspectPort (a port, or a function returning one), else the
+  // primary's debug port plus one more per worker, wrapping past 65535 to 1024.
+  const inspectFlag = /--inspect(?:-brk|-port)?|--debug-port/;
+  let nextInspectOffset = 1;
+  function usesInspector(execArgv) {
+    return execArgv.some((a) => inspectFlag.test(a)) || inspectFlag.test(process.env.NODE_OPTIONS);
+  }
+  function inspectPortFor(setting) {
+    let port = setting;
+    if (typeof setting === 'function') port = setting();
+    else if (setting == null) {
+      port = process.debugPort + nextInspectOffset++;
+      if (port > 65535) port = port - 65535 + 1023;
+    }
+    const bad = (typeof port !== 'number' && typeof port !== 'string') ||
+      (typeof port === 'string' && port.trim() === '') || +port !== (+port >>> 0) || port > 0xFFFF;
+    if (bad) {
+      throw makeError(RangeError, 'ERR_SOCKET_BAD_PORT',
+        `Port should be >= 0 and < 65536.${describeReceived(port)}.`);
+    }
+    return port;
   }
 
   function removeWorker(worker) {
