@@ -58,7 +58,7 @@ function invalidArgValue(name, value, reason = 'is invalid') {
 
 function addSeparators(n) {
   const s = String(n);
-  if (!Number.isInteger(n) || Math.abs(n) < 1e4) return s;
+  if (!Number.isInteger(n) || Math.abs(n) <= 2 ** 32) return s;
   return s.replace(/\B(?=(\d{3})+(?!\d))/g, '_');
 }
 

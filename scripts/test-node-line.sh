@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# npm run test:node24 — builds corral against Node 24 (from the npm registry) and runs the
-# JS test suite with it. The Rust unit tests do not depend on the Node line.
+# npm run test:node22 | test:node24 | test:node26 (or test:lines for all three): builds corral
+# against each given Node line (an official build from the npm registry, see node-line.sh) and
+# runs the JS test suite with it. The Rust unit tests do not depend on the Node line: `npm test`
+# runs them once.
 set -euo pipefail
-major="${1:-24}"
 root="$(cd "$(dirname "$0")/.." && pwd)"
-bin="$("$root/scripts/node-line.sh" "$major")"
-export PATH="$bin:$PATH"
-echo "corral: testing with $(node --version)"
 cd "$root"
-node scripts/build.js
-node --test --test-concurrency=1 __test__/*.test.js
+for major in "${@:-24}"; do
+  bin="$("$root/scripts/node-line.sh" "$major")"
+  echo "corral: testing with $(PATH="$bin:$PATH" node --version)"
+  PATH="$bin:$PATH" node scripts/build.js
+  PATH="$bin:$PATH" node --test --test-concurrency=1 __test__/*.test.js
+done

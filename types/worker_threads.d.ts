@@ -84,6 +84,16 @@ export class Worker extends EventEmitter {
   terminate(): Promise<number>;
   /** A Readable of the worker's V8 heap snapshot (JSON), as node:worker_threads'. */
   getHeapSnapshot(options?: { exposeInternals?: boolean; exposeNumericValues?: boolean }): Promise<Readable>;
+  /** Node 22+: the thread's name while it runs (options.name), null after it has ended. */
+  readonly threadName?: string | null;
+  /** Node 22+: the worker thread's CPU time in microseconds, or its use since `prev`. */
+  cpuUsage?(prev?: { user: number; system: number }): Promise<{ user: number; system: number }>;
+  /** Node 22+: the worker's V8 heap statistics (as v8.getHeapStatistics() inside it). */
+  getHeapStatistics?(): Promise<import('v8').HeapInfo>;
+  /** Node 22 takes a profile name, 24 nothing, 26 sampling options; stop() gives the .cpuprofile JSON. */
+  startCpuProfile?(nameOrOptions?: string | { samplingIntervalMicros?: number; maxSamples?: number }): Promise<ProfileHandle>;
+  /** Node 24+: a sampling heap profile; stop() gives its JSON. */
+  startHeapProfile?(): Promise<ProfileHandle>;
   addListener(event: 'error', listener: (err: Error) => void): this;
   addListener(event: 'exit', listener: (exitCode: number) => void): this;
   addListener(event: 'message', listener: (value: any) => void): this;
@@ -103,6 +113,18 @@ export class Worker extends EventEmitter {
   once(event: 'online', listener: () => void): this;
   once(event: string | symbol, listener: (...args: any[]) => void): this;
 }
+
+export interface ProfileHandle {
+  stop(): Promise<string>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** Where the running line has them (postMessageToThread: 20.20+, the rest 22+, locks 24+). */
+export function postMessageToThread(threadId: number, value: any, transferList?: ReadonlyArray<TransferListItem> | number, timeout?: number): Promise<void>;
+export function markAsUncloneable(object: object): void;
+export const isInternalThread: boolean;
+export const threadName: string;
+export const locks: any;
 
 export function receiveMessageOnPort(port: MessagePort): { message: any } | undefined;
 export function markAsUntransferable(object: object): void;

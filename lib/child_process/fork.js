@@ -4,7 +4,8 @@
 const { fileURLToPath } = require('url');
 const { inspect } = require('util');
 const { ChildProcess, toSignal } = require('./child_process');
-const { makeError, invalidArgType, invalidArgValue } = require('../errors');
+const { makeError, invalidArgType, invalidArgValue, outOfRange } = require('../errors');
+const { major } = require('../node-line');
 
 function validatePath(value, name) {
   if (typeof value === 'string') return value;
@@ -22,14 +23,31 @@ function noNullBytes(value, name) {
   }
 }
 
+const isInt32 = (value) => value === (value | 0);
+
+// uid/gid: Node 20-24 reject anything but an int32 as a wrong type; Node 26 uses its generic
+// validateInt32 (a type error for non-numbers, a range error for the rest).
 function validateInt32(value, name) {
-  if (value != null && !Number.isInteger(value)) {
-    if (typeof value !== 'number') {
-      throw makeError(TypeError, 'ERR_INVALID_ARG_TYPE',
-        `The "${name}" property must be int32.${describe(value)}`);
-    }
-    throw makeError(RangeError, 'ERR_OUT_OF_RANGE',
-      `The value of "${name}" is out of range. It must be an integer. Received ${value}`);
+  if (value == null || isInt32(value)) return;
+  if (major < 26) {
+    throw makeError(TypeError, 'ERR_INVALID_ARG_TYPE', `The "${name}" property must be int32.${describe(value)}`);
+  }
+  if (typeof value !== 'number') throw invalidArgType(name, 'number', value);
+  if (!Number.isInteger(value)) throw outOfRange(name, 'an integer', value);
+  throw outOfRange(name, '>= -2147483648 && <= 2147483647', value);
+}
+
+// Node 20-24 accept an unsigned integer and say so; Node 26 validates a safe integer >= 0.
+function validateTimeout(timeout) {
+  if (timeout == null) return;
+  if (major < 26) {
+    if (Number.isInteger(timeout) && timeout >= 0) return;
+    throw outOfRange('timeout', 'an unsigned integer', inspect(timeout));
+  }
+  if (typeof timeout !== 'number') throw invalidArgType('timeout', 'number', timeout);
+  if (!Number.isInteger(timeout)) throw outOfRange('timeout', 'an integer', timeout);
+  if (timeout < 0 || timeout > Number.MAX_SAFE_INTEGER) {
+    throw outOfRange('timeout', `>= 0 && <= ${Number.MAX_SAFE_INTEGER}`, timeout);
   }
 }
 
@@ -95,10 +113,7 @@ function normalize(modulePath, args, options) {
       "The property 'options.serialization' must be one of: undefined, 'json', 'advanced'. " +
       `Received ${inspect(options.serialization)}`);
   }
-  if (options.timeout != null && !(Number.isInteger(options.timeout) && options.timeout >= 0)) {
-    throw makeError(RangeError, 'ERR_OUT_OF_RANGE',
-      `The value of "timeout" is out of range. It must be an unsigned integer. Received ${options.timeout}`);
-  }
+  validateTimeout(options.timeout);
   if (options.signal !== undefined &&
       (options.signal === null || typeof options.signal !== 'object' || !('aborted' in options.signal))) {
     throw invalidArgType('options.signal', 'AbortSignal', options.signal);

@@ -168,7 +168,7 @@ function setup(cluster) {
 
   // Node 20 counts maxConnections 0 as no limit; Node 24 as a limit, unless the server drops
   // what is over it itself (dropMaxConnection).
-  const limitZero = Number(process.versions.node.split('.')[0]) >= 22;
+  const limitZero = require('../node-line').major >= 22;
   function overLimit(owner) {
     if (!owner || owner._connections < owner.maxConnections) return false;
     return limitZero ? owner.maxConnections != null && !owner.dropMaxConnection : !!owner.maxConnections;

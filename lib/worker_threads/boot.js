@@ -192,26 +192,11 @@ exports.boot = function boot(process) {
   runEntry(process, payload.entry, payload.argv);
 };
 
-// worker.getHeapSnapshot(): this thread's heap, taken here and sent whole to the parent.
-function sendHeapSnapshot(control, { id, options }) {
-  const chunks = [];
-  const reply = (fields) => control.postMessage({ type: 'heapSnapshot', id, ...fields });
-  let stream;
-  try {
-    stream = require('v8').getHeapSnapshot(options);
-  } catch (error) {
-    reply({ error });
-    return;
-  }
-  stream.on('data', (chunk) => chunks.push(chunk));
-  stream.on('end', () => reply({ data: Buffer.concat(chunks) }));
-  stream.on('error', (error) => reply({ error }));
-}
-
 function setupWorker(process, native, payload, sharedEnv) {
   const state = require('./state');
   state.isMainThread = false;
   state.threadId = native.currentThreadId();
+  state.threadName = payload.name;
   state.parentPort = payload.publicPort;
   state.workerData = payload.workerData;
   state.resourceLimits = payload.resourceLimits;
@@ -223,10 +208,11 @@ function setupWorker(process, native, payload, sharedEnv) {
   const stdin = setupStdio(process, control, payload.stdin);
   control.on('message', (msg) => {
     if (msg.type === 'stdin') stdin.push(msg.data === null ? null : Buffer.from(msg.data));
-    else if (msg.type === 'heapSnapshot') sendHeapSnapshot(control, msg);
+    else if (msg.type === 'request') require('./introspect').answer(control, native, msg);
   });
   // The control port must not keep the worker alive by itself.
   control.unref();
   reportUncaught(process, control, native);
+  require('./messaging').openMailbox();
   require('../register').installBuiltins(['worker_threads']);
 }

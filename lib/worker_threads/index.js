@@ -1,9 +1,11 @@
 'use strict';
-// corral/worker_threads: Node's worker_threads API on threads that Rust owns.
+// corral/worker_threads: Node's worker_threads API on threads that Rust owns. Each Node line's
+// additions are exported where that line's built-in has them (lib/worker_threads/line.js).
 const { Worker, SHARE_ENV } = require('./worker');
 const { MessagePort, MessageChannel, receiveMessageOnPort } = require('./port');
 const { BroadcastChannel } = require('./broadcast');
 const { markAsUntransferable, isMarkedAsUntransferable } = require('./untransferable');
+const line = require('./line');
 const state = require('./state');
 
 function setEnvironmentData(key, value) {
@@ -15,21 +17,44 @@ function getEnvironmentData(key) {
   return state.environmentData.get(key);
 }
 
-module.exports = {
+// A marked object makes corral's structured clone throw, and Node's own (structuredClone, its
+// ports) too.
+function markAsUncloneable(object) {
+  if ((typeof object !== 'object' && typeof object !== 'function') || object === null) return;
+  line.builtin.markAsUncloneable?.(object);
+  require('../binding').native.markUncloneable(object);
+}
+
+const exported = {
   Worker,
   MessageChannel,
   MessagePort,
   receiveMessageOnPort,
   BroadcastChannel,
   markAsUntransferable,
-  // Node 20 has no isMarkedAsUntransferable; newer lines do.
-  ...(Number(process.versions.node.split('.')[0]) >= 21 ? { isMarkedAsUntransferable } : {}),
+  isMarkedAsUntransferable,
+  markAsUncloneable,
   SHARE_ENV,
   setEnvironmentData,
   getEnvironmentData,
+  postMessageToThread(threadId, value, transferList, timeout) {
+    return require('./messaging').postMessageToThread(threadId, value, transferList, timeout);
+  },
+  isInternalThread: false,
+  // Node's Web Locks: one lock manager for the whole process, which corral's threads (Node
+  // environments of their own) share with the main thread.
+  locks: line.builtin.locks,
   get isMainThread() { return state.isMainThread; },
   get parentPort() { return state.parentPort; },
   get workerData() { return state.workerData; },
   get threadId() { return state.threadId; },
   get resourceLimits() { return state.resourceLimits; },
+  get threadName() { return state.threadName; },
 };
+
+// This line's set: what the built-in exports (corral serves all of it but the names in
+// line.unserved), and corral's own extras none.
+module.exports = {};
+for (const key of Object.keys(line.builtin)) {
+  if (key in exported) Object.defineProperty(module.exports, key, Object.getOwnPropertyDescriptor(exported, key));
+}

@@ -5,6 +5,7 @@ module.exports = {
   parentPort: null,
   workerData: null,
   threadId: 0,
+  threadName: '',
   resourceLimits: {},
   environmentData: new Map(),
   // A worker's own `stdin: true` etc. are read from here by the bootstrap.

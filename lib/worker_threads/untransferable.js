@@ -8,7 +8,7 @@
 // a transfer list holds an ArrayBuffer (a pool is current while its Buffers are being made).
 const { native } = require('../binding');
 
-const major = Number(process.versions.node.split('.')[0]);
+const { major } = require('../node-line');
 const builtin = (() => {
   try {
     const wt = process.getBuiltinModule ? process.getBuiltinModule('worker_threads') : null;

@@ -10,6 +10,8 @@ const { makeError, invalidArgType, invalidArgValue } = require('../errors');
 const { MessageChannel, receiveMessageOnPort, normalizeTransfer } = require('./port');
 const stdio = require('./stdio');
 const state = require('./state');
+const line = require('./line');
+const { major } = require('../node-line');
 
 const SHARE_ENV = Symbol.for('nodejs.worker_threads.SHARE_ENV');
 const bootFile = path.join(__dirname, 'boot.js');
@@ -23,8 +25,9 @@ const kExited = Symbol('corral.worker.exited');
 const kLimits = Symbol('corral.worker.limits');
 const kRequested = Symbol('corral.worker.requestedLimits');
 const kOnExit = Symbol('corral.worker.onExit');
-const kSnapshots = Symbol('corral.worker.heapSnapshots');
-let nextSnapshotId = 0;
+const kRequests = Symbol('corral.worker.requests');
+const kName = Symbol('corral.worker.name');
+let nextRequestId = 0;
 
 function notRunning() {
   return makeError(Error, 'ERR_WORKER_NOT_RUNNING', 'Worker instance not running');
@@ -127,19 +130,20 @@ function readLimits(limits) {
 }
 
 // The limits a worker actually runs with, as Node reports them: what was asked for, else V8's
-// defaults. Where this Node build does not let corral hand heap sizes to V8 (isolate.cc), only
-// the old-generation cap (checked after each full GC) and the stack size apply, and the young
-// generation and code range report V8's defaults.
-const v8DefaultYoungMb = Number(process.versions.node.split('.')[0]) >= 22 ? 192 : 48;
+// defaults for this machine and line. Where this Node build does not let corral hand heap sizes
+// to V8 (isolate.cc), only the old-generation cap (checked after each full GC) and the stack
+// size apply, and the young generation and code range report V8's defaults.
 let heapLimitsApplied;
+let defaultHeapSizes;
 
 function effectiveLimits(requested) {
   heapLimitsApplied ??= native.heapLimitsApplied();
-  const heapLimitMb = Math.floor(require('v8').getHeapStatistics().heap_size_limit / 1048576);
-  const young = (heapLimitsApplied && requested.maxYoungGenerationSizeMb) || v8DefaultYoungMb;
+  defaultHeapSizes ??= native.defaultHeapSizes();
+  const [defaultYoungMb, defaultOldMb] = defaultHeapSizes;
+  const young = (heapLimitsApplied && requested.maxYoungGenerationSizeMb) || defaultYoungMb;
   return {
     maxYoungGenerationSizeMb: young,
-    maxOldGenerationSizeMb: requested.maxOldGenerationSizeMb ?? heapLimitMb - v8DefaultYoungMb,
+    maxOldGenerationSizeMb: requested.maxOldGenerationSizeMb ?? defaultOldMb,
     codeRangeSizeMb: (heapLimitsApplied && requested.codeRangeSizeMb) || 0,
     stackSizeMb: requested.stackSizeMb ?? 4,
   };
@@ -181,7 +185,8 @@ class Worker extends EventEmitter {
       controlPort: control.port2,
       stdin: !!options.stdin,
       resourceLimits: limits,
-      name: options.name ?? '',
+      // Node 24+ names an unnamed worker's thread 'WorkerThread'; Node 22 leaves it ''.
+      name: options.name ?? (major >= 24 ? 'WorkerThread' : ''),
       parentThreadId: state.threadId,
     };
 
@@ -191,13 +196,17 @@ class Worker extends EventEmitter {
     this[kExited] = false;
     this[kLimits] = limits;
     this[kRequested] = requestedLimits;
-    this[kSnapshots] = new Map();
+    this[kRequests] = new Map();
+    this[kName] = payload.name;
     this.stdin = options.stdin ? stdio.parentStdin(control.port1) : null;
     this.stdout = stdio.pushReadable();
     this.stderr = stdio.pushReadable();
     if (!options.stdout) this.stdout.on('data', (chunk) => process.stdout.write(chunk));
     if (!options.stderr) this.stderr.on('data', (chunk) => process.stderr.write(chunk));
 
+    // The main thread's mailbox (postMessageToThread) opens with its first worker: before that
+    // no other thread could post to it.
+    if (state.isMainThread && 'postMessageToThread' in line.builtin) require('./messaging').openMailbox();
     const warm = canUseWarm(options, requestedLimits);
     this.threadId = native.spawn({
       argv: [process.execPath, ...(entry.kind === 'file' ? [entry.source] : []), ...argv],
@@ -242,18 +251,12 @@ class Worker extends EventEmitter {
       case 'stdio':
         (msg.fd === 2 ? this.stderr : this.stdout).push(stdio.toChunk(msg.data));
         break;
-      case 'heapSnapshot': {
-        const pending = this[kSnapshots].get(msg.id);
-        this[kSnapshots].delete(msg.id);
+      case 'reply': {
+        const pending = this[kRequests].get(msg.id);
+        this[kRequests].delete(msg.id);
         if (!pending) break;
-        if (msg.error !== undefined) {
-          pending.reject(msg.error);
-        } else {
-          const stream = new (require('stream').Readable)({ read() {} });
-          stream.push(Buffer.from(msg.data.buffer, msg.data.byteOffset, msg.data.byteLength));
-          stream.push(null);
-          pending.resolve(stream);
-        }
+        if ('error' in msg) pending.reject(msg.props ? Object.assign(msg.error, msg.props) : msg.error);
+        else pending.resolve(msg.value);
         break;
       }
       case 'error':
@@ -282,8 +285,8 @@ class Worker extends EventEmitter {
     this.stdout.push(null);
     this.stderr.push(null);
     this.threadId = -1;
-    for (const pending of this[kSnapshots].values()) pending.reject(notRunning());
-    this[kSnapshots].clear();
+    for (const pending of this[kRequests].values()) pending.reject(notRunning());
+    this[kRequests].clear();
     this.emit('exit', code);
   }
 
@@ -304,16 +307,71 @@ class Worker extends EventEmitter {
     return exited;
   }
 
-  // A Readable of the worker's heap snapshot (JSON), as Node's. Taken on the worker's thread
-  // when its event loop gets to the request.
+  // Asks the worker's thread (lib/worker_threads/introspect.js); answered when its event loop
+  // gets to the request. `whileBooting`: what to do before 'online' (Node has no environment
+  // to ask then, and says the worker is not running).
+  #request(op, args, whileBooting = 'ask') {
+    if (this[kExited] || (!this[kOnline] && whileBooting === 'refuse')) return Promise.reject(notRunning());
+    return new Promise((resolve, reject) => {
+      const id = ++nextRequestId;
+      this[kRequests].set(id, { resolve, reject });
+      this[kControl].postMessage({ type: 'request', id, op, args });
+    });
+  }
+
+  // A Readable of the worker's heap snapshot (JSON), as Node's.
   getHeapSnapshot(options) {
     const validated = validateSnapshotOptions(options);
-    if (this[kExited]) return Promise.reject(notRunning());
-    return new Promise((resolve, reject) => {
-      const id = ++nextSnapshotId;
-      this[kSnapshots].set(id, { resolve, reject });
-      this[kControl].postMessage({ type: 'heapSnapshot', id, options: validated });
+    return this.#request('heapSnapshot', validated).then((data) => {
+      const stream = new (require('stream').Readable)({ read() {} });
+      stream.push(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+      stream.push(null);
+      return stream;
     });
+  }
+
+  getHeapStatistics() {
+    return this.#request('heapStatistics', undefined, 'refuse');
+  }
+
+  // The worker thread's CPU time in microseconds, or what it used since `prev`.
+  cpuUsage(prev) {
+    if (prev !== undefined) {
+      if (prev === null || typeof prev !== 'object' || Array.isArray(prev)) throw invalidArgType('prev', ['object'], prev);
+      for (const key of ['user', 'system']) {
+        if (typeof prev[key] !== 'number') throw invalidArgType(`prev.${key}`, 'number', prev[key]);
+      }
+    }
+    return this.#request('cpuUsage', undefined, 'refuse').then((usage) =>
+      prev === undefined ? usage : { user: usage.user - prev.user, system: usage.system - prev.system });
+  }
+
+  // Node 22's form takes a profile name (one profile per name), 24's nothing, 26's sampling
+  // options. The profile JSON comes from stop(), which gives the same text when called again.
+  startCpuProfile(argument) {
+    const form = line.cpuProfileArgument;
+    if (form === 'name' && typeof argument !== 'string') throw invalidArgType('name', 'string', argument);
+    if (form === 'options' && argument !== undefined && (typeof argument !== 'object' || argument === null)) {
+      throw invalidArgType('options', 'object', argument);
+    }
+    const id = ++nextRequestId;
+    const args = { id, title: form === 'name' ? argument : `corral-${id}`, options: form === 'options' ? argument : undefined };
+    return this.#request('cpuProfileStart', args, 'refuse')
+      .then(() => profileHandle(() => this.#request('cpuProfileStop', { id }), form === 'name' ? null : CPUProfileHandle));
+  }
+
+  startHeapProfile() {
+    return this.#request('heapProfileStart', undefined, 'refuse')
+      .then(() => profileHandle(() => this.#request('heapProfileStop'), HeapProfileHandle));
+  }
+
+  // The name of the worker's thread while it runs (options.name), null once it has ended.
+  get threadName() {
+    return this[kExited] ? null : this[kName];
+  }
+
+  async [Symbol.asyncDispose]() {
+    await this.terminate();
   }
 
   ref() {
@@ -323,6 +381,8 @@ class Worker extends EventEmitter {
   unref() {
     if (!this[kExited]) this[kControl].unref();
   }
+
+  static [Symbol.for('corral.worker')] = true;
 
   get performance() {
     const worker = this;
@@ -363,5 +423,34 @@ class Worker extends EventEmitter {
     };
   }
 }
+
+// What startCpuProfile() / startHeapProfile() resolve to: stop() ends the profile and gives its
+// JSON, the same text when called again. Node 22's CPU handle is a plain object.
+const kStop = Symbol('corral.profile.stop');
+
+class CPUProfileHandle {
+  stop() { return this[kStop](); }
+  async [Symbol.asyncDispose]() { await this.stop(); }
+}
+
+class HeapProfileHandle {
+  stop() { return this[kStop](); }
+  async [Symbol.asyncDispose]() { await this.stop(); }
+}
+
+function profileHandle(request, HandleClass) {
+  let stopped = null;
+  const stop = () => (stopped ??= request());
+  if (HandleClass === null) return { stop, async [Symbol.asyncDispose]() { await stop(); } };
+  const handle = new HandleClass();
+  Object.defineProperty(handle, kStop, { value: stop });
+  return handle;
+}
+
+// This line's Worker has the methods of this line's built-in Worker, no more.
+for (const name of ['getHeapStatistics', 'cpuUsage', 'startCpuProfile', 'startHeapProfile', 'threadName']) {
+  if (!line.builtinWorkerMethods.has(name)) delete Worker.prototype[name];
+}
+if (!line.builtinWorkerMethods.has('asyncDispose')) delete Worker.prototype[Symbol.asyncDispose];
 
 module.exports = { Worker, SHARE_ENV };

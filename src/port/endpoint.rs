@@ -88,6 +88,11 @@ impl Endpoint {
         Ok(())
     }
 
+    /// Whether the other side has been closed (sending to it would fail).
+    pub fn is_peer_closed(&self) -> bool {
+        self.peer.lock().closed
+    }
+
     /// Takes the next message (`want_messages`), or only reports whether the other side closed
     /// (a port that is not receiving). An empty answer re-arms the wake-up. Called only by the
     /// endpoint's holder.

@@ -90,3 +90,23 @@ pub unsafe extern "C" fn corral_bc_post(name: *const libc::c_char, raw: *mut c_v
         super::broadcast::post(&group_name(name), ep(raw), msg, |m| m.duplicate());
     }
 }
+
+#[no_mangle]
+pub extern "C" fn corral_mailbox_open(thread_id: u64) -> *mut c_void {
+    Box::into_raw(super::mailbox::open(thread_id)) as *mut c_void
+}
+
+/// # Safety
+/// `msg` is an owned `Message*`; it is freed when the thread has no mailbox.
+#[no_mangle]
+pub unsafe extern "C" fn corral_mailbox_post(thread_id: u64, msg: *mut c_void) -> bool {
+    match MessagePtr::from_raw(msg) {
+        Some(m) => super::mailbox::post(thread_id, m).is_ok(),
+        None => false,
+    }
+}
+
+#[no_mangle]
+pub extern "C" fn corral_mailbox_exists(thread_id: u64) -> bool {
+    super::mailbox::is_open(thread_id)
+}

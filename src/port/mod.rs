@@ -7,5 +7,6 @@
 pub mod broadcast;
 mod endpoint;
 mod ffi;
+pub mod mailbox;
 
 pub use endpoint::{Endpoint, Pop};

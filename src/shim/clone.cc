@@ -35,6 +35,22 @@ void ThrowDataCloneError(v8::Isolate* isolate, v8::Local<v8::String> message) {
   isolate->ThrowException(v8::Exception::Error(message));
 }
 
+std::atomic<bool> g_uncloneable_marked{false};
+
+v8::Local<v8::Private> UncloneableKey(v8::Isolate* isolate) {
+  return v8::Private::ForApi(isolate, Str(isolate, "corral.uncloneable"));
+}
+
+void MarkUncloneable(v8::Isolate* isolate, v8::Local<v8::Object> object) {
+  g_uncloneable_marked.store(true, std::memory_order_relaxed);
+  object->SetPrivate(isolate->GetCurrentContext(), UncloneableKey(isolate), v8::True(isolate)).Check();
+}
+
+bool IsMarkedUncloneable(v8::Isolate* isolate, v8::Local<v8::Object> object) {
+  if (!g_uncloneable_marked.load(std::memory_order_relaxed)) return false;
+  return object->HasPrivate(isolate->GetCurrentContext(), UncloneableKey(isolate)).FromMaybe(false);
+}
+
 namespace {
 
 class SerializerDelegate : public v8::ValueSerializer::Delegate {
@@ -46,7 +62,25 @@ class SerializerDelegate : public v8::ValueSerializer::Delegate {
     corral::ThrowDataCloneError(isolate_, message);
   }
 
+#if NODE_MAJOR_VERSION >= 22
+  // Objects given to markAsUncloneable are host objects that refuse to be written. The check
+  // costs a lookup per object, so it runs only once something in the process has been marked.
+  bool HasCustomHostObject(v8::Isolate* isolate) override {
+    return g_uncloneable_marked.load(std::memory_order_relaxed);
+  }
+
+  v8::Maybe<bool> IsHostObject(v8::Isolate* isolate, v8::Local<v8::Object> object) override {
+    // What V8 decides without a custom check: objects with embedder fields (ports, Node's own).
+    if (object->InternalFieldCount() > 0) return v8::Just(true);
+    return v8::Just(IsMarkedUncloneable(isolate, object));
+  }
+#endif
+
   v8::Maybe<bool> WriteHostObject(v8::Isolate* isolate, v8::Local<v8::Object> object) override {
+    if (object->InternalFieldCount() == 0 && IsMarkedUncloneable(isolate, object)) {
+      corral::ThrowDataCloneError(isolate, Str(isolate, "Cannot clone object of unsupported type."));
+      return v8::Nothing<bool>();
+    }
     for (size_t i = 0; i < ports_.size(); i++) {
       if (ports_[i]->StrictEquals(object)) {
         serializer_->WriteUint32(static_cast<uint32_t>(i));

@@ -204,6 +204,7 @@ int32_t corral_env_run(const CorralWorkerSpec* spec, uint64_t thread_id, void* s
         // The current id: a warm thread took its worker's when it was claimed.
         corral_thread_set_exit_code(corral_current_thread_id(), exit_code.load());
         isolate->CancelTerminateExecution();
+        corral::StopProfilers(isolate);
         node::FreeEnvironment(env);
       } else {
         exit_code.store(1);
@@ -216,8 +217,9 @@ int32_t corral_env_run(const CorralWorkerSpec* spec, uint64_t thread_id, void* s
   bool platform_finished = false;
   g_platform->AddIsolateFinishedCallback(
       isolate, [](void* data) { *static_cast<bool*>(data) = true; }, &platform_finished);
-#if NODE_MAJOR_VERSION >= 22
-  // Newer Node lines require Dispose before Unregister; DisposeIsolate does both in order.
+#if NODE_MAJOR_VERSION >= 24
+  // Node 24+ requires Dispose before Unregister; DisposeIsolate does both in order (Node 22's
+  // platform has no DisposeIsolate and wants Unregister first, as Node 20's).
   g_platform->DisposeIsolate(isolate);
 #else
   g_platform->UnregisterIsolate(isolate);

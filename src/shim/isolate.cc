@@ -56,6 +56,19 @@ namespace corral {
 
 bool CanApplyHeapLimits() { return Internal().complete(); }
 
+// V8's heap sizes for a worker that asks for none, as Node configures them for this machine
+// (they differ by line: the young generation is 48 MiB on Node 20/22, 192 on 24, 96 on 26).
+void DefaultHeapSizesMb(double* young_mb, double* old_mb) {
+  v8::Isolate::CreateParams params;
+  if (Internal().set_create_params != nullptr) {
+    Internal().set_create_params(&params);
+  } else {
+    params.constraints.ConfigureDefaults(uv_get_total_memory(), 0);
+  }
+  *young_mb = static_cast<double>(params.constraints.max_young_generation_size_in_bytes() / (1 << 20));
+  *old_mb = static_cast<double>(params.constraints.max_old_generation_size_in_bytes() / (1 << 20));
+}
+
 v8::Isolate* NewWorkerIsolate(const std::shared_ptr<node::ArrayBufferAllocator>& allocator,
                               uv_loop_t* loop, node::MultiIsolatePlatform* platform,
                               const node::EmbedderSnapshotData* snapshot, const double limits[4],

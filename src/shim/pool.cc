@@ -72,7 +72,7 @@ v8::Local<v8::Object> NewHandleObject(v8::Isolate* isolate, v8::Local<v8::Contex
     t_template = new v8::Global<v8::ObjectTemplate>(isolate, tmpl);
   }
   v8::Local<v8::Object> obj = t_template->Get(isolate)->NewInstance(context).ToLocalChecked();
-  obj->SetAlignedPointerInInternalField(0, end);
+  SetWrappedPointer(obj, 0, end);
   end->object.Reset(isolate, obj);
   return obj;
 }
@@ -81,7 +81,7 @@ PoolEnd* EndOf(v8::Local<v8::Value> value) {
   if (!value->IsObject()) return nullptr;
   v8::Local<v8::Object> obj = value.As<v8::Object>();
   if (obj->InternalFieldCount() != 1) return nullptr;
-  auto* end = static_cast<PoolEnd*>(obj->GetAlignedPointerFromInternalField(0));
+  auto* end = static_cast<PoolEnd*>(GetWrappedPointer(obj, 0));
   if (end == nullptr || t_ends == nullptr || t_ends->count(end) == 0) return nullptr;
   return end;
 }
@@ -96,7 +96,7 @@ void Dispose(PoolEnd* end) {
   corral_pool_release(end->pool);
   if (!end->object.IsEmpty()) {
     v8::HandleScope scope(end->isolate);
-    end->object.Get(end->isolate)->SetAlignedPointerInInternalField(0, nullptr);
+    SetWrappedPointer(end->object.Get(end->isolate), 0, nullptr);
   }
   t_ends->erase(end);
   uv_close(reinterpret_cast<uv_handle_t*>(end->async), [](uv_handle_t* handle) {

@@ -72,7 +72,7 @@ void Destroy(PortData* pd) {
   }
   if (!pd->object.IsEmpty()) {
     v8::HandleScope scope(pd->state->isolate);
-    pd->object.Get(pd->state->isolate)->SetAlignedPointerInInternalField(0, nullptr);
+    SetWrappedPointer(pd->object.Get(pd->state->isolate), 0, nullptr);
     pd->object.Reset();
   }
   pd->state->ports.erase(pd);
@@ -191,7 +191,7 @@ void Wake(PortData* pd) {
 
 PortData* GetPortData(v8::Local<v8::Value> value) {
   if (t_state == nullptr || !IsPortObject(t_state->isolate, value)) return nullptr;
-  return static_cast<PortData*>(value.As<v8::Object>()->GetAlignedPointerFromInternalField(0));
+  return static_cast<PortData*>(GetWrappedPointer(value.As<v8::Object>(), 0));
 }
 
 void Attach(ThreadState* st, v8::Local<v8::Object> object, void* ep) {
@@ -199,7 +199,7 @@ void Attach(ThreadState* st, v8::Local<v8::Object> object, void* ep) {
   pd->async->data = pd;
   uv_async_init(st->loop, pd->async, OnAsync);
   pd->object.Reset(st->isolate, object);
-  object->SetAlignedPointerInInternalField(0, pd);
+  SetWrappedPointer(object, 0, pd);
   st->ports.insert(pd);
   SetReceiving(pd, false);
   corral_ep_set_waker(ep, pd);  // wakes at once if messages are already queued
@@ -209,7 +209,7 @@ void Attach(ThreadState* st, v8::Local<v8::Object> object, void* ep) {
 
 void PortBaseConstructor(const v8::FunctionCallbackInfo<v8::Value>& args) {
   if (!args.IsConstructCall()) return;
-  args.This()->SetAlignedPointerInInternalField(0, nullptr);
+  SetWrappedPointer(args.This(), 0, nullptr);
 }
 
 // setup(PortClass, token, emit)
@@ -328,6 +328,10 @@ void MarkUntransferable(const v8::FunctionCallbackInfo<v8::Value>& args) {
       .Check();
 }
 
+void MarkUncloneableNative(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  if (args[0]->IsObject()) MarkUncloneable(args.GetIsolate(), args[0].As<v8::Object>());
+}
+
 void IsMarkedUntransferable(const v8::FunctionCallbackInfo<v8::Value>& args) {
   v8::Isolate* isolate = args.GetIsolate();
   bool marked = args[0]->IsObject() &&
@@ -366,12 +370,12 @@ bool IsPortObject(v8::Isolate* isolate, v8::Local<v8::Value> value) {
 }
 
 void* PortEndpoint(v8::Local<v8::Object> port) {
-  auto* pd = static_cast<PortData*>(port->GetAlignedPointerFromInternalField(0));
+  auto* pd = static_cast<PortData*>(GetWrappedPointer(port, 0));
   return pd != nullptr ? pd->ep : nullptr;
 }
 
 void* DetachPortEndpoint(v8::Local<v8::Object> port) {
-  auto* pd = static_cast<PortData*>(port->GetAlignedPointerFromInternalField(0));
+  auto* pd = static_cast<PortData*>(GetWrappedPointer(port, 0));
   if (pd == nullptr || pd->ep == nullptr) return nullptr;
   void* ep = pd->ep;
   corral_ep_set_waker(ep, nullptr);
@@ -429,6 +433,7 @@ void InitPorts(v8::Isolate* isolate, v8::Local<v8::Context> context, v8::Local<v
   SetMethod(isolate, context, exports, "receive", Receive);
   SetMethod(isolate, context, exports, "clone", Clone);
   SetMethod(isolate, context, exports, "markUntransferable", MarkUntransferable);
+  SetMethod(isolate, context, exports, "markUncloneable", MarkUncloneableNative);
   SetMethod(isolate, context, exports, "isMarkedUntransferable", IsMarkedUntransferable);
 }
 
@@ -478,6 +483,8 @@ extern "C" napi_value corral_shim_init(napi_env env, napi_value exports, uint64_
   InitSharedNatives(isolate, context, target);
   InitPoolNatives(isolate, context, target);
   InitIpcCodecNatives(isolate, context, target);
+  InitProfilerNatives(isolate, context, target);
+  InitMailboxNatives(isolate, context, target);
   target->Set(context, Str(isolate, "threadId"),
               v8::Number::New(isolate, static_cast<double>(thread_id))).Check();
   ToLocal(exports).As<v8::Object>()->Set(context, Str(isolate, "native"), target).Check();

@@ -18,6 +18,23 @@
 
 namespace corral {
 
+// The native pointer in internal field `index` of a wrapper object. V8 14 (Node 26) tags
+// embedder pointers by type; corral uses the default tag on every line.
+inline void SetWrappedPointer(v8::Local<v8::Object> object, int index, void* pointer) {
+#if V8_MAJOR_VERSION >= 14
+  object->SetAlignedPointerInInternalField(index, pointer, v8::kEmbedderDataTypeTagDefault);
+#else
+  object->SetAlignedPointerInInternalField(index, pointer);
+#endif
+}
+inline void* GetWrappedPointer(v8::Local<v8::Object> object, int index) {
+#if V8_MAJOR_VERSION >= 14
+  return object->GetAlignedPointerFromInternalField(index, v8::kEmbedderDataTypeTagDefault);
+#else
+  return object->GetAlignedPointerFromInternalField(index);
+#endif
+}
+
 // A structured-clone payload: made by Serialize on one thread, read by Deserialize on another.
 struct Message {
   // Primitives are their own structured clone: they skip the V8 serializer entirely.
@@ -55,6 +72,11 @@ Message* Serialize(v8::Isolate* isolate, v8::Local<v8::Context> context,
 v8::MaybeLocal<v8::Value> Deserialize(v8::Isolate* isolate, v8::Local<v8::Context> context,
                                       Message* msg);
 
+// markAsUncloneable: a marked object makes structured clone throw DataCloneError (clone.cc).
+extern std::atomic<bool> g_uncloneable_marked;
+void MarkUncloneable(v8::Isolate* isolate, v8::Local<v8::Object> object);
+bool IsMarkedUncloneable(v8::Isolate* isolate, v8::Local<v8::Object> object);
+
 // MessagePort natives (port.cc).
 bool IsPortObject(v8::Isolate* isolate, v8::Local<v8::Value> value);
 void* PortEndpoint(v8::Local<v8::Object> port);   // null when closed or transferred
@@ -65,6 +87,7 @@ void InitPorts(v8::Isolate* isolate, v8::Local<v8::Context> context, v8::Local<v
 void ClosePortsOfThisThread();
 // A claimed warm thread takes its worker's threadId.
 void SetCurrentThreadId(uint64_t id);
+uint64_t CurrentThreadId();  // corral's id of the calling thread (0: main)
 
 // IPC 'advanced' codec natives (ipc_codec.cc).
 void InitIpcCodecNatives(v8::Isolate* isolate, v8::Local<v8::Context> context,
@@ -75,6 +98,11 @@ void InitBroadcastNatives(v8::Isolate* isolate, v8::Local<v8::Context> context,
                           v8::Local<v8::Object> exports);
 
 // Worker natives (worker.cc).
+void StopProfilers(v8::Isolate* isolate);  // before a worker's environment is freed
+void InitProfilerNatives(v8::Isolate* isolate, v8::Local<v8::Context> context,
+                         v8::Local<v8::Object> exports);
+void InitMailboxNatives(v8::Isolate* isolate, v8::Local<v8::Context> context,
+                        v8::Local<v8::Object> exports);
 void InitWorkerNatives(v8::Isolate* isolate, v8::Local<v8::Context> context,
                        v8::Local<v8::Object> exports);
 
@@ -109,6 +137,7 @@ v8::Isolate* NewWorkerIsolate(const std::shared_ptr<node::ArrayBufferAllocator>&
                               const node::EmbedderSnapshotData* snapshot, const double limits[4],
                               bool* heap_limits_applied);
 bool CanApplyHeapLimits();
+void DefaultHeapSizesMb(double* young_mb, double* old_mb);
 
 // Throws `new DOMException(message, 'DataCloneError')` in the current context.
 void ThrowDataCloneError(v8::Isolate* isolate, v8::Local<v8::String> message);

@@ -7,8 +7,6 @@
 
 namespace corral {
 
-uint64_t CurrentThreadId();
-
 namespace {
 
 bool ReadStrings(v8::Isolate* isolate, v8::Local<v8::Context> context, v8::Local<v8::Value> value,
@@ -25,7 +23,7 @@ bool ReadStrings(v8::Isolate* isolate, v8::Local<v8::Context> context, v8::Local
 }
 
 v8::Local<v8::Value> Field(v8::Local<v8::Context> context, v8::Local<v8::Object> obj, const char* key) {
-  return obj->Get(context, Str(context->GetIsolate(), key)).ToLocalChecked();
+  return obj->Get(context, Str(v8::Isolate::GetCurrent(), key)).ToLocalChecked();
 }
 
 struct SpecStrings {
@@ -148,6 +146,15 @@ void HeapLimitsApplied(const v8::FunctionCallbackInfo<v8::Value>& args) {
   args.GetReturnValue().Set(CanApplyHeapLimits());
 }
 
+// defaultHeapSizes() -> [youngMb, oldMb]: what a worker without resourceLimits gets.
+void DefaultHeapSizes(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  v8::Isolate* isolate = args.GetIsolate();
+  double young = 0, old = 0;
+  DefaultHeapSizesMb(&young, &old);
+  v8::Local<v8::Value> values[] = {v8::Number::New(isolate, young), v8::Number::New(isolate, old)};
+  args.GetReturnValue().Set(v8::Array::New(isolate, values, 2));
+}
+
 }  // namespace
 
 void InitWorkerNatives(v8::Isolate* isolate, v8::Local<v8::Context> context,
@@ -161,6 +168,7 @@ void InitWorkerNatives(v8::Isolate* isolate, v8::Local<v8::Context> context,
   SetMethod(isolate, context, exports, "outOfMemory", OutOfMemory);
   SetMethod(isolate, context, exports, "loopTimes", LoopTimes);
   SetMethod(isolate, context, exports, "heapLimitsApplied", HeapLimitsApplied);
+  SetMethod(isolate, context, exports, "defaultHeapSizes", DefaultHeapSizes);
 }
 
 }  // namespace corral

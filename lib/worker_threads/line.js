@@ -1,0 +1,21 @@
+'use strict';
+// What this Node line's own worker_threads has, read before corral/register fills the built-in
+// with corral's values: corral exports the same names, and Worker has the same methods.
+const builtinModule = require('../builtins').get('worker_threads');
+
+// Captured once: under the register the built-in's values become corral's later.
+const builtin = { ...builtinModule };
+const builtinWorkerMethods = new Set(
+  builtin.Worker && !builtin.Worker[Symbol.for('corral.worker')] ?
+    Reflect.ownKeys(builtin.Worker.prototype).map((key) => key === Symbol.asyncDispose ? 'asyncDispose' : key) :
+    []);
+
+// worker.startCpuProfile's argument: a profile name on Node 22, nothing on 24, sampling options
+// on 26.
+const { major } = require('../node-line');
+const cpuProfileArgument = major <= 22 ? 'name' : major >= 26 ? 'options' : 'none';
+
+// Exports of Node's worker_threads that corral cannot serve (see the README).
+const unserved = ['moveMessagePortToContext'];
+
+module.exports = { builtin, builtinWorkerMethods, cpuProfileArgument, unserved };
