@@ -101,6 +101,12 @@ describe('Worker lifecycle', () => {
     assert.deepStrictEqual(events.slice(1), [['message', 'caught x'], ['exit', 0]]);
   });
 
+  it('uncaught errors give what node gives, and the worker sees no uncaughtException listener of corral\'s', async () => {
+    const { node, corral } = await runBoth(fixture('worker-uncaught.js'));
+    assert.strictEqual(corral.stdout, node.stdout);
+    assert.match(node.stdout, /listeners 0 0/);
+  });
+
   it('terminate() stops a busy worker and resolves with exit code 1', async () => {
     const w = evalWorker('require("worker_threads").parentPort.postMessage("go"); for (;;) {}');
     await once(w, 'message');

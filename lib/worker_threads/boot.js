@@ -75,17 +75,22 @@ function cloneableProps(error, clone) {
   return props;
 }
 
+// Uncaught exceptions and unhandled rejections reach Node's handler, process._fatalException
+// (it emits 'uncaughtException' and 'uncaughtExceptionMonitor' and says whether a listener
+// handled the error). Wrapped as Node's workers wrap it: what nobody handled goes to the parent
+// as 'error' and ends the worker with 1. No listener of corral's is visible to the program.
 function reportUncaught(process, control, native) {
-  process.on('uncaughtException', function corralWorkerUncaught(error) {
-    // Only when nobody else handles it, like Node's default behaviour.
-    if (process.listenerCount('uncaughtException') > 1) return;
+  const handle = process._fatalException;
+  process._fatalException = function workerOnGlobalUncaughtException(error, fromPromise) {
+    if (handle.call(this, error, fromPromise)) return true;
     try {
       control.postMessage({ type: 'error', error, props: cloneableProps(error, native.clone) });
     } catch {
       control.postMessage({ type: 'error', error: String(error) });
     }
     process.exit(1);
-  });
+    return true;
+  };
 }
 
 // Compiles eval'd worker code so that its import() resolves like the main context's. Reading
@@ -114,14 +119,16 @@ function runModule(url) {
   import(url).catch((err) => process.nextTick(() => { throw err; }));
 }
 
-function runEntry(process, entry, argv) {
+// Node gives the preload modules process.argv without the entry; it is put in when the entry
+// runs.
+function runEntry(process, entry) {
   const Module = require('module');
   if (entry.kind === 'file') {
-    process.argv = [process.execPath, entry.source, ...argv];
+    process.argv.splice(1, 0, entry.source);
     Module.runMain(entry.source);
     return;
   }
-  process.argv = [process.execPath, '[worker eval]', ...argv];
+  process.argv.splice(1, 0, '[worker eval]');
   if (entry.kind === 'module') {
     runModule(entry.source);
     return;
@@ -160,9 +167,12 @@ function bootFailed(process, control, error) {
   process.exit(1);
 }
 
-exports.boot = function boot(process) {
+let booted = null;  // { control, entry } once the preload phase has made this a worker
+
+// Phase one, before the program's preload modules (-r / --import) run: everything that makes
+// this environment a worker, and the worker's own Node options (which decide those preloads).
+exports.preload = function preload(process, internalRequire) {
   let control = null;
-  let payload;
   try {
     // port.js registers the MessagePort class the payload's ports are made with. What does
     // not depend on the payload is loaded first: a warm thread has it ready when claimed.
@@ -178,18 +188,33 @@ exports.boot = function boot(process) {
     require('./stdio').prime();
     compileEval(require('vm'), '', '[worker eval]'); // the eval path's first compile, too
     refuseProcessWideOperations(process);
-    payload = native.takePayload();
-    // A warm thread stopped before any Worker claimed it: nothing to run or report.
-    if (payload === undefined) return;
+    const payload = native.takePayload();
+    // A warm thread stopped before any Worker claimed it: nothing to run or report (and no
+    // preload of the program's to run either).
+    if (payload === undefined) {
+      require('./exec-options').apply(internalRequire, require('./exec-options').defaults());
+      return;
+    }
     control = payload.controlPort;
     setupWorker(process, native, payload, sharedEnv);
-    control.postMessage({ type: 'online' });
+    process.argv = [process.execPath, ...payload.argv];
+    require('./exec-options').apply(internalRequire, payload.options);
+    // --input-type=module makes eval'd code an ES module, as in Node's workers.
+    const inputType = internalRequire('internal/options').getOptionValue('--input-type');
+    const entry = payload.entry.kind === 'classic' && inputType === 'module' ?
+      { kind: 'module', source: `data:text/javascript,${encodeURIComponent(payload.entry.source)}` } : payload.entry;
+    booted = { control, entry };
   } catch (error) {
     bootFailed(process, control, error);
-    return;
   }
-  // From here on errors are the user's: they reach the parent through 'uncaughtException'.
-  runEntry(process, payload.entry, payload.argv);
+};
+
+// Phase two, after the preloads: the worker is up; its script runs. From here on errors are the
+// user's: they reach the parent through process._fatalException.
+exports.main = function main(process) {
+  if (booted === null) return;
+  booted.control.postMessage({ type: 'online' });
+  runEntry(process, booted.entry);
 };
 
 function setupWorker(process, native, payload, sharedEnv) {
@@ -201,6 +226,7 @@ function setupWorker(process, native, payload, sharedEnv) {
   state.workerData = payload.workerData;
   state.resourceLimits = payload.resourceLimits;
   state.environmentData = new Map(payload.environmentData);
+  state.execOptions = payload.options;
 
   process.env = payload.env === null ? sharedEnv : makeEnv(payload.env); // null: SHARE_ENV
   process.execArgv = payload.execArgv;

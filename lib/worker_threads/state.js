@@ -8,5 +8,7 @@ module.exports = {
   threadName: '',
   resourceLimits: {},
   environmentData: new Map(),
+  // This thread's own Node options (exec-options.js); null: the process's.
+  execOptions: null,
   // A worker's own `stdin: true` etc. are read from here by the bootstrap.
 };

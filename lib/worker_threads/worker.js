@@ -15,8 +15,12 @@ const { major } = require('../node-line');
 
 const SHARE_ENV = Symbol.for('nodejs.worker_threads.SHARE_ENV');
 const bootFile = path.join(__dirname, 'boot.js');
-const bootstrap = `require('module').createRequire(${JSON.stringify(bootFile)})` +
-  `(${JSON.stringify(bootFile)}).boot(process);`;
+// The environment runs this function with (process, Node's internal require) before the
+// program's preload modules, then calls the returned module's preload() and main()
+// (src/shim/environment.cc).
+const bootstrap = `(function corralBoot(process, internalRequire) {
+  return internalRequire('module').createRequire(${JSON.stringify(bootFile)})(${JSON.stringify(bootFile)});
+})`;
 
 const kPublic = Symbol('corral.worker.public');
 const kControl = Symbol('corral.worker.control');
@@ -178,6 +182,12 @@ class Worker extends EventEmitter {
       entry,
       argv,
       execArgv,
+      options: require('./exec-options').forWorker({
+        execArgv,
+        explicit: options.execArgv !== undefined || (options.env !== undefined && env !== SHARE_ENV),
+        env: env === SHARE_ENV ? process.env : env,
+        inherited: state.execOptions,
+      }),
       env: env === SHARE_ENV ? null : copyEnv(env),
       workerData: options.workerData,
       environmentData: [...state.environmentData],

@@ -7,7 +7,6 @@
 #include <mutex>
 #include <string>
 
-
 namespace {
 
 node::MultiIsolatePlatform* g_platform = nullptr;
@@ -70,16 +69,65 @@ size_t NearHeapLimit(void* data, size_t current_limit, size_t) {
   return current_limit * 2;  // room to unwind while the worker stops
 }
 
+// The bootstrap is the source of a function(process, internalRequire) that returns corral's
+// boot module (lib/worker_threads/boot.js). It runs in two phases, as Node's own workers do:
+// `preload` before the program's preload modules (-r / --import) are loaded, so they see the
+// worker's worker_threads values and run only when the worker's execArgv asks for them; then
+// `main`, which reports 'online' and runs the worker's script.
+v8::MaybeLocal<v8::Object> RunBootPreload(v8::Isolate* isolate, const char* bootstrap,
+                                          v8::Local<v8::Value> process, v8::Local<v8::Value> require) {
+  v8::Local<v8::Context> context = isolate->GetCurrentContext();
+  v8::Local<v8::String> source;
+  v8::Local<v8::Script> script;
+  v8::Local<v8::Value> function;
+  v8::Local<v8::Value> boot;
+  v8::Local<v8::Value> preload;
+  if (!v8::String::NewFromUtf8(isolate, bootstrap).ToLocal(&source) ||
+      !v8::Script::Compile(context, source).ToLocal(&script) || !script->Run(context).ToLocal(&function) ||
+      !function->IsFunction()) {
+    return {};
+  }
+  v8::Local<v8::Value> args[] = {process, require};
+  if (!function.As<v8::Function>()->Call(context, v8::Undefined(isolate), 2, args).ToLocal(&boot) ||
+      !boot->IsObject() || !boot.As<v8::Object>()->Get(context, corral::Str(isolate, "preload")).ToLocal(&preload) ||
+      !preload->IsFunction() ||
+      preload.As<v8::Function>()->Call(context, boot, 2, args).IsEmpty()) {
+    return {};
+  }
+  return boot.As<v8::Object>();
+}
+
 // Loads the bootstrap and spins the loop inside the environment's (snapshot) context.
 void RunEnvironment(node::Environment* env, const char* bootstrap, StopCell* cell,
                     std::atomic<int32_t>* exit_code) {
+  v8::Isolate* isolate = v8::Isolate::GetCurrent();
   v8::Local<v8::Context> context = node::GetMainContext(env);
   v8::Context::Scope context_scope(context);
   {
     std::lock_guard<std::mutex> lock(cell->mutex);
     if (cell->stop_requested) return;
   }
-  if (node::LoadEnvironment(env, bootstrap).IsEmpty()) return;
+  v8::Global<v8::Object> boot;
+  auto preload = [&](node::Environment*, v8::Local<v8::Value> process, v8::Local<v8::Value> require) {
+    v8::HandleScope scope(isolate);
+    v8::TryCatch failed(isolate);  // reported by the main phase (boot stays empty)
+    v8::Local<v8::Object> module;
+    if (RunBootPreload(isolate, bootstrap, process, require).ToLocal(&module)) boot.Reset(isolate, module);
+  };
+  auto main = [&](const node::StartExecutionCallbackInfo& info) -> v8::MaybeLocal<v8::Value> {
+    v8::Local<v8::Value> run;
+    if (boot.IsEmpty()) {
+      // The preload phase failed before it could report anything: end the worker with 1.
+      int32_t expected = INT32_MIN;
+      exit_code->compare_exchange_strong(expected, 1);
+      return v8::Undefined(isolate);
+    }
+    v8::Local<v8::Object> module = boot.Get(isolate);
+    if (!module->Get(context, corral::Str(isolate, "main")).ToLocal(&run) || !run->IsFunction()) return {};
+    v8::Local<v8::Value> args[] = {info.process_object};
+    return run.As<v8::Function>()->Call(context, module, 1, args);
+  };
+  if (node::LoadEnvironment(env, main, preload).IsEmpty()) return;
   {
     std::lock_guard<std::mutex> lock(cell->mutex);
     cell->loop_start = uv_hrtime();

@@ -175,7 +175,7 @@ struct CorralWorkerSpec {
   size_t argc;
   const char* const* exec_argv;
   size_t exec_argc;
-  const char* bootstrap;   // JS run by LoadEnvironment as function(process, require)
+  const char* bootstrap;   // function(process, internalRequire) -> boot module (environment.cc)
   void* payload;           // Message* deserialized by the worker at boot (owned by the spec)
   double limits[4];        // maxYoungGenerationSizeMb, maxOldGenerationSizeMb, codeRangeSizeMb, stackSizeMb
   const char* name;

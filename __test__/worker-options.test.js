@@ -1,0 +1,42 @@
+'use strict';
+// A worker's execArgv sets that worker's own Node options, as on Node: which preload modules
+// run in it (and that they see the worker's worker_threads values), --conditions,
+// --experimental-vm-modules, the deprecation switches; without execArgv it inherits them.
+const { it } = require('node:test');
+const assert = require('node:assert');
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+const { fixture, run, register } = require('./helpers');
+
+function makeDir() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'corral-options-'));
+  for (const name of ['cli-preload', 'env-preload', 'opt-preload']) {
+    fs.writeFileSync(path.join(dir, `${name}.js`),
+      `const wt = require('worker_threads');
+       (globalThis.preloads ??= []).push(['${name}', wt.isMainThread, wt.workerData, wt.threadId > 0]);`);
+  }
+  const pkg = path.join(dir, 'node_modules', 'p');
+  fs.mkdirSync(pkg, { recursive: true });
+  fs.writeFileSync(path.join(pkg, 'package.json'),
+    JSON.stringify({ name: 'p', exports: { '.': { development: './dev.js', default: './prod.js' } } }));
+  fs.writeFileSync(path.join(pkg, 'dev.js'), "module.exports = 'dev';");
+  fs.writeFileSync(path.join(pkg, 'prod.js'), "module.exports = 'prod';");
+  return dir;
+}
+
+it('preloads, conditions, vm modules and deprecation switches per worker, as node', async () => {
+  const dir = makeDir();
+  try {
+    const env = { NODE_OPTIONS: `-r ${path.join(dir, 'env-preload.js')}` };
+    const args = ['-r', path.join(dir, 'cli-preload.js'), fixture('worker-exec-options.js'), dir];
+    const node = await run(args, { env });
+    const corral = await run(['-r', register, ...args], { env });
+    assert.strictEqual(corral.stderr, node.stderr);
+    assert.strictEqual(corral.stdout, node.stdout);
+    assert.match(node.stdout, /conditions .*"cjs":"dev","esm":"dev"/);
+    assert.match(node.stdout, /inherited .*\["cli-preload",false,"data",true\]/);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

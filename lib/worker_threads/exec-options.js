@@ -1,0 +1,132 @@
+'use strict';
+// A worker's own Node options, as Node's workers get them. With an explicit execArgv a worker
+// starts from Node's defaults, then its env's NODE_OPTIONS, then execArgv; without one it
+// inherits its parent's options. corral's environments all start with the process's options
+// (the embedder API parses none per environment), so before the program's preload modules run,
+// the boot sets what Node reads per environment to the worker's values: the preload lists
+// (-r/--require, --import), -C/--conditions, --experimental-vm-modules, the warning and
+// deprecation switches, --enable-source-maps and --input-type.
+
+// Options that take a value (`--opt value` or `--opt=value`), by the name Node reads.
+const valued = {
+  '-r': '--require', '--require': '--require', '--import': '--import',
+  '-C': '--conditions', '--conditions': '--conditions', '--input-type': '--input-type',
+  '--disable-warning': '--disable-warning',
+};
+const lists = new Set(['--require', '--import', '--conditions', '--disable-warning']);
+const switches = ['--experimental-vm-modules', '--warnings', '--deprecation', '--throw-deprecation',
+  '--trace-deprecation', '--trace-warnings', '--pending-deprecation', '--enable-source-maps'];
+
+function defaults() {
+  const values = { '--input-type': '', '--warnings': true, '--deprecation': true };
+  for (const name of lists) values[name] = [];
+  for (const name of switches) if (!(name in values)) values[name] = false;
+  return values;
+}
+
+// NODE_OPTIONS is split on spaces; double quotes group, a backslash escapes inside them.
+function splitNodeOptions(text) {
+  const args = [];
+  let current = '';
+  let quoted = false;
+  let started = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (quoted && c === '\\' && i + 1 < text.length) {
+      current += text[++i];
+    } else if (c === '"') {
+      quoted = !quoted;
+      started = true;
+    } else if (c === ' ' && !quoted) {
+      if (started) args.push(current);
+      current = '';
+      started = false;
+    } else {
+      current += c;
+      started = true;
+    }
+  }
+  if (started) args.push(current);
+  return args;
+}
+
+function parseInto(values, args) {
+  for (let i = 0; i < args.length; i++) {
+    const arg = String(args[i]);
+    const eq = arg.indexOf('=');
+    const flag = arg.startsWith('--') && eq > 0 ? arg.slice(0, eq) : arg;
+    if (flag in valued) {
+      const value = flag !== arg ? arg.slice(eq + 1) : args[++i];
+      if (value === undefined) continue;
+      const name = valued[flag];
+      if (lists.has(name)) values[name].push(String(value));
+      else values[name] = String(value);
+      continue;
+    }
+    const negated = flag.startsWith('--no-') ? `--${flag.slice(5)}` : null;
+    if (negated && switches.includes(negated)) values[negated] = false;
+    else if (switches.includes(flag)) values[flag] = true;
+  }
+  return values;
+}
+
+// The options a new worker runs with (computed by its parent). As Node: a worker given its own
+// execArgv or env object starts from the defaults, then that env's NODE_OPTIONS, then execArgv
+// (the parent's execArgv when it has none); otherwise it inherits its parent's options
+// (`inherited`, null on the main thread: the process's, which every environment starts with).
+function forWorker({ execArgv, explicit, env, inherited }) {
+  if (!explicit) return inherited;
+  const values = defaults();
+  const nodeOptions = env?.NODE_OPTIONS;
+  if (typeof nodeOptions === 'string') parseInto(values, splitNodeOptions(nodeOptions));
+  return parseInto(values, execArgv);
+}
+
+function replaceList(list, values) {
+  if (Array.isArray(list)) list.splice(0, list.length, ...values);
+}
+
+// Makes this environment's options `values` (run in the boot's preload phase, with Node's
+// internal require). Lists are Node's own arrays, changed in place; single values are answered
+// by a wrapper of getOptionValue, which the modules loaded from here on read.
+function apply(internalRequire, values) {
+  if (values === null) return;
+  const options = internalRequire('internal/options');
+  const original = options.getOptionValue;
+  for (const name of lists) replaceList(original(name), values[name]);
+  const overrides = new Map(Object.entries(values).filter(([name]) => !lists.has(name)));
+  options.getOptionValue = function getOptionValue(name) {
+    return overrides.has(name) ? overrides.get(name) : original(name);
+  };
+
+  // Conditions were read when the module loaders were set up: read them again.
+  try {
+    internalRequire('internal/modules/esm/utils').initializeESM(
+      internalRequire('internal/modules/esm/utils').forceDefaultLoader?.() ?? false);
+    internalRequire('internal/modules/helpers').initializeCjsConditions?.();
+  } catch {}
+
+  if (values['--experimental-vm-modules'] && !('SourceTextModule' in require('vm'))) {
+    const { Module, SourceTextModule, SyntheticModule } = internalRequire('internal/vm/module');
+    Object.assign(require('vm'), { Module, SourceTextModule, SyntheticModule });
+  }
+  // Node sets these only when the option is on.
+  const flags = { noDeprecation: !values['--deprecation'], throwDeprecation: values['--throw-deprecation'],
+    traceDeprecation: values['--trace-deprecation'] };
+  for (const [key, on] of Object.entries(flags)) {
+    if (on) process[key] = true;
+    else delete process[key];
+  }
+  const printer = process.listeners('warning').find((listener) => listener.name === 'onWarning');
+  if (!values['--warnings'] && printer) process.removeListener('warning', printer);
+  if (values['--warnings'] && !printer) {
+    try {
+      process.on('warning', internalRequire('internal/process/warning').onWarning);
+    } catch {}
+  }
+  if (values['--enable-source-maps'] && typeof process.setSourceMapsEnabled === 'function') {
+    process.setSourceMapsEnabled(true);
+  }
+}
+
+module.exports = { forWorker, apply, splitNodeOptions, parseInto, defaults };
