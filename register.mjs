@@ -1,4 +1,6 @@
 // Preload for ESM programs: node --import corral/register app.mjs
 import { createRequire } from 'node:module';
 
-createRequire(import.meta.url)('./lib/register.js').installPreload();
+const require = createRequire(import.meta.url);
+require('./lib/register.js').installPreload();
+for (const file of ['./lib/register.js', './lib/builtins.js']) delete require.cache[require.resolve(file)];

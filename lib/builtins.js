@@ -4,4 +4,35 @@ function get(name) {
   return process.getBuiltinModule ? process.getBuiltinModule(name) : require(`node:${name}`);
 }
 
-module.exports = { get };
+// The register's lazy accessors (lib/register.js) carry the built-in's own descriptor here.
+const kLazy = Symbol.for('corral.register.lazy');
+
+// The built-in's own values, as Node made them, without setting off the register's lazy
+// accessors (corral's modules read them while they load).
+function pristine(name) {
+  const builtin = get(name);
+  const values = {};
+  for (const key of Object.keys(builtin)) {
+    const descriptor = Object.getOwnPropertyDescriptor(builtin, key);
+    const saved = descriptor.get?.[kLazy];
+    if (saved === null) continue;  // a key corral added
+    const own = saved ?? descriptor;
+    values[key] = own.get ? own.get.call(builtin) : own.value;
+  }
+  return values;
+}
+
+// Called at the end of a corral module loaded while the register's accessors for its built-in
+// are still in place (the program required corral's module directly): the built-in now gets
+// corral's values, as the accessors would have done.
+function loaded(name) {
+  const builtin = get(name);
+  for (const key of Object.keys(builtin)) {
+    if (Object.getOwnPropertyDescriptor(builtin, key).get?.[kLazy] !== undefined) {
+      void builtin[key];
+      return;
+    }
+  }
+}
+
+module.exports = { get, pristine, loaded, kLazy };

@@ -3,6 +3,7 @@
 // worker_threads, cluster and child_process — CJS require, ESM import, with or without the
 // `node:` prefix — are corral's.
 const Module = require('module');
+const builtins = require('./builtins');
 
 // Built-in name -> corral module.
 const replacements = {
@@ -30,22 +31,24 @@ function syncBuiltins(names = Object.keys(replacements)) {
 
 // The keys of a built-in that corral's module gives its own values.
 const replacedKeys = {
+  worker_threads: (builtin) => Object.keys(builtin),
   // Node's cluster object becomes corral's primary; EventEmitter state (`_events`, ...) stays.
   cluster: (builtin) => [...Object.keys(builtin).filter((k) => !k.startsWith('_')), 'SCHED_REUSEPORT'],
   child_process: () => ['fork'],
 };
 
 // Makes `name` corral's on first use: its replaced keys become accessors that load corral's
-// module, put the built-in's own properties back and sync. A worker that never touches
-// cluster or child_process then pays neither their load time nor their memory (about 1.7 MiB
-// and 5 ms per worker). ESM namespaces read the accessors when first imported, so they see
-// corral's values too.
+// module, put the built-in's own properties back and sync. A program (or worker) that never
+// touches a module pays neither its load time nor its memory: on the main thread nothing of
+// corral's, not even the addon, loads until the program uses worker_threads, cluster or
+// child_process. ESM namespaces read the accessors when first imported, so they see corral's
+// values too.
 const pending = new Set();  // built-ins whose accessors are in place
 
 function installLazily(name) {
   if (pending.has(name)) return;
   pending.add(name);
-  const builtin = require('./builtins').get(name);
+  const builtin = builtins.get(name);
   const keys = replacedKeys[name](builtin);
   const own = new Map(keys.map((key) => [key, Object.getOwnPropertyDescriptor(builtin, key)]));
   let installed = false;
@@ -60,10 +63,13 @@ function installLazily(name) {
     syncBuiltins([name]);
   };
   for (const key of keys) {
+    const get = () => { install(); return builtin[key]; };
+    // What the built-in had there, for corral's own modules (builtins.pristine).
+    get[builtins.kLazy] = own.get(key) ?? null;
     Object.defineProperty(builtin, key, {
       configurable: true,
       enumerable: true,
-      get() { install(); return builtin[key]; },
+      get,
       set(value) { install(); builtin[key] = value; },
     });
   }
@@ -78,11 +84,25 @@ function installBuiltins(names, lazy = []) {
 }
 
 // What `-r corral/register` / `--import corral/register` runs. Worker threads inherit the
-// preload with execArgv; there it does what the worker's boot does (cluster and child_process
-// lazily), so idle workers stay small.
+// preload with execArgv; in a corral worker the boot has already done what it does (its preload
+// phase runs before the program's preloads). In a process that Node's own cluster started as a
+// worker (pm2, or a stock primary forking with `-r corral/register`), cluster
+// stays Node's, so the worker talks to its primary in Node's protocol; a worker of corral's
+// primary sets up its side at once (its servers must listen through the primary).
 function installPreload() {
-  if (require('./binding').native.currentThreadId() === 0) installBuiltins();
-  else installBuiltins(workerEager, workerLazy);
+  // Already done in this environment (a corral worker's boot): the program's earlier preloads
+  // may have changed the built-ins since, so corral's values are put back.
+  if (globalThis[Symbol.for('corral.register')] === true) {
+    syncBuiltins(Object.keys(replacements).filter((name) => !pending.has(name)));
+    return;
+  }
+  // Node has set its cluster up as a worker before any preload runs (and removed NODE_UNIQUE_ID).
+  const clusterWorkerOfNode = require('./builtins').get('cluster').isWorker === true;
+  const clusterWorkerOfCorral = process.env.CORRAL_CLUSTER_WORKER !== undefined;
+  // cluster first: loading Node's cluster module reads child_process.fork.
+  const lazy = ['worker_threads', 'child_process'];
+  if (!clusterWorkerOfNode && !clusterWorkerOfCorral) lazy.unshift('cluster');
+  installBuiltins(clusterWorkerOfCorral ? ['cluster'] : [], lazy);
 }
 const workerEager = ['worker_threads'];
 const workerLazy = ['cluster', 'child_process'];

@@ -22,3 +22,4 @@ if (process.env.CORRAL_CLUSTER_WORKER !== undefined) {
 }
 
 module.exports = cluster;
+builtins.loaded('cluster');

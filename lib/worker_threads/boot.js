@@ -13,7 +13,17 @@ function makeEnv(values) {
       return true;
     },
     defineProperty(obj, key, descriptor) {
-      if ('value' in descriptor) obj[key] = `${descriptor.value}`;
+      // As Node's process.env: only plain, writable, enumerable, configurable values.
+      const refuse = (message) => {
+        throw require('../errors').makeError(TypeError, 'ERR_INVALID_OBJECT_DEFINE_PROPERTY', message);
+      };
+      if ('get' in descriptor || 'set' in descriptor) {
+        refuse("'process.env' does not accept an accessor(getter/setter) descriptor");
+      }
+      if (!descriptor.configurable || !descriptor.writable || !descriptor.enumerable) {
+        refuse("'process.env' only accepts a configurable, writable, and enumerable data descriptor");
+      }
+      obj[key] = `${descriptor.value}`;
       return true;
     },
   });
@@ -82,13 +92,29 @@ function cloneableProps(error, clone) {
 function reportUncaught(process, control, native) {
   const handle = process._fatalException;
   process._fatalException = function workerOnGlobalUncaughtException(error, fromPromise) {
-    if (handle.call(this, error, fromPromise)) return true;
+    // A listener that throws: its error is the one reported, as Node's workers do (exit 1, not
+    // the main thread's 7).
+    let listenerThrew = false;
+    try {
+      if (handle.call(this, error, fromPromise)) return true;
+    } catch (thrown) {
+      error = thrown;
+      listenerThrew = true;
+    }
+    // As Node's workers: exit code 1 unless an 'exit' listener changes it.
+    if (!process._exiting) {
+      try {
+        process._exiting = true;
+        process.exitCode = 1;
+        if (!listenerThrew) process.emit('exit', 1);
+      } catch {}
+    }
     try {
       control.postMessage({ type: 'error', error, props: cloneableProps(error, native.clone) });
     } catch {
       control.postMessage({ type: 'error', error: String(error) });
     }
-    process.exit(1);
+    process.exit();
     return true;
   };
 }
@@ -160,11 +186,35 @@ function runEntry(process, entry) {
 // with code 1: an exception escaping LoadEnvironment would abort the whole process.
 function bootFailed(process, control, error) {
   try {
-    control.postMessage({ type: 'error', error });
+    // (primitive fields only: the native clone may be what failed to load)
+    const primitive = (value) => {
+      if ((typeof value === 'object' && value !== null) || typeof value === 'function') throw new TypeError();
+      return value;
+    };
+    if (control !== null) control.postMessage({ type: 'error', error, props: cloneableProps(error, primitive) });
+    else require('../binding').native.setInitFailed(String(error));  // the parent reports it
   } catch {
     require('fs').writeSync(2, `corral: worker bootstrap failed: ${error?.stack ?? error}\n`);
   }
   process.exit(1);
+}
+
+// The program's preload modules run right after the boot's preload phase, inside the
+// environment's bootstrap, where Node would report a throw as the whole process's fatal
+// error. As in Node's workers, it is the worker's error instead: 'error' (with its code), then
+// exit 1.
+function reportPreloadFailure(control) {
+  const Module = require('module');
+  const preloadModules = Module._preloadModules;
+  if (typeof preloadModules !== 'function') return;
+  Module._preloadModules = function (requests) {
+    Module._preloadModules = preloadModules;
+    try {
+      return preloadModules.call(this, requests);
+    } catch (error) {
+      bootFailed(process, control, error);
+    }
+  };
 }
 
 let booted = null;  // { control, entry } once the preload phase has made this a worker
@@ -199,12 +249,18 @@ exports.preload = function preload(process, internalRequire) {
     setupWorker(process, native, payload, sharedEnv);
     process.argv = [process.execPath, ...payload.argv];
     require('./exec-options').apply(internalRequire, payload.options);
+    reportPreloadFailure(control);
     // --input-type=module makes eval'd code an ES module, as in Node's workers.
     const inputType = internalRequire('internal/options').getOptionValue('--input-type');
     const entry = payload.entry.kind === 'classic' && inputType === 'module' ?
       { kind: 'module', source: `data:text/javascript,${encodeURIComponent(payload.entry.source)}` } : payload.entry;
     booted = { control, entry };
   } catch (error) {
+    // The worker ends; the program's preloads must not run meanwhile.
+    try {
+      const options = internalRequire('internal/options');
+      for (const name of ['--require', '--import']) options.getOptionValue(name).length = 0;
+    } catch {}
     bootFailed(process, control, error);
   }
 };

@@ -112,7 +112,7 @@ function apply(internalRequire, values) {
   }
   // Node sets these only when the option is on.
   const flags = { noDeprecation: !values['--deprecation'], throwDeprecation: values['--throw-deprecation'],
-    traceDeprecation: values['--trace-deprecation'] };
+    traceDeprecation: values['--trace-deprecation'], traceProcessWarnings: values['--trace-warnings'] };
   for (const [key, on] of Object.entries(flags)) {
     if (on) process[key] = true;
     else delete process[key];

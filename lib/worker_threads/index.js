@@ -58,3 +58,4 @@ module.exports = {};
 for (const key of Object.keys(line.builtin)) {
   if (key in exported) Object.defineProperty(module.exports, key, Object.getOwnPropertyDescriptor(exported, key));
 }
+require('../builtins').loaded('worker_threads');

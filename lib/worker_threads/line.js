@@ -1,10 +1,8 @@
 'use strict';
 // What this Node line's own worker_threads has, read before corral/register fills the built-in
 // with corral's values: corral exports the same names, and Worker has the same methods.
-const builtinModule = require('../builtins').get('worker_threads');
-
-// Captured once: under the register the built-in's values become corral's later.
-const builtin = { ...builtinModule };
+// Captured once, as Node made them: under the register the built-in's values become corral's.
+const builtin = require('../builtins').pristine('worker_threads');
 const builtinWorkerMethods = new Set(
   builtin.Worker && !builtin.Worker[Symbol.for('corral.worker')] ?
     Reflect.ownKeys(builtin.Worker.prototype).map((key) => key === Symbol.asyncDispose ? 'asyncDispose' : key) :

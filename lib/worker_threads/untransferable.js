@@ -10,12 +10,8 @@ const { native } = require('../binding');
 
 const { major } = require('../node-line');
 const builtin = (() => {
-  try {
-    const wt = process.getBuiltinModule ? process.getBuiltinModule('worker_threads') : null;
-    return { mark: wt?.markAsUntransferable, isMarked: wt?.isMarkedAsUntransferable };
-  } catch {
-    return {};
-  }
+  const wt = require('./line').builtin;
+  return { mark: wt.markAsUntransferable, isMarked: wt.isMarkedAsUntransferable };
 })();
 const pools = new WeakSet();
 

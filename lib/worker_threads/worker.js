@@ -6,7 +6,7 @@ const EventEmitter = require('events');
 const path = require('path');
 const { pathToFileURL, fileURLToPath } = require('url');
 const { native } = require('../binding');
-const { makeError, invalidArgType, invalidArgValue } = require('../errors');
+const { makeError, invalidArgType, invalidArgValue, describeReceived } = require('../errors');
 const { MessageChannel, receiveMessageOnPort, normalizeTransfer } = require('./port');
 const stdio = require('./stdio');
 const state = require('./state');
@@ -162,9 +162,10 @@ class Worker extends EventEmitter {
       throw invalidArgType('options.argv', ['Array'], options.argv);
     }
     const execArgv = validateExecArgv(options.execArgv);
-    const { env = process.env } = options;
-    if (env !== SHARE_ENV && (typeof env !== 'object' || env === null)) {
-      throw invalidArgType('options.env', ['object'], env);
+    const env = options.env ?? process.env;
+    if (env !== SHARE_ENV && typeof env !== 'object') {
+      throw makeError(TypeError, 'ERR_INVALID_ARG_TYPE', 'The "options.env" property must be of type object or ' +
+        `one of undefined, null, or worker_threads.SHARE_ENV.${describeReceived(env)}`);
     }
     if (options.name !== undefined && typeof options.name !== 'string') {
       throw invalidArgType('options.name', ['string'], options.name);
@@ -184,7 +185,7 @@ class Worker extends EventEmitter {
       execArgv,
       options: require('./exec-options').forWorker({
         execArgv,
-        explicit: options.execArgv !== undefined || (options.env !== undefined && env !== SHARE_ENV),
+        explicit: options.execArgv !== undefined || (typeof options.env === 'object' && options.env !== null),
         env: env === SHARE_ENV ? process.env : env,
         inherited: state.execOptions,
       }),
@@ -228,6 +229,8 @@ class Worker extends EventEmitter {
     }, payload, [control.port2, pub.port2, ...transferList]);
     if (warm) native.keepWarm(warmSpec, warmThreads);
 
+    // As Node: process 'worker' once the thread has been created.
+    process.nextTick(() => process.emit('worker', this));
     control.port1.on('message', (msg) => this.#onControl(msg));
     // The worker has ended. Its last messages, already signalled on the public port, are
     // delivered by their own wake-ups in this poll phase (each with its own tick); 'exit'
@@ -285,6 +288,10 @@ class Worker extends EventEmitter {
     this.#drainControl();
     this[kExited] = true;
     const code = native.exitCode(this.threadId) ?? 1;
+    const initFailure = native.initFailed(this.threadId);
+    if (initFailure !== undefined) {
+      this.emit('error', makeError(Error, 'ERR_WORKER_INIT_FAILED', `Worker initialization failure: ${initFailure}`));
+    }
     if (native.outOfMemory(this.threadId)) {
       this.emit('error', makeError(Error, 'ERR_WORKER_OUT_OF_MEMORY',
         'Worker terminated due to reaching memory limit: JS heap out of memory'));

@@ -110,9 +110,31 @@ void RunEnvironment(node::Environment* env, const char* bootstrap, StopCell* cel
   v8::Global<v8::Object> boot;
   auto preload = [&](node::Environment*, v8::Local<v8::Value> process, v8::Local<v8::Value> require) {
     v8::HandleScope scope(isolate);
-    v8::TryCatch failed(isolate);  // reported by the main phase (boot stays empty)
+    v8::TryCatch failed(isolate);
     v8::Local<v8::Object> module;
-    if (RunBootPreload(isolate, bootstrap, process, require).ToLocal(&module)) boot.Reset(isolate, module);
+    if (RunBootPreload(isolate, bootstrap, process, require).ToLocal(&module)) {
+      boot.Reset(isolate, module);
+      return;
+    }
+    // corral's own boot could not load (e.g. out of file descriptors): the parent gets
+    // ERR_WORKER_INIT_FAILED, and the program's preloads must not run in a worker that is no
+    // worker (internal modules load from memory, not from files).
+    // (A stop, or the boot's own exit after reporting, terminates instead: nothing to add.)
+    if (failed.HasTerminated() || isolate->IsExecutionTerminating() || !failed.HasCaught()) return;
+    v8::String::Utf8Value text(isolate, failed.Exception());
+    std::string detail = *text != nullptr ? *text : "unknown error";
+    failed.Reset();
+    corral_thread_set_init_failed(corral_current_thread_id(), detail.c_str());
+    v8::Local<v8::String> source = corral::Str(isolate,
+        "(function (require) { const o = require('internal/options');"
+        " for (const n of ['--require', '--import']) o.getOptionValue(n).length = 0; })");
+    v8::Local<v8::Script> script;
+    v8::Local<v8::Value> clear;
+    if (v8::Script::Compile(context, source).ToLocal(&script) && script->Run(context).ToLocal(&clear) &&
+        clear->IsFunction()) {
+      v8::Local<v8::Value> args[] = {require};
+      (void)clear.As<v8::Function>()->Call(context, v8::Undefined(isolate), 1, args);
+    }
   };
   auto main = [&](const node::StartExecutionCallbackInfo& info) -> v8::MaybeLocal<v8::Value> {
     v8::Local<v8::Value> run;

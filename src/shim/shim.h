@@ -203,6 +203,10 @@ void corral_thread_set_exit_code(uint64_t id, int32_t code);
 void corral_thread_set_out_of_memory(uint64_t id);
 // Whether a worker that has ended was stopped for exceeding its heap limit (read once).
 bool corral_thread_take_out_of_memory(uint64_t id);
+// Records that a worker's boot failed before it could report anything itself.
+void corral_thread_set_init_failed(uint64_t id, const char* detail);
+// The failure text of such a worker (read once); false if its boot did not fail.
+bool corral_thread_take_init_failed(uint64_t id, char* out, size_t len);
 
 // ---- implemented in C++, called from Rust ----
 // Once per environment (main or worker) when the addon loads in it.

@@ -114,6 +114,23 @@ void OutOfMemory(const v8::FunctionCallbackInfo<v8::Value>& args) {
       corral_thread_take_out_of_memory(static_cast<uint64_t>(args[0].As<v8::Number>()->Value())));
 }
 
+// initFailed(threadId) -> the text of a boot failure the worker could not report, or undefined
+void InitFailed(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  if (!args[0]->IsNumber()) return;
+  char detail[512];
+  if (!corral_thread_take_init_failed(static_cast<uint64_t>(args[0].As<v8::Number>()->Value()), detail,
+                                      sizeof detail)) {
+    return;
+  }
+  args.GetReturnValue().Set(Str(args.GetIsolate(), detail));
+}
+
+// setInitFailed(text): this worker's boot failed before it had its parent's port
+void SetInitFailed(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  v8::String::Utf8Value text(args.GetIsolate(), args[0]);
+  corral_thread_set_init_failed(corral_current_thread_id(), *text != nullptr ? *text : "unknown error");
+}
+
 // loopTimes(threadId) -> [idleMs, startNs(hrtime, as a Number)] | undefined
 void LoopTimes(const v8::FunctionCallbackInfo<v8::Value>& args) {
   if (!args[0]->IsNumber()) return;
@@ -166,6 +183,8 @@ void InitWorkerNatives(v8::Isolate* isolate, v8::Local<v8::Context> context,
   SetMethod(isolate, context, exports, "keepWarm", KeepWarm);
   SetMethod(isolate, context, exports, "currentThreadId", CurrentThreadIdNative);
   SetMethod(isolate, context, exports, "outOfMemory", OutOfMemory);
+  SetMethod(isolate, context, exports, "initFailed", InitFailed);
+  SetMethod(isolate, context, exports, "setInitFailed", SetInitFailed);
   SetMethod(isolate, context, exports, "loopTimes", LoopTimes);
   SetMethod(isolate, context, exports, "heapLimitsApplied", HeapLimitsApplied);
   SetMethod(isolate, context, exports, "defaultHeapSizes", DefaultHeapSizes);

@@ -94,6 +94,28 @@ pub extern "C" fn corral_thread_take_out_of_memory(id: u64) -> bool {
 }
 
 /// # Safety
+/// `detail` is a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn corral_thread_set_init_failed(id: u64, detail: *const libc::c_char) {
+    registry::set_init_failed(id, CStr::from_ptr(detail).to_string_lossy().into_owned());
+}
+
+/// Copies the failure text of a worker whose boot failed into `out` (NUL-terminated, cut to
+/// `len` bytes); false if its boot did not fail.
+///
+/// # Safety
+/// `out` holds `len` bytes, `len` > 0.
+#[no_mangle]
+pub unsafe extern "C" fn corral_thread_take_init_failed(id: u64, out: *mut libc::c_char, len: usize) -> bool {
+    let Some(detail) = registry::take_init_failed(id) else { return false };
+    let bytes = detail.as_bytes();
+    let n = bytes.len().min(len - 1);
+    std::ptr::copy_nonoverlapping(bytes.as_ptr() as *const libc::c_char, out, n);
+    *out.add(n) = 0;
+    true
+}
+
+/// # Safety
 /// Both out-pointers are valid.
 #[no_mangle]
 pub unsafe extern "C" fn corral_thread_loop_times(id: u64, idle_ns: *mut u64, start_ns: *mut u64) -> bool {

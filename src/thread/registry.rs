@@ -51,6 +51,8 @@ struct Registry {
     exit_codes: HashMap<u64, i32>,
     /// Workers stopped for exceeding their heap limit, until their owner reads it.
     out_of_memory: std::collections::HashSet<u64>,
+    /// Workers whose boot failed before it could report anything, with the error's text.
+    init_failed: HashMap<u64, String>,
     /// Warm threads: bootstrapped environments (started by the main thread) waiting for the
     /// payload of the next `new Worker()`, oldest first.
     warm: std::collections::VecDeque<u64>,
@@ -233,6 +235,14 @@ pub fn set_out_of_memory(id: u64) {
 
 pub fn take_out_of_memory(id: u64) -> bool {
     registry().out_of_memory.remove(&id)
+}
+
+pub fn set_init_failed(id: u64, detail: String) {
+    registry().init_failed.insert(id, detail);
+}
+
+pub fn take_init_failed(id: u64) -> Option<String> {
+    registry().init_failed.remove(&id)
 }
 
 /// Stops the workers started by `parent` (or every worker), then waits for their threads.
