@@ -3,6 +3,6 @@
 require('./lib/register').installPreload();
 // Invisible until used: the preload leaves nothing of corral's in require.cache (what the
 // program later uses of corral is loaded, and cached, then).
-for (const file of [require.resolve('./lib/register'), require.resolve('./lib/builtins'), __filename]) {
+for (const file of [require.resolve('./lib/register'), __filename]) {
   delete require.cache[file];
 }

@@ -3,4 +3,4 @@ import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
 require('./lib/register.js').installPreload();
-for (const file of ['./lib/register.js', './lib/builtins.js']) delete require.cache[require.resolve(file)];
+delete require.cache[require.resolve('./lib/register.js')];

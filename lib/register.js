@@ -3,7 +3,9 @@
 // worker_threads, cluster and child_process — CJS require, ESM import, with or without the
 // `node:` prefix — are corral's.
 const Module = require('module');
-const builtins = require('./builtins');
+// (lib/builtins.js's helpers, inlined: the preload loads this one file.)
+const getBuiltin = (name) => (process.getBuiltinModule ? process.getBuiltinModule(name) : require(`node:${name}`));
+const kLazy = Symbol.for('corral.register.lazy');
 
 // Built-in name -> corral module.
 const replacements = {
@@ -18,7 +20,7 @@ const replacements = {
 // corral itself never calls into the built-in.
 function syncBuiltins(names = Object.keys(replacements)) {
   for (const name of names) {
-    const builtin = require('./builtins').get(name);
+    const builtin = getBuiltin(name);
     const ours = replacements[name]();
     for (const key of Object.keys(ours)) {
       try {
@@ -48,7 +50,7 @@ const pending = new Set();  // built-ins whose accessors are in place
 function installLazily(name) {
   if (pending.has(name)) return;
   pending.add(name);
-  const builtin = builtins.get(name);
+  const builtin = getBuiltin(name);
   const keys = replacedKeys[name](builtin);
   const own = new Map(keys.map((key) => [key, Object.getOwnPropertyDescriptor(builtin, key)]));
   let installed = false;
@@ -65,7 +67,7 @@ function installLazily(name) {
   for (const key of keys) {
     const get = () => { install(); return builtin[key]; };
     // What the built-in had there, for corral's own modules (builtins.pristine).
-    get[builtins.kLazy] = own.get(key) ?? null;
+    get[kLazy] = own.get(key) ?? null;
     Object.defineProperty(builtin, key, {
       configurable: true,
       enumerable: true,
@@ -97,7 +99,7 @@ function installPreload() {
     return;
   }
   // Node has set its cluster up as a worker before any preload runs (and removed NODE_UNIQUE_ID).
-  const clusterWorkerOfNode = require('./builtins').get('cluster').isWorker === true;
+  const clusterWorkerOfNode = getBuiltin('cluster').isWorker === true;
   const clusterWorkerOfCorral = process.env.CORRAL_CLUSTER_WORKER !== undefined;
   // cluster first: loading Node's cluster module reads child_process.fork.
   const lazy = ['worker_threads', 'child_process'];
