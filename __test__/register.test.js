@@ -49,4 +49,22 @@ describe('corral/register', () => {
       assert.strictEqual(res.stdout, expected, res.stderr);
     }
   });
+
+  it('costs nothing until used: nothing of corral in require.cache, no addon, no listeners, as plain node', async () => {
+    const probe = `console.log(JSON.stringify({
+      cache: Object.keys(require.cache).length,
+      addons: process.moduleLoadList.filter((m) => m.includes('.node')).length,
+      listeners: ['exit', 'uncaughtException', 'warning', 'newListener'].map((e) => process.listenerCount(e)),
+      handles: process._getActiveHandles().length,
+    }))`;
+    const plain = await run(['-e', probe]);
+    const preloaded = await run(['-r', register, '-e', probe]);
+    assert.strictEqual(preloaded.stdout, plain.stdout, preloaded.stderr);
+  });
+
+  it('a process that Node\'s own cluster started as a worker stays Node\'s cluster worker (pm2, -r in execArgv)', async () => {
+    const res = await run([fixture('cluster-node-primary.js'), register], { timeout: 30000 });
+    assert.strictEqual(res.stdout,
+      'served by workers {"isWorker":true,"isPrimary":false,"hasWorker":"number"}\nworker exit SIGTERM\nworker exit SIGTERM\n', res.stderr);
+  });
 });
