@@ -3,7 +3,8 @@
 const { describe, it } = require('node:test');
 const assert = require('node:assert');
 const { Worker, MessageChannel, MessagePort, receiveMessageOnPort } = require('../worker_threads');
-const { once, fixture, runBoth } = require('./helpers');
+const path = require('path');
+const { once, fixture, runBoth, run, root } = require('./helpers');
 
 const tick = () => new Promise((r) => setImmediate(r));
 
@@ -169,5 +170,22 @@ describe('MessagePort', () => {
     assert.match(settled(node.stdout), /message echo 1\nerror Error boom 2\nexit 1\n/);
     assert.strictEqual(corral.stdout, settled(node.stdout));
     assert.strictEqual(corral.code, node.code, corral.stderr);
+  });
+
+  it('is an EventTarget with Node-style methods, and the global MessageChannel is worker_threads\' (fixture)', async () => {
+    const { node, corral } = await runBoth(fixture('port-event-target.js'));
+    assert.strictEqual(corral.stdout, node.stdout, corral.stderr);
+    assert.match(node.stdout, /listeners after adding f twice 1/);
+  });
+
+  it('a port of Node\'s own in a transfer list reaches a corral worker as a working port', async () => {
+    const res = await run([fixture('node-port-to-worker.js'), path.join(root, 'worker_threads.js')]);
+    assert.strictEqual(res.stdout, 'hello from the worker\necho x\n', res.stderr);
+  });
+
+  it('module.register with a corral port (loader hooks, as tsx uses them) works as with node\'s', async () => {
+    const { node, corral } = await runBoth(fixture('loader-hooks-port.mjs'));
+    assert.strictEqual(corral.stdout, node.stdout, corral.stderr);
+    assert.match(node.stdout, /from hooks: hooks up/);
   });
 });

@@ -18,7 +18,7 @@ const replacements = {
 // and ESM imports (after syncBuiltinESMExports) both see corral, with no wrapper in the
 // require path. Repeated on every call, so values set later (a worker's parentPort) are seen.
 // corral itself never calls into the built-in.
-function syncBuiltins(names = Object.keys(replacements)) {
+function syncBuiltins(names = Object.keys(replacements), esm = true) {
   for (const name of names) {
     const builtin = getBuiltin(name);
     const ours = replacements[name]();
@@ -28,7 +28,7 @@ function syncBuiltins(names = Object.keys(replacements)) {
       } catch {}
     }
   }
-  Module.syncBuiltinESMExports();
+  if (esm && names.length > 0) Module.syncBuiltinESMExports();
 }
 
 // The keys of a built-in that corral's module gives its own values.
@@ -62,7 +62,11 @@ function installLazily(name) {
       if (descriptor) Object.defineProperty(builtin, key, descriptor);
       else delete builtin[key];
     }
-    syncBuiltins([name]);
+    // No ESM sync here: the first read may come from anywhere, even from inside V8 replacing a
+    // lazy property of another built-in (syncing every facade then re-enters that read and
+    // fails V8's check). A facade of this built-in made later reads corral's values; one being
+    // made now is what is reading, and reads the rest after this.
+    syncBuiltins([name], false);
   };
   for (const key of keys) {
     const get = () => { install(); return builtin[key]; };
@@ -83,6 +87,58 @@ function installBuiltins(names, lazy = []) {
   globalThis[Symbol.for('corral.register')] = true;
   for (const name of lazy) installLazily(name);
   syncBuiltins(names);
+  if (names.includes('worker_threads') || lazy.includes('worker_threads')) installGlobals();
+}
+
+// The program's global MessageChannel, MessagePort and BroadcastChannel are worker_threads',
+// as in Node (so corral's, made on first use); Node's own machinery that takes ports
+// (module.register's transferList, structuredClone's transfer) gets bridged ports of its own
+// kind for corral's (lib/worker_threads/bridge.js).
+let globalsInstalled = false;
+
+function installGlobals() {
+  if (globalsInstalled) return;
+  globalsInstalled = true;
+  for (const name of ['MessageChannel', 'MessagePort', 'BroadcastChannel']) {
+    const define = (value) => Object.defineProperty(globalThis, name, {
+      value, writable: true, enumerable: false, configurable: true,
+    });
+    Object.defineProperty(globalThis, name, {
+      enumerable: false,
+      configurable: true,
+      get() {
+        const value = require('./worker_threads')[name];
+        define(value);
+        return value;
+      },
+      set: define,
+    });
+  }
+  const nodeClone = globalThis.structuredClone;
+  if (typeof nodeClone === 'function') {
+    globalThis.structuredClone = function structuredClone(value, options) {
+      const transfer = options?.transfer;
+      if (Array.isArray(transfer) && transfer.length > 0 && globalThis.MessagePort !== undefined &&
+          transfer.some((item) => item instanceof require('./worker_threads').MessagePort)) {
+        return require('./binding').native.clone(value, transfer);
+      }
+      return nodeClone(value, options);
+    };
+  }
+  if (typeof Module.register === 'function') {
+    const nodeRegister = Module.register;
+    Module.register = function register(specifier, parentURL, options) {
+      // register(specifier, { data, transferList, parentURL }) or (specifier, parentURL, options)
+      const opts = parentURL !== null && typeof parentURL === 'object' && !(parentURL instanceof URL) ? parentURL : options;
+      if (opts && Array.isArray(opts.transferList) && opts.transferList.length > 0) {
+        const [data, transferList] = require('./worker_threads/bridge').forNode(opts.data, opts.transferList);
+        const bridged = { ...opts, data, transferList };
+        return opts === parentURL ? nodeRegister.call(this, specifier, bridged) :
+          nodeRegister.call(this, specifier, parentURL, bridged);
+      }
+      return nodeRegister.apply(this, arguments);
+    };
+  }
 }
 
 // What `-r corral/register` / `--import corral/register` runs. Worker threads inherit the
@@ -98,6 +154,9 @@ function installPreload() {
     syncBuiltins(Object.keys(replacements).filter((name) => !pending.has(name)));
     return;
   }
+  // A thread of Node's own (the ESM loader-hooks thread, which inherits the preload, or a
+  // node:worker_threads Worker): none of corral's business.
+  if (getBuiltin('worker_threads').isMainThread === false) return;
   // Node has set its cluster up as a worker before any preload runs (and removed NODE_UNIQUE_ID).
   const clusterWorkerOfNode = getBuiltin('cluster').isWorker === true;
   const clusterWorkerOfCorral = process.env.CORRAL_CLUSTER_WORKER !== undefined;

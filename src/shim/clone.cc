@@ -37,6 +37,26 @@ void ThrowDataCloneError(v8::Isolate* isolate, v8::Local<v8::String> message) {
 
 std::atomic<bool> g_uncloneable_marked{false};
 
+// Ports of Node's own that JS has bridged for the next serialization on this thread: each stands
+// in the value for the corral port that replaced it in the transfer list (lib/worker_threads/
+// bridge.js). Set just before Serialize, cleared by it.
+thread_local std::vector<std::pair<v8::Global<v8::Object>, v8::Global<v8::Object>>> t_port_aliases;
+
+void SetPortAliases(v8::Isolate* isolate, v8::Local<v8::Array> pairs) {
+  t_port_aliases.clear();
+  v8::Local<v8::Context> context = isolate->GetCurrentContext();
+  for (uint32_t i = 0; i + 1 < pairs->Length(); i += 2) {
+    v8::Local<v8::Value> original;
+    v8::Local<v8::Value> replacement;
+    if (!pairs->Get(context, i).ToLocal(&original) || !pairs->Get(context, i + 1).ToLocal(&replacement) ||
+        !original->IsObject() || !replacement->IsObject()) {
+      continue;
+    }
+    t_port_aliases.emplace_back(v8::Global<v8::Object>(isolate, original.As<v8::Object>()),
+                                v8::Global<v8::Object>(isolate, replacement.As<v8::Object>()));
+  }
+}
+
 v8::Local<v8::Private> UncloneableKey(v8::Isolate* isolate) {
   return v8::Private::ForApi(isolate, Str(isolate, "corral.uncloneable"));
 }
@@ -81,8 +101,12 @@ class SerializerDelegate : public v8::ValueSerializer::Delegate {
       corral::ThrowDataCloneError(isolate, Str(isolate, "Cannot clone object of unsupported type."));
       return v8::Nothing<bool>();
     }
+    v8::Local<v8::Object> stands_for = object;
+    for (auto& [original, replacement] : t_port_aliases) {
+      if (original.Get(isolate)->StrictEquals(object)) stands_for = replacement.Get(isolate);
+    }
     for (size_t i = 0; i < ports_.size(); i++) {
-      if (ports_[i]->StrictEquals(object)) {
+      if (ports_[i]->StrictEquals(stands_for)) {
         serializer_->WriteUint32(static_cast<uint32_t>(i));
         return v8::Just(true);
       }
@@ -341,6 +365,9 @@ Message* Serialize(v8::Isolate* isolate, v8::Local<v8::Context> context, v8::Loc
 
   std::vector<v8::Local<v8::ArrayBuffer>> buffers;
   std::vector<v8::Local<v8::Object>> ports;
+  struct ClearAliases {
+    ~ClearAliases() { t_port_aliases.clear(); }
+  } clear_aliases;
   if (!ReadTransferList(isolate, context, transfer, source_endpoint, &buffers, &ports)) return nullptr;
 
   std::unique_ptr<Message> msg(new Message());

@@ -328,6 +328,10 @@ void MarkUntransferable(const v8::FunctionCallbackInfo<v8::Value>& args) {
       .Check();
 }
 
+void SetPortAliasesNative(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  if (args[0]->IsArray()) SetPortAliases(args.GetIsolate(), args[0].As<v8::Array>());
+}
+
 void MarkUncloneableNative(const v8::FunctionCallbackInfo<v8::Value>& args) {
   if (args[0]->IsObject()) MarkUncloneable(args.GetIsolate(), args[0].As<v8::Object>());
 }
@@ -434,6 +438,7 @@ void InitPorts(v8::Isolate* isolate, v8::Local<v8::Context> context, v8::Local<v
   SetMethod(isolate, context, exports, "clone", Clone);
   SetMethod(isolate, context, exports, "markUntransferable", MarkUntransferable);
   SetMethod(isolate, context, exports, "markUncloneable", MarkUncloneableNative);
+  SetMethod(isolate, context, exports, "setPortAliases", SetPortAliasesNative);
   SetMethod(isolate, context, exports, "isMarkedUntransferable", IsMarkedUntransferable);
 }
 

@@ -72,6 +72,9 @@ Message* Serialize(v8::Isolate* isolate, v8::Local<v8::Context> context,
 v8::MaybeLocal<v8::Value> Deserialize(v8::Isolate* isolate, v8::Local<v8::Context> context,
                                       Message* msg);
 
+// Node ports bridged by JS for the next Serialize on this thread: [original, corral port, ...].
+void SetPortAliases(v8::Isolate* isolate, v8::Local<v8::Array> pairs);
+
 // markAsUncloneable: a marked object makes structured clone throw DataCloneError (clone.cc).
 extern std::atomic<bool> g_uncloneable_marked;
 void MarkUncloneable(v8::Isolate* isolate, v8::Local<v8::Object> object);

@@ -1,0 +1,73 @@
+'use strict';
+// Ports of Node's own and ports of corral's work wherever either kind is accepted. A port of the
+// other kind in a transfer list is bridged: a fresh channel of the accepting kind takes its
+// place, and the bridged port and the near end of that channel pass each other's messages (and
+// close together). The bridge never keeps a thread alive by itself.
+const { builtin } = require('./line');
+
+let corralPorts;
+const corral = () => (corralPorts ??= require('./port'));
+
+const isNodePort = (value) => typeof builtin.MessagePort === 'function' && value instanceof builtin.MessagePort;
+const isCorralPort = (value) => value instanceof corral().MessagePort;
+
+function pump(from, to) {
+  from.on('message', (message) => {
+    try {
+      to.postMessage(message);
+    } catch {}
+  });
+  from.on('close', () => to.close());
+  from.unref();
+}
+
+// A port of Node's own, as a corral port to transfer in its place.
+function fromNodePort(nodePort) {
+  const { port1: near, port2: far } = new (corral().MessageChannel)();
+  pump(nodePort, near);
+  pump(near, nodePort);
+  return far;
+}
+
+// A corral port, as a port of Node's own to hand to Node's machinery in its place.
+function toNodePort(corralPort) {
+  const { port1: near, port2: far } = new builtin.MessageChannel();
+  pump(corralPort, near);
+  pump(near, corralPort);
+  return far;
+}
+
+// The same value with every occurrence of a replaced port swapped (plain objects and arrays,
+// as loader hooks and similar callers pass them); other values are kept as they are.
+function substitute(value, replaced, seen = new Map()) {
+  if (replaced.has(value)) return replaced.get(value);
+  if (value === null || typeof value !== 'object') return value;
+  if (seen.has(value)) return seen.get(value);
+  if (Array.isArray(value)) {
+    const copy = [];
+    seen.set(value, copy);
+    for (const item of value) copy.push(substitute(item, replaced, seen));
+    return copy;
+  }
+  if (Object.getPrototypeOf(value) !== Object.prototype && Object.getPrototypeOf(value) !== null) return value;
+  const copy = {};
+  seen.set(value, copy);
+  for (const key of Object.keys(value)) copy[key] = substitute(value[key], replaced, seen);
+  return copy;
+}
+
+// Hands (value, transferList) to Node's own machinery: corral ports in the list become bridged
+// Node ports, in the list and in the value. Returns [value, transferList].
+function forNode(value, transferList) {
+  if (!Array.isArray(transferList) || !transferList.some(isCorralPort)) return [value, transferList];
+  const replaced = new Map();
+  const list = transferList.map((item) => {
+    if (!isCorralPort(item)) return item;
+    const nodePort = toNodePort(item);
+    replaced.set(item, nodePort);
+    return nodePort;
+  });
+  return [substitute(value, replaced), list];
+}
+
+module.exports = { isNodePort, isCorralPort, fromNodePort, toNodePort, forNode, substitute };
