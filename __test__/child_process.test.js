@@ -193,3 +193,10 @@ test('send() followed by synchronous work delivers at once, both ways, as node d
   assert.strictEqual(b.stdout, a.stdout, b.stderr);
   assert.match(b.stdout, /child: first message arrived before its busy work ended true\nparent: message arrived before its busy work ended true/);
 });
+
+test('a child that replaces globalThis.process can still send, as with node', async () => {
+  const node = await run(fixture('cp-replaced-process.js'));
+  const ours = await run(fixture('cp-replaced-process.js'), [], { mode: 'corral' });
+  assert.strictEqual(ours.stdout, node.stdout, ours.stderr);
+  assert.match(node.stdout, /parent got: sent after process was replaced\nexit 0/);
+});

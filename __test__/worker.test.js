@@ -107,6 +107,12 @@ describe('Worker lifecycle', () => {
     assert.match(node.stdout, /listeners 0 0/);
   });
 
+  it('stdio writes complete when the parent has read them, nothing is lost at exit, terminate() holds the process (fixture)', async () => {
+    const { node, corral } = await runBoth(fixture('worker-stdio-timing.js'));
+    assert.strictEqual(corral.stdout, node.stdout);
+    assert.match(node.stdout, /\["writableLength",6\]\nmessage "drained"/);
+  });
+
   it('terminate() stops a busy worker and resolves with exit code 1', async () => {
     const w = evalWorker('require("worker_threads").parentPort.postMessage("go"); for (;;) {}');
     await once(w, 'message');

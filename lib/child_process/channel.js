@@ -2,6 +2,9 @@
 // The parent side of a child's IPC channel, on a ChildProcess: send/disconnect/connected and
 // the 'message' / 'internalMessage' / 'disconnect' events, with Node's semantics. Bytes move in
 // Rust (src/ipc): reads in a libuv poll callback, writes with a non-blocking sendmsg.
+// The real process, held here: a program may replace globalThis.process (Node's own code keeps
+// its reference too).
+const process = require('process');
 const binding = require('../binding');
 const dispatch = require('./dispatch');
 const serialization = require('./serialization');

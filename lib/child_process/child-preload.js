@@ -4,6 +4,9 @@
 // tick in one write), in place of the Node channel Node would have made from NODE_CHANNEL_FD.
 // Everything else about the child is Node's; the preload leaves no trace in process.execArgv
 // or process.env.
+// The real process, held here: a program may replace globalThis.process (Node's own code keeps
+// its reference too).
+const process = require('process');
 const fd = Number(process.env.CORRAL_CHANNEL_FD);
 const mode = process.env.NODE_CHANNEL_SERIALIZATION_MODE || 'json';
 // As Node does with NODE_CHANNEL_FD: not inherited by this child's own children.

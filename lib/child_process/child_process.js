@@ -1,6 +1,9 @@
 'use strict';
 // ChildProcess for processes Rust spawns (src/process): pid, exitCode/signalCode, kill,
 // ref/unref, stdio streams, and Node's event order (spawn, message..., disconnect, exit, close).
+// The real process, held here: a program may replace globalThis.process (Node's own code keeps
+// its reference too).
+const process = require('process');
 const EventEmitter = require('events');
 const net = require('net');
 const { constants: { signals } } = require('os');

@@ -1,6 +1,9 @@
 'use strict';
 // child_process.fork(): Node's argument handling and validation, then a ChildProcess that
 // Rust spawns.
+// The real process, held here: a program may replace globalThis.process (Node's own code keeps
+// its reference too).
+const process = require('process');
 const { fileURLToPath } = require('url');
 const { inspect } = require('util');
 const { ChildProcess, toSignal } = require('./child_process');

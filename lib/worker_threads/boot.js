@@ -60,6 +60,9 @@ function setupStdio(process, control, withStdin) {
   const stdio = require('./stdio');
   const stdout = stdio.relayWritable(control, 1);
   const stderr = stdio.relayWritable(control, 2);
+  control.on('message', (msg) => {
+    if (msg.type === 'stdioAck') stdio.acknowledged(msg.fd === 2 ? stderr : stdout);
+  });
   const stdin = stdio.relayedStdin(control, withStdin);
   for (const [name, stream] of [['stdout', stdout], ['stderr', stderr], ['stdin', stdin]]) {
     Object.defineProperty(process, name, { configurable: true, enumerable: true, get: () => stream });

@@ -5,29 +5,95 @@
 // default are piped to its own process.stdout / process.stderr.
 const { Readable, Writable } = require('stream');
 
-// Worker side: a Writable that posts chunks to the parent.
+// Worker side: a Writable that posts chunks to the parent. Each chunk leaves at once (so
+// nothing is lost when the worker ends or crashes right after writing), but, as in Node, a write
+// completes only when the parent has taken it (its 'stdioAck'): writableLength counts what the
+// parent has not yet read, and 'drain' follows the parent's pace.
+const kAcknowledge = Symbol('corral.stdio.acknowledge');
+const kHolds = Symbol('corral.stdio.holds');
+
+// The control port keeps the worker alive while stdio waits on the parent (stdin being read,
+// stdout not yet taken); it is unref'd otherwise.
+function hold(control) {
+  control[kHolds] = (control[kHolds] ?? 0) + 1;
+  if (control[kHolds] === 1) control.ref();
+}
+
+function release(control) {
+  control[kHolds] -= 1;
+  if (control[kHolds] === 0) control.unref();
+}
+
 function relayWritable(control, fd) {
+  let waiting = [];
   const stream = new Writable({
     decodeStrings: false,
-    write(chunk, encoding, callback) {
-      send(chunk, encoding);
-      callback();
-    },
-    writev(chunks, callback) {
-      for (const { chunk, encoding } of chunks) send(chunk, encoding);
-      callback();
-    },
+    // The chunks were posted by write()/end() below; the stream only keeps their accounting.
+    write(chunk, encoding, callback) { wait(callback); },
+    writev(chunks, callback) { wait(callback); },
   });
   function send(chunk, encoding) {
     let data = chunk;
-    if (typeof chunk === 'string' && encoding !== 'utf8' && encoding !== 'utf-8') {
+    if (typeof chunk === 'string' && encoding !== 'utf8' && encoding !== 'utf-8' && Buffer.isEncoding(encoding)) {
       data = Buffer.from(chunk, encoding);
     }
     if (typeof data !== 'string') data = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
     control.postMessage({ type: 'stdio', fd, data });
   }
+  const sendable = (chunk) => typeof chunk === 'string' || chunk instanceof Uint8Array;
+  const write = stream.write;
+  stream.write = function (chunk, encoding, callback) {
+    if (sendable(chunk) && !this.writableEnded && !this.destroyed) {
+      send(chunk, typeof encoding === 'string' ? encoding : this._writableState.defaultEncoding);
+    }
+    return write.call(this, chunk, encoding, callback);
+  };
+  const end = stream.end;
+  stream.end = function (chunk, encoding, callback) {
+    if (typeof encoding === 'function') {
+      callback = encoding;
+      encoding = undefined;
+    }
+    if (sendable(chunk) && !this.writableEnded && !this.destroyed) {
+      send(chunk, encoding ?? this._writableState.defaultEncoding);
+      write.call(this, chunk, encoding);
+      return end.call(this, callback);
+    }
+    return end.call(this, chunk, encoding, callback);
+  };
+  function wait(callback) {
+    if (waiting.length === 0) hold(control);
+    waiting.push(callback);
+  }
+  stream[kAcknowledge] = () => {
+    const done = waiting;
+    if (done.length === 0) return;
+    waiting = [];
+    release(control);
+    for (const callback of done) callback();
+  };
   stream.fd = undefined;
   return stream;
+}
+
+// Worker side: the parent has read everything sent on `stream` so far.
+function acknowledged(stream) {
+  stream[kAcknowledge]?.();
+}
+
+// Parent side: acknowledges a worker's stdio chunks, once per tick and stream.
+function acknowledger(control) {
+  const pending = new Set();
+  return (fd) => {
+    if (pending.has(fd)) return;
+    pending.add(fd);
+    process.nextTick(() => {
+      pending.delete(fd);
+      try {
+        control.postMessage({ type: 'stdioAck', fd });
+      } catch {}
+    });
+  };
 }
 
 // Either side: a Readable fed by pushes from the other thread.
@@ -43,8 +109,17 @@ function relayedStdin(control, enabled) {
     empty.push(null);
     return empty;
   }
-  const stdin = new Readable({ read() { control.ref(); } });
-  stdin.once('end', () => control.unref());
+  let held = false;
+  const stdin = new Readable({
+    read() {
+      if (!held) hold(control);
+      held = true;
+    },
+  });
+  stdin.once('end', () => {
+    if (held) release(control);
+    held = false;
+  });
   return stdin;
 }
 
@@ -71,10 +146,11 @@ function toChunk(data) {
 // Runs the stream code paths a worker's stdio takes once, with nothing attached, so that V8
 // has compiled them (it compiles functions on first call) before a warm thread is claimed.
 function prime() {
-  const out = relayWritable({ postMessage() {} }, 1);
+  const out = relayWritable({ postMessage() {}, ref() {}, unref() {} }, 1);
   out.write('');
+  acknowledged(out);
   out.end();
   relayedStdin(null, false).resume();
 }
 
-module.exports = { prime, relayWritable, pushReadable, relayedStdin, parentStdin, toChunk };
+module.exports = { prime, relayWritable, acknowledged, acknowledger, pushReadable, relayedStdin, parentStdin, toChunk };

@@ -30,6 +30,7 @@ const kLimits = Symbol('corral.worker.limits');
 const kRequested = Symbol('corral.worker.requestedLimits');
 const kOnExit = Symbol('corral.worker.onExit');
 const kRequests = Symbol('corral.worker.requests');
+const kAckStdio = Symbol('corral.worker.ackStdio');
 const kName = Symbol('corral.worker.name');
 let nextRequestId = 0;
 
@@ -208,6 +209,7 @@ class Worker extends EventEmitter {
     this[kLimits] = limits;
     this[kRequested] = requestedLimits;
     this[kRequests] = new Map();
+    this[kAckStdio] = stdio.acknowledger(control.port1);
     this[kName] = payload.name;
     this.stdin = options.stdin ? stdio.parentStdin(control.port1) : null;
     this.stdout = stdio.pushReadable();
@@ -263,6 +265,7 @@ class Worker extends EventEmitter {
         break;
       case 'stdio':
         (msg.fd === 2 ? this.stderr : this.stdout).push(stdio.toChunk(msg.data));
+        this[kAckStdio](msg.fd);
         break;
       case 'reply': {
         const pending = this[kRequests].get(msg.id);
@@ -320,6 +323,9 @@ class Worker extends EventEmitter {
     }
     if (this[kExited]) return Promise.resolve();
     const exited = new Promise((resolve) => this.once('exit', resolve));
+    // As Node: a pending terminate() keeps the process alive until the worker has exited, even
+    // an unref()'d one.
+    this[kControl].ref();
     native.stopWorker(this.threadId);
     return exited;
   }
