@@ -13,6 +13,10 @@ const { makeError, invalidArgType } = require('../errors');
 const { getSystemErrorName } = require('util');
 
 const kMaxQueued = 65536 * 2;
+// Descriptors held for messages still to come; more than this were never announced.
+const kMaxUnannouncedFds = 16;
+const kMaxFrameMiB = 512;  // src/ipc/frame.rs MAX_FRAME
+const kBadFrame = Symbol('corral.ipc.badFrame');
 // Messages of one tick go out in one write, up to this many (CORRAL_IPC_BATCH).
 const kBatchMax = Number(process.env.CORRAL_IPC_BATCH) || 64;
 // A send this long (ms) after the last write is written at once.
@@ -82,6 +86,12 @@ function flushAtExit(flush) {
     });
   }
   pendingFlushes.add(flush);
+}
+
+function closeFd(fd) {
+  try {
+    require('fs').closeSync(fd);
+  } catch {}
 }
 
 function setupChannel(target, fd, mode) {
@@ -169,8 +179,35 @@ function setupChannel(target, fd, mode) {
       return;
     }
     target._send({ cmd: 'NODE_HANDLE_ACK' }, null, { swallowErrors: true });
-    handles.receive(message, fd, (handle) => deliver(message.msg, handle));
+    try {
+      handles.receive(message, fd, (handle) => deliver(message.msg, handle), badFrame);
+    } catch (error) {
+      badFrame(error);
+    }
   }
+
+  // A frame this end cannot decode (a child writing bytes of its own into the channel): unlike
+  // Node, which throws into the event loop, the one channel is closed (the peer sees
+  // 'disconnect'), the descriptors that came with it are closed, and the error is reported on
+  // the target ('error' if someone listens, a warning otherwise). What arrived before it is
+  // delivered first.
+  function badFrame(cause) {
+    for (const fd of pendingFds.splice(0)) closeFd(fd);
+    const who = target === process ? 'the parent' : `process ${target.pid}`;
+    const err = makeError(Error, 'ERR_CORRAL_IPC_BAD_FRAME',
+      `The IPC channel of ${who} carried a frame that cannot be decoded (serialization '${mode}'): ${cause?.message ?? cause}`);
+    err.pid = target === process ? process.ppid : target.pid;
+    err.serialization = mode;
+    err.cause = cause;
+    process.nextTick(() => {
+      if (target.connected) target.disconnect();
+      if (target.listenerCount('error') > 0) target.emit('error', err);
+      else process.emitWarning(err);
+    });
+  }
+
+  // Others that read this channel's messages (cluster's internal ones) report theirs here.
+  Object.defineProperty(target, kBadFrame, { value: badFrame, configurable: true });
 
   function closeNative() {
     if (!open) return;
@@ -178,7 +215,7 @@ function setupChannel(target, fd, mode) {
     open = false;
     dispatch.unregister(id);
     binding.ipcClose(id);
-    for (const fd of pendingFds.splice(0)) require('fs').closeSync(fd);
+    for (const fd of pendingFds.splice(0)) closeFd(fd);
     for (const { handle, type, options } of acks.values()) handles.afterSend(type, handle, options);
     acks.clear();
   }
@@ -186,13 +223,25 @@ function setupChannel(target, fd, mode) {
   dispatch.register(id, {
     onNative(kind, a, b) {
       if (kind === dispatch.EV.MESSAGE) {
+        if (!open || !target.channel) {
+          // Disconnected: drop, as Node does (and close what came with it).
+          for (const fd of b) closeFd(fd);
+          return;
+        }
         if (b.length) pendingFds.push(...b);
-        if (!target.channel) return; // disconnected: drop, as Node does
-        for (const message of codec.decode(a)) onMessage(message);
+        const messages = codec.decode(a);
+        for (const message of messages) onMessage(message);
+        if (messages.error !== undefined) {
+          badFrame(messages.error);
+        } else if (pendingFds.length > kMaxUnannouncedFds) {
+          badFrame(new Error(`${pendingFds.length} descriptors arrived that no message announced`));
+        }
       } else if (kind === dispatch.EV.ACK) {
         const sent = acks.get(a);
         acks.delete(a);
         if (sent) handles.afterSend(sent.type, sent.handle, sent.options);
+      } else if (kind === dispatch.EV.BAD_FRAME) {
+        badFrame(new Error(`a message of ${a} bytes is beyond the ${kMaxFrameMiB} MiB bound`));
       } else if (kind === dispatch.EV.DRAIN) {
         for (const cb of drainCallbacks.splice(0)) cb(null);
       } else if (kind === dispatch.EV.CLOSE) {
@@ -312,4 +361,4 @@ function setupChildChannel(fd, mode) {
   });
 }
 
-module.exports = { setupChannel, setupChildChannel, errnoException };
+module.exports = { setupChannel, setupChildChannel, errnoException, kBadFrame };

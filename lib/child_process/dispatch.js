@@ -3,13 +3,22 @@
 // acknowledgements, channel close, drain, process exit) and routes it by id.
 const binding = require('../binding');
 
-const EV = { MESSAGE: 1, ACK: 2, CLOSE: 3, DRAIN: 4, EXIT: 5, CONNECTIONS: 6 };
+const EV = { MESSAGE: 1, ACK: 2, CLOSE: 3, DRAIN: 4, EXIT: 5, CONNECTIONS: 6, BAD_FRAME: 7 };
 const targets = new Map();
 let initialised = false;
 
 function dispatch(kind, id, a, b) {
   const target = targets.get(id);
-  if (target !== undefined) target.onNative(kind, a, b);
+  if (target !== undefined) {
+    target.onNative(kind, a, b);
+  } else if (kind === EV.MESSAGE && Array.isArray(b)) {
+    // Descriptors for a channel already gone: nobody will take them.
+    for (const fd of b) {
+      try {
+        require('fs').closeSync(fd);
+      } catch {}
+    }
+  }
 }
 
 function init() {

@@ -45,12 +45,23 @@ function afterSend(type, handle, options) {
   if (type === 'net.Socket' && !options.keepOpen) handle.destroy();
 }
 
-// Rebuilds a received handle from its fd; calls back with the object to emit.
-function receive(message, fd, emit) {
+// Rebuilds a received handle from its fd; calls back with the object to emit. Throws (the fd
+// closed) when the fd is not a socket: a peer announcing a handle and sending something else;
+// `fail` hears of a socket that cannot be used as announced.
+function receive(message, fd, emit, fail) {
+  const fs = require('fs');
+  if (['net.Server', 'net.Socket', 'net.Native', 'dgram.Socket'].includes(message.type) && !fs.fstatSync(fd).isSocket()) {
+    fs.closeSync(fd);
+    throw makeError(TypeError, 'ERR_INVALID_FD_TYPE', `Unsupported fd type: not a socket (announced as ${message.type})`);
+  }
   switch (message.type) {
     case 'net.Server': {
       const server = new net.Server();
-      server.listen({ fd }, () => emit(server));
+      server.once('error', fail);
+      server.listen({ fd }, () => {
+        server.off('error', fail);
+        emit(server);
+      });
       return;
     }
     case 'net.Socket':
@@ -61,7 +72,11 @@ function receive(message, fd, emit) {
       return;
     case 'dgram.Socket': {
       const socket = dgram.createSocket(message.dgramType || 'udp4');
-      socket.bind({ fd }, () => emit(socket));
+      socket.once('error', fail);
+      socket.bind({ fd }, () => {
+        socket.off('error', fail);
+        emit(socket);
+      });
       return;
     }
     default:

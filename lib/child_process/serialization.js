@@ -29,10 +29,19 @@ const json = {
     return JSON.stringify(message) + '\n';
   },
   // `text` holds complete lines only (Rust keeps partial ones).
+  // A line that is not JSON ends the batch: what came before it is returned, with the error
+  // as `out.error` (the channel then closes, see channel.js).
   decode(text) {
     const lines = text.split('\n');
-    const out = new Array(lines.length - 1);
-    for (let i = 0; i < out.length; i++) out[i] = JSON.parse(lines[i]);
+    const out = [];
+    for (let i = 0; i < lines.length - 1; i++) {
+      try {
+        out.push(JSON.parse(lines[i]));
+      } catch (error) {
+        out.error = error;
+        return out;
+      }
+    }
     return out;
   },
 };
@@ -46,17 +55,23 @@ const advanced = {
     return native.ipcEncode(message) ?? advancedInJs.encode(message);
   },
   // `buf` holds complete frames only.
+  // A frame that does not deserialize ends the batch, as in json.decode.
   decode(buf) {
     const out = [];
     let off = 0;
-    for (;;) {
-      const part = native.ipcDecode(buf, off);
-      const stop = part.pop();
-      for (let i = 0; i < part.length; i++) out.push(part[i]);
-      if (stop < 0) return out;
-      const len = buf.readUInt32BE(stop);
-      out.push(...advancedInJs.decode(buf.subarray(stop, stop + 4 + len)));
-      off = stop + 4 + len;
+    try {
+      for (;;) {
+        const part = native.ipcDecode(buf, off);
+        const stop = part.pop();
+        for (let i = 0; i < part.length; i++) out.push(part[i]);
+        if (stop < 0) return out;
+        const len = buf.readUInt32BE(stop);
+        out.push(...advancedInJs.decode(buf.subarray(stop, stop + 4 + len)));
+        off = stop + 4 + len;
+      }
+    } catch (error) {
+      out.error = error;
+      return out;
     }
   },
 };

@@ -8,6 +8,7 @@ const Worker = require('./worker');
 const { RoundRobinHandle, SharedHandle, ReusePortHandle } = require('./handles');
 const { internal, sendHelper } = require('./utils');
 const { makeError, describeReceived } = require('../errors');
+const { kBadFrame } = require('../child_process/channel');
 
 const SCHED_NONE = 1;
 const SCHED_RR = 2;
@@ -184,7 +185,30 @@ function setup(cluster) {
 
   function onmessage(message) {
     const fn = methods[message.act];
-    if (typeof fn === 'function') fn(this, message);
+    if (typeof fn !== 'function') return;
+    // A worker writing bytes of its own can send cluster messages of any shape: one that is not
+    // what corral's worker side sends is a bad frame of that worker's channel (reported, the
+    // worker disconnected), never an exception in the primary.
+    const wrong = malformed(message);
+    if (wrong !== null) {
+      this.process[kBadFrame]?.(new Error(`cluster message '${message.act}' with ${wrong}`));
+      return;
+    }
+    fn(this, message);
+  }
+
+  const isIntOrAbsent = (v) => v === undefined || v === null || Number.isInteger(v);
+  function malformed(message) {
+    if (message.act !== 'queryServer' && message.act !== 'listening') return null;
+    if (!Number.isInteger(message.port)) return 'no valid port';
+    if (!(message.address == null || typeof message.address === 'string')) return 'no valid address';
+    if (!(Number.isInteger(message.addressType) || message.addressType === 'udp4' || message.addressType === 'udp6')) {
+      return 'no valid addressType';
+    }
+    if (!isIntOrAbsent(message.fd) || !isIntOrAbsent(message.index) || !isIntOrAbsent(message.backlog)) {
+      return 'no valid fd, index or backlog';
+    }
+    return null;
   }
 
   function online(worker) {

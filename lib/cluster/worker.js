@@ -11,7 +11,12 @@ class Worker extends EventEmitter {
     this.id = options.id | 0;
     if (options.process) {
       this.process = options.process;
-      this.process.on('error', (code, signal) => this.emit('error', code, signal));
+      // A bad IPC frame from the worker is reported, never thrown (channel.js): a warning when
+      // the Worker has no 'error' listener of its own.
+      this.process.on('error', (code, signal) => {
+        if (code?.code === 'ERR_CORRAL_IPC_BAD_FRAME' && this.listenerCount('error') === 0) process.emitWarning(code);
+        else this.emit('error', code, signal);
+      });
       this.process.on('message', (message, handle) => this.emit('message', message, handle));
     }
   }

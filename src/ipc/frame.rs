@@ -50,6 +50,8 @@ fn varint(out: &mut Vec<u8>, mut n: u64) {
 /// Splits a byte stream into messages.
 pub struct Decoder {
     mode: Mode,
+    /// The largest message accepted ([`MAX_FRAME`]; smaller in tests).
+    max_frame: usize,
     buf: Vec<u8>,
     v8_ack: Vec<u8>,
     v8_nack: Vec<u8>,
@@ -59,6 +61,7 @@ impl Decoder {
     pub fn new(mode: Mode) -> Decoder {
         Decoder {
             mode,
+            max_frame: MAX_FRAME,
             buf: Vec::new(),
             v8_ack: v8_cmd_object(b"NODE_HANDLE_ACK"),
             v8_nack: v8_cmd_object(b"NODE_HANDLE_NACK"),
@@ -72,8 +75,10 @@ impl Decoder {
 
     /// Feeds bytes read from the channel. Complete messages other than acknowledgements are
     /// appended to `out` in wire form (json: lines with their '\n'; advanced: frames with their
-    /// length prefix); acknowledgements go to `controls`, in order.
-    pub fn feed(&mut self, data: &[u8], out: &mut Vec<u8>, controls: &mut Vec<Control>) {
+    /// length prefix); acknowledgements go to `controls`, in order. A message announced (or,
+    /// for json, grown) beyond [`MAX_FRAME`] is refused: the peer is not speaking the protocol
+    /// (or is trying to grow this process's memory), and the channel is to be closed.
+    pub fn feed(&mut self, data: &[u8], out: &mut Vec<u8>, controls: &mut Vec<Control>) -> Result<(), FrameTooLarge> {
         self.buf.extend_from_slice(data);
         let mut start = 0;
         match self.mode {
@@ -94,6 +99,9 @@ impl Decoder {
                 while self.buf.len() - start >= 4 {
                     let b = &self.buf[start..];
                     let len = u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize;
+                    if len > self.max_frame {
+                        return Err(FrameTooLarge(len));
+                    }
                     if b.len() < 4 + len {
                         break;
                     }
@@ -110,8 +118,20 @@ impl Decoder {
             }
         }
         self.buf.drain(..start);
+        if self.mode == Mode::Json && self.buf.len() > self.max_frame {
+            return Err(FrameTooLarge(self.buf.len()));
+        }
+        Ok(())
     }
 }
+
+/// The largest message a channel accepts (512 MiB): Node sets no bound, but a peer announcing
+/// more is not one to trust with this process's memory.
+pub const MAX_FRAME: usize = 512 << 20;
+
+/// A message beyond [`MAX_FRAME`] (its size in bytes, as announced or as buffered so far).
+#[derive(Debug, PartialEq, Eq)]
+pub struct FrameTooLarge(pub usize);
 
 fn memchr(hay: &[u8]) -> Option<usize> {
     hay.iter().position(|&b| b == b'\n')
@@ -123,13 +143,25 @@ mod tests {
     use super::*;
 
     #[test]
+    fn refuses_frames_beyond_the_bound_without_buffering_them() {
+        let (mut out, mut ctl) = (Vec::new(), Vec::new());
+        let mut d = Decoder::new(Mode::Advanced);
+        let huge = ((MAX_FRAME + 1) as u32).to_be_bytes();
+        assert_eq!(d.feed(&huge, &mut out, &mut ctl), Err(FrameTooLarge(MAX_FRAME + 1)));
+        let mut j = Decoder::new(Mode::Json);
+        j.max_frame = 1024;
+        assert!(j.feed(&[b'x'; 1000], &mut out, &mut ctl).is_ok());
+        assert_eq!(j.feed(&[b'x'; 100], &mut out, &mut ctl), Err(FrameTooLarge(1100)));
+    }
+
+    #[test]
     fn json_lines_split_across_reads() {
         let mut d = Decoder::new(Mode::Json);
         let (mut out, mut ctl) = (Vec::new(), Vec::new());
-        d.feed(b"{\"a\":1}\n{\"b\"", &mut out, &mut ctl);
+        d.feed(b"{\"a\":1}\n{\"b\"", &mut out, &mut ctl).unwrap();
         assert_eq!(out, b"{\"a\":1}\n");
         assert!(d.buffering());
-        d.feed(b":2}\n", &mut out, &mut ctl);
+        d.feed(b":2}\n", &mut out, &mut ctl).unwrap();
         assert_eq!(out, b"{\"a\":1}\n{\"b\":2}\n");
         assert!(!d.buffering());
         assert!(ctl.is_empty());
@@ -139,7 +171,7 @@ mod tests {
     fn json_acks_are_consumed() {
         let mut d = Decoder::new(Mode::Json);
         let (mut out, mut ctl) = (Vec::new(), Vec::new());
-        d.feed(b"1\n{\"cmd\":\"NODE_HANDLE_ACK\"}\n2\n{\"cmd\":\"NODE_HANDLE_NACK\"}\n", &mut out, &mut ctl);
+        d.feed(b"1\n{\"cmd\":\"NODE_HANDLE_ACK\"}\n2\n{\"cmd\":\"NODE_HANDLE_NACK\"}\n", &mut out, &mut ctl).unwrap();
         assert_eq!(out, b"1\n2\n");
         assert_eq!(ctl, vec![Control::Ack, Control::Nack]);
     }
@@ -157,12 +189,12 @@ mod tests {
         wire.extend_from_slice(&[0, 0, 0, 3, 0xff, 0x0f, b'0']);
         let mut d = Decoder::new(Mode::Advanced);
         let (mut out, mut ctl) = (Vec::new(), Vec::new());
-        d.feed(&wire[..5], &mut out, &mut ctl);
+        d.feed(&wire[..5], &mut out, &mut ctl).unwrap();
         assert!(out.is_empty() && ctl.is_empty());
-        d.feed(&wire[5..wire.len() - 1], &mut out, &mut ctl);
+        d.feed(&wire[5..wire.len() - 1], &mut out, &mut ctl).unwrap();
         assert_eq!(ctl, vec![Control::Ack]);
         assert!(out.is_empty());
-        d.feed(&wire[wire.len() - 1..], &mut out, &mut ctl);
+        d.feed(&wire[wire.len() - 1..], &mut out, &mut ctl).unwrap();
         assert_eq!(out, vec![0, 0, 0, 3, 0xff, 0x0f, b'0']);
     }
 }

@@ -21,6 +21,8 @@ pub const EV_MESSAGE: i64 = 1;
 pub const EV_ACK: i64 = 2;
 pub const EV_CLOSE: i64 = 3;
 pub const EV_DRAIN: i64 = 4;
+/// [BAD_FRAME, id, size]: the peer announced a message beyond the bound; the channel closes.
+pub const EV_BAD_FRAME: i64 = 7;
 
 static NEXT_ID: AtomicU32 = AtomicU32::new(1);
 
@@ -155,6 +157,7 @@ fn on_event(id: u32, status: i32, events: i32) {
     let mut controls = Vec::new();
     let mut fds: Vec<OwnedFd> = Vec::new();
     let mut eof = status < 0;
+    let mut bad_frame: Option<usize> = None;
     let mut drained = false;
     let (chan, mode) = match channel(id) {
         Some(c) => {
@@ -183,7 +186,13 @@ fn on_event(id: u32, status: i32, events: i32) {
                         eof = true;
                         break;
                     }
-                    Ok(n) => e.dec.feed(&buf[..n], &mut out, &mut controls),
+                    Ok(n) => {
+                        if let Err(too_large) = e.dec.feed(&buf[..n], &mut out, &mut controls) {
+                            bad_frame = Some(too_large.0);
+                            eof = true;
+                            break;
+                        }
+                    }
                     Err(err) if err.kind() == io::ErrorKind::WouldBlock => break,
                     Err(_) => {
                         eof = true;
@@ -231,6 +240,9 @@ fn on_event(id: u32, status: i32, events: i32) {
     }
     if drained {
         jsloop::emit(|env| vec![jsloop::int(env, EV_DRAIN), jsloop::int(env, id as i64)]);
+    }
+    if let Some(size) = bad_frame {
+        jsloop::emit(|env| vec![jsloop::int(env, EV_BAD_FRAME), jsloop::int(env, id as i64), jsloop::int(env, size as i64)]);
     }
     if eof {
         let entry = CHANS.with(|c| c.borrow_mut().remove(&id));

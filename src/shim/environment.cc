@@ -133,7 +133,7 @@ void RunEnvironment(node::Environment* env, const char* bootstrap, StopCell* cel
     if (v8::Script::Compile(context, source).ToLocal(&script) && script->Run(context).ToLocal(&clear) &&
         clear->IsFunction()) {
       v8::Local<v8::Value> args[] = {require};
-      (void)clear.As<v8::Function>()->Call(context, v8::Undefined(isolate), 1, args);
+      if (clear.As<v8::Function>()->Call(context, v8::Undefined(isolate), 1, args).IsEmpty()) return;
     }
   };
   auto main = [&](const node::StartExecutionCallbackInfo& info) -> v8::MaybeLocal<v8::Value> {

@@ -1,0 +1,3 @@
+'use strict';
+// A healthy child for the fuzz harness: answers every message.
+process.on('message', (m) => process.send(m));
