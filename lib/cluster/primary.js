@@ -205,9 +205,9 @@ function setup(cluster) {
     if (!(Number.isInteger(message.addressType) || message.addressType === 'udp4' || message.addressType === 'udp6')) {
       return 'no valid addressType';
     }
-    if (!isIntOrAbsent(message.fd) || !isIntOrAbsent(message.index) || !isIntOrAbsent(message.backlog)) {
-      return 'no valid fd, index or backlog';
-    }
+    if (!isIntOrAbsent(message.fd) || !isIntOrAbsent(message.index)) return 'no valid fd or index';
+    // (backlog is false when the server gave none)
+    if (!(isIntOrAbsent(message.backlog) || message.backlog === false)) return 'no valid backlog';
     return null;
   }
 
@@ -234,9 +234,15 @@ function setup(cluster) {
         if (message.address.length < address.length) address = message.address;
       }
       const udp = message.addressType === 'udp4' || message.addressType === 'udp6';
-      if (udp || schedulingPolicy === SCHED_NONE) handle = new SharedHandle(key, address, message);
-      else if (schedulingPolicy === SCHED_REUSEPORT && message.port >= 0) handle = new ReusePortHandle(key, address, message);
-      else handle = new RoundRobinHandle(key, address, message);
+      try {
+        if (udp || schedulingPolicy === SCHED_NONE) handle = new SharedHandle(key, address, message);
+        else if (schedulingPolicy === SCHED_REUSEPORT && message.port >= 0) handle = new ReusePortHandle(key, address, message);
+        else handle = new RoundRobinHandle(key, address, message);
+      } catch (error) {
+        // Values no worker of corral's sends (the native listen refused them).
+        worker.process[kBadFrame]?.(error);
+        return;
+      }
       handles.set(key, handle);
     }
     if (!handle.data) handle.data = message.data;
