@@ -161,7 +161,7 @@ describe('pool errors', () => {
     const p = pool({ minThreads: 1, maxThreads: 1, maxQueue: 2 });
     await p.run(0, { name: 'sleep' });
     const running = p.run(300, { name: 'spin' });
-    await sleep(50);
+    while (p.queueSize > 0) await sleep(5); // the spin task has been handed to the worker
     const queued = [p.run(1, { name: 'echo' }), p.run(2, { name: 'echo' })];
     await assert.rejects(p.run(3, { name: 'echo' }), { code: 'ERR_CORRAL_POOL_QUEUE_FULL' });
     assert.strictEqual(p.queueSize, 2);

