@@ -4,7 +4,7 @@
 const { describe, it } = require('node:test');
 const assert = require('node:assert');
 const { Worker } = require('../worker_threads');
-const { fixture, runBoth, once } = require('./helpers');
+const { fixture, runBoth, once, run, register } = require('./helpers');
 
 describe('resourceLimits', () => {
   it('a worker over maxOldGenerationSizeMb dies alone with ERR_WORKER_OUT_OF_MEMORY', async () => {
@@ -50,5 +50,13 @@ describe('resourceLimits', () => {
     const { node, corral } = await runBoth(fixture('heap-sizes.js'), [], { timeout: 60000 });
     assert.strictEqual(corral.stdout, node.stdout);
     assert.match(node.stdout, /"maxYoungGenerationSizeMb":3,/);
+  });
+
+  it('works under --no-node-snapshot, even out of memory while the environment is made (crashed)', async () => {
+    const node = await run(['--no-node-snapshot', fixture('no-snapshot.js')], { timeout: 60000 });
+    const corral = await run(['--no-node-snapshot', '-r', register, fixture('no-snapshot.js')], { timeout: 60000 });
+    assert.strictEqual(corral.signal, null, corral.stderr);
+    assert.strictEqual(corral.stdout, node.stdout);
+    assert.match(node.stdout, /error ERR_WORKER_OUT_OF_MEMORY/);
   });
 });

@@ -63,6 +63,13 @@ const warmThreads = (() => {
   const n = Number(value);
   return Number.isInteger(n) && n >= 0 ? Math.min(n, 64) : 2;
 })();
+// Node's --no-node-snapshot (on the command line or in NODE_OPTIONS): workers too start
+// without the built-in snapshot.
+if (state.isMainThread) {
+  const noSnapshot = (args) => args.includes('--no-node-snapshot');
+  native.useSnapshot(!noSnapshot(process.execArgv) && !noSnapshot((process.env.NODE_OPTIONS ?? '').split(/\s+/)));
+}
+
 const warmSpec = { argv: [process.execPath], execArgv: process.execArgv, bootstrap, limits: [0, 0, 0, 0], name: '' };
 
 function canUseWarm(options, requestedLimits) {
@@ -127,9 +134,12 @@ function readLimits(limits) {
   if (typeof limits !== 'object' || limits === null) {
     throw invalidArgType('options.resourceLimits', ['object'], limits);
   }
+  // As Node: numbers are kept as given (V8 gets only the positive ones), except that the old
+  // generation is at least 2 MiB.
   const out = {};
   for (const key of limitKeys) {
-    if (typeof limits[key] === 'number' && limits[key] > 0) out[key] = limits[key];
+    if (typeof limits[key] !== 'number') continue;
+    out[key] = key === 'maxOldGenerationSizeMb' ? Math.max(limits[key], 2) : limits[key];
   }
   return out;
 }
@@ -145,12 +155,12 @@ function effectiveLimits(requested) {
   heapLimitsApplied ??= native.heapLimitsApplied();
   defaultHeapSizes ??= native.defaultHeapSizes();
   const [defaultYoungMb, defaultOldMb] = defaultHeapSizes;
-  const young = (heapLimitsApplied && requested.maxYoungGenerationSizeMb) || defaultYoungMb;
+  const positive = (value) => (typeof value === 'number' && value > 0 ? value : undefined);
   return {
-    maxYoungGenerationSizeMb: young,
+    maxYoungGenerationSizeMb: (heapLimitsApplied && positive(requested.maxYoungGenerationSizeMb)) || defaultYoungMb,
     maxOldGenerationSizeMb: requested.maxOldGenerationSizeMb ?? defaultOldMb,
-    codeRangeSizeMb: (heapLimitsApplied && requested.codeRangeSizeMb) || 0,
-    stackSizeMb: requested.stackSizeMb ?? 4,
+    codeRangeSizeMb: (heapLimitsApplied && positive(requested.codeRangeSizeMb)) || 0,
+    stackSizeMb: positive(requested.stackSizeMb) ?? 4,
   };
 }
 
@@ -442,7 +452,7 @@ class Worker extends EventEmitter {
       maxYoungGenerationSizeMb: asked.maxYoungGenerationSizeMb ?? -1,
       maxOldGenerationSizeMb: asked.maxOldGenerationSizeMb ?? -1,
       codeRangeSizeMb: asked.codeRangeSizeMb ?? -1,
-      stackSizeMb: asked.stackSizeMb ?? 4,
+      stackSizeMb: asked.stackSizeMb > 0 ? asked.stackSizeMb : 4,
     };
   }
 }

@@ -5,11 +5,13 @@
 #include <atomic>
 #include <climits>
 #include <mutex>
+#include <optional>
 #include <string>
 
 namespace {
 
 node::MultiIsolatePlatform* g_platform = nullptr;
+std::atomic<bool> g_use_snapshot{true};
 
 // A stop cell lets any thread stop an environment that may not exist yet or may be gone.
 struct StopCell {
@@ -45,6 +47,8 @@ void OutOfMemory(HeapGuard* guard) {
   int32_t expected = INT32_MIN;
   guard->exit_code->compare_exchange_strong(expected, 1);
   std::lock_guard<std::mutex> lock(guard->cell->mutex);
+  // Before the environment exists (out of memory while it is made): it stops as soon as it does.
+  guard->cell->stop_requested = true;
   if (guard->cell->env != nullptr) node::Stop(guard->cell->env);
 }
 
@@ -162,6 +166,8 @@ void RunEnvironment(node::Environment* env, const char* bootstrap, StopCell* cel
 }  // namespace
 
 namespace corral {
+void SetUseSnapshot(bool use) { g_use_snapshot.store(use); }
+
 // Called on the main thread when the addon first loads: the platform is shared by all isolates.
 void CapturePlatform(v8::Isolate* isolate, v8::Local<v8::Context> context) {
   if (g_platform != nullptr) return;
@@ -215,7 +221,10 @@ int32_t corral_env_run(const CorralWorkerSpec* spec, uint64_t thread_id, void* s
   }
 
   std::shared_ptr<node::ArrayBufferAllocator> allocator = node::ArrayBufferAllocator::Create();
-  node::EmbedderSnapshotData::Pointer snapshot = node::EmbedderSnapshotData::BuiltinSnapshotData();
+  // Under --no-node-snapshot the process was not made from the built-in snapshot and its data
+  // does not match it: workers then bootstrap from scratch too, as Node's do.
+  node::EmbedderSnapshotData::Pointer snapshot;
+  if (g_use_snapshot.load()) snapshot = node::EmbedderSnapshotData::BuiltinSnapshotData();
   bool heap_limits_applied = false;
   v8::Isolate* isolate = corral::NewWorkerIsolate(allocator, &loop, g_platform, snapshot.get(),
                                                   spec->limits, &heap_limits_applied);
@@ -256,8 +265,15 @@ int32_t corral_env_run(const CorralWorkerSpec* spec, uint64_t thread_id, void* s
       // That state is the main thread's: process-wide operations (chdir, setuid, ...) that
       // would hit a CHECK without kOwnsProcessState are replaced by lib/worker_threads/boot.js
       // before any user code runs, with Node's own worker errors.
+      v8::Local<v8::Context> context;
+      std::optional<v8::Context::Scope> context_scope;
+      if (!snapshot) {
+        context = node::NewContext(isolate);
+        if (!context.IsEmpty()) context_scope.emplace(context);
+      }
       node::Environment* env =
-          node::CreateEnvironment(isolate_data, v8::Local<v8::Context>(), args, exec_args, flags);
+          context.IsEmpty() && !snapshot ? nullptr
+                                         : node::CreateEnvironment(isolate_data, context, args, exec_args, flags);
       if (env != nullptr) {
         // process.exit(n) in a worker ends only that worker, with code n.
         node::SetProcessExitHandler(env, [&exit_code](node::Environment* env, int code) {

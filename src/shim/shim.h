@@ -140,6 +140,8 @@ v8::Isolate* NewWorkerIsolate(const std::shared_ptr<node::ArrayBufferAllocator>&
                               const node::EmbedderSnapshotData* snapshot, const double limits[4],
                               bool* heap_limits_applied);
 bool CanApplyHeapLimits();
+// Whether workers start from Node's built-in snapshot (not under --no-node-snapshot).
+void SetUseSnapshot(bool use);
 void DefaultHeapSizesMb(double* young_mb, double* old_mb);
 
 // Throws `new DOMException(message, 'DataCloneError')` in the current context.

@@ -131,6 +131,11 @@ void SetInitFailed(const v8::FunctionCallbackInfo<v8::Value>& args) {
   corral_thread_set_init_failed(corral_current_thread_id(), *text != nullptr ? *text : "unknown error");
 }
 
+// useSnapshot(bool)
+void UseSnapshot(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  SetUseSnapshot(args[0]->BooleanValue(args.GetIsolate()));
+}
+
 // loopTimes(threadId) -> [idleMs, startNs(hrtime, as a Number)] | undefined
 void LoopTimes(const v8::FunctionCallbackInfo<v8::Value>& args) {
   if (!args[0]->IsNumber()) return;
@@ -185,6 +190,7 @@ void InitWorkerNatives(v8::Isolate* isolate, v8::Local<v8::Context> context,
   SetMethod(isolate, context, exports, "outOfMemory", OutOfMemory);
   SetMethod(isolate, context, exports, "initFailed", InitFailed);
   SetMethod(isolate, context, exports, "setInitFailed", SetInitFailed);
+  SetMethod(isolate, context, exports, "useSnapshot", UseSnapshot);
   SetMethod(isolate, context, exports, "loopTimes", LoopTimes);
   SetMethod(isolate, context, exports, "heapLimitsApplied", HeapLimitsApplied);
   SetMethod(isolate, context, exports, "defaultHeapSizes", DefaultHeapSizes);
