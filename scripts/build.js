@@ -24,6 +24,14 @@ const dest = path.join(out, `corral-node${major}.node`);
 // Copy to a temp name and rename: a running process may have the old file mapped.
 fs.copyFileSync(path.join(targetDir, 'release', 'libcorral.so'), `${dest}.tmp`);
 fs.renameSync(`${dest}.tmp`, dest);
+// What this line's own workers refuse in execArgv (see worker-exec-argv.js).
+const probe = spawnSync(process.execPath, [path.join(__dirname, 'worker-exec-argv.js')], { encoding: 'utf8' });
+let workerExecArgv = null;
+try {
+  workerExecArgv = JSON.parse(probe.stdout);
+} catch {
+  console.error('corral: could not read the worker execArgv rules of this Node; workers will accept its environment flags');
+}
 fs.writeFileSync(path.join(out, `corral-node${major}.json`),
-  JSON.stringify({ node: process.versions.node, modules: process.versions.modules }) + '\n');
+  JSON.stringify({ node: process.versions.node, modules: process.versions.modules, workerExecArgv }) + '\n');
 console.log(`corral: built ${path.relative(root, dest)} for Node ${process.version}`);

@@ -115,7 +115,18 @@ function reportUncaught(process, control, native) {
     try {
       control.postMessage({ type: 'error', error, props: cloneableProps(error, native.clone) });
     } catch {
-      control.postMessage({ type: 'error', error: String(error) });
+      // Not cloneable (its stack getter throws, ...): what can be read of it, as Node sends.
+      const read = (key) => {
+        try {
+          const value = error?.[key];
+          return typeof value === 'string' ? value : undefined;
+        } catch {
+          return undefined;
+        }
+      };
+      const isError = error instanceof Error;
+      control.postMessage({ type: 'error', error: isError ? null : String(error),
+        plain: isError ? { name: read('name'), message: read('message') } : undefined });
     }
     process.exit();
     return true;
@@ -144,8 +155,15 @@ function compileEval(vm, source, filename) {
 
 const kModuleSyntax = /Cannot use import statement outside a module|Unexpected token 'export'|Cannot use 'import\.meta' outside a module/;
 
+// An ES module entry whose top-level await never settles ends the worker with 13 (unless it set
+// process.exitCode), as Node's own: a listener on 'exit' while the entry is pending, as Node has.
 function runModule(url) {
-  import(url).catch((err) => process.nextTick(() => { throw err; }));
+  const handleProcessExit = () => { process.exitCode ??= 13; };
+  process.on('exit', handleProcessExit);
+  import(url).then(() => process.off('exit', handleProcessExit), (err) => {
+    process.off('exit', handleProcessExit);
+    process.nextTick(() => { throw err; });
+  });
 }
 
 // Node gives the preload modules process.argv without the entry; it is put in when the entry
@@ -276,6 +294,23 @@ exports.main = function main(process) {
   runEntry(process, booted.entry);
 };
 
+// process.cwd() asks the system again only after the main thread changed directory. (This
+// environment's own process.cwd caches until a chdir of its own, which never comes: the
+// directory is read with realpath('.') instead, the same physical path getcwd gives.)
+function cacheCwd(process, counter) {
+  const fs = require('fs');
+  const rawCwd = () => fs.realpathSync.native('.');
+  let cached = '';
+  let seen = -1;
+  process.cwd = function cwd() {
+    const current = Atomics.load(counter, 0);
+    if (current === seen) return cached;
+    seen = current;
+    cached = rawCwd();
+    return cached;
+  };
+}
+
 function setupWorker(process, native, payload, sharedEnv) {
   const state = require('./state');
   state.isMainThread = false;
@@ -288,6 +323,8 @@ function setupWorker(process, native, payload, sharedEnv) {
   state.execOptions = payload.options;
 
   process.env = payload.env === null ? sharedEnv : makeEnv(payload.env); // null: SHARE_ENV
+  state.cwdCounter = payload.cwdCounter;
+  if (payload.cwdCounter !== undefined) cacheCwd(process, new Int32Array(payload.cwdCounter));
   process.execArgv = payload.execArgv;
   const control = payload.controlPort;
   const stdin = setupStdio(process, control, payload.stdin);

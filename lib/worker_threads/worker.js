@@ -31,6 +31,7 @@ const kRequested = Symbol('corral.worker.requestedLimits');
 const kOnExit = Symbol('corral.worker.onExit');
 const kRequests = Symbol('corral.worker.requests');
 const kAckStdio = Symbol('corral.worker.ackStdio');
+const kHandle = Symbol('corral.worker.handle');
 const kName = Symbol('corral.worker.name');
 let nextRequestId = 0;
 
@@ -108,19 +109,57 @@ function resolveEntry(filename, options) {
   throw workerPathError(filename);
 }
 
-function validateExecArgv(execArgv) {
-  if (execArgv === undefined) return process.execArgv;
-  if (!Array.isArray(execArgv)) throw invalidArgType('options.execArgv', ['Array'], execArgv);
-  const invalid = execArgv.filter((arg) => {
-    if (typeof arg !== 'string' || !arg.startsWith('-')) return false;
-    const flag = arg.split('=')[0];
-    return !process.allowedNodeEnvironmentFlags.has(flag);
-  });
+// The options this line's own workers refuse (the whole process's, V8's) and those that need a
+// value, as probed from Node when corral was built (scripts/worker-exec-argv.js).
+let execArgvRules;
+function workerExecArgvRules() {
+  if (execArgvRules !== undefined) return execArgvRules;
+  execArgvRules = { rejected: new Set(), needsValue: new Set() };
+  try {
+    const { workerExecArgv } = require(path.join(__dirname, '..', '..', 'build', `corral-node${major}.json`));
+    if (workerExecArgv) {
+      execArgvRules = { rejected: new Set(workerExecArgv.rejected), needsValue: new Set(workerExecArgv.needsValue) };
+    }
+  } catch {}
+  return execArgvRules;
+}
+
+// The problems Node reports for these arguments: unknown or refused options, missing values.
+function execArgvProblems(args, forEnv) {
+  const { rejected, needsValue } = workerExecArgvRules();
+  const problems = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    if (typeof arg !== 'string' || !arg.startsWith('-')) continue;
+    const eq = arg.indexOf('=');
+    const flag = eq > 0 ? arg.slice(0, eq) : arg;
+    if (!process.allowedNodeEnvironmentFlags.has(flag) || rejected.has(flag)) {
+      problems.push(forEnv ? `${flag}${eq > 0 ? '=' : ''} is not allowed in NODE_OPTIONS` : arg);
+    } else if (needsValue.has(flag) && eq < 0) {
+      if (i + 1 < args.length) i++;
+      else problems.push(`${flag} requires an argument`);
+    }
+  }
+  return problems;
+}
+
+function validateExecArgv(execArgv, env) {
+  if (execArgv !== undefined && !Array.isArray(execArgv)) throw invalidArgType('options.execArgv', ['Array'], execArgv);
+  const invalid = execArgv === undefined ? [] : execArgvProblems(execArgv, false);
   if (invalid.length) {
     throw makeError(Error, 'ERR_WORKER_INVALID_EXEC_ARGV',
       `Initiated Worker with invalid execArgv flags: ${invalid.join(', ')}`);
   }
-  return execArgv.map(String);
+  // A worker given its own env object takes its NODE_OPTIONS (see exec-options.js): Node
+  // checks them too.
+  if (env !== null && typeof env === 'object' && typeof env.NODE_OPTIONS === 'string') {
+    const wrong = execArgvProblems(require('./exec-options').splitNodeOptions(env.NODE_OPTIONS), true);
+    if (wrong.length) {
+      throw makeError(Error, 'ERR_WORKER_INVALID_EXEC_ARGV',
+        `Initiated Worker with invalid NODE_OPTIONS env variable: ${wrong.join(', ')}`);
+    }
+  }
+  return execArgv === undefined ? process.execArgv : execArgv.map(String);
 }
 
 function copyEnv(env) {
@@ -172,7 +211,7 @@ class Worker extends EventEmitter {
     if (options.argv !== undefined && !Array.isArray(options.argv)) {
       throw invalidArgType('options.argv', ['Array'], options.argv);
     }
-    const execArgv = validateExecArgv(options.execArgv);
+    const execArgv = validateExecArgv(options.execArgv, options.env);
     const env = options.env ?? process.env;
     if (env !== SHARE_ENV && typeof env !== 'object') {
       throw makeError(TypeError, 'ERR_INVALID_ARG_TYPE', 'The "options.env" property must be of type object or ' +
@@ -210,11 +249,14 @@ class Worker extends EventEmitter {
       // Node 24+ names an unnamed worker's thread 'WorkerThread'; Node 22 leaves it ''.
       name: options.name ?? (major >= 24 ? 'WorkerThread' : ''),
       parentThreadId: state.threadId,
+      // As Node: workers of the main thread cache process.cwd() until the main thread chdirs.
+      cwdCounter: state.isMainThread ? shareCwdCounter() : state.cwdCounter,
     };
 
     this[kPublic] = pub.port1;
     this[kControl] = control.port1;
     this[kOnline] = false;
+    this[kHandle] = workerHandle();
     this[kExited] = false;
     this[kLimits] = limits;
     this[kRequested] = requestedLimits;
@@ -286,6 +328,11 @@ class Worker extends EventEmitter {
         break;
       }
       case 'error':
+        if (msg.plain) {
+          msg.error = new Error(msg.plain.message);
+          if (msg.plain.name !== undefined && msg.plain.name !== 'Error') msg.error.name = msg.plain.name;
+          msg.error.stack = undefined;
+        }
         if (msg.props && msg.error !== null && typeof msg.error === 'object') Object.assign(msg.error, msg.props);
         // Messages the worker posted before it threw come first, whichever port woke first.
         this.#drainPublic();
@@ -318,6 +365,8 @@ class Worker extends EventEmitter {
     for (const pending of this[kRequests].values()) pending.reject(notRunning());
     this[kRequests].clear();
     this.emit('exit', code);
+    // The handle goes away after 'exit' (async_hooks see it destroyed; hasRef() undefined).
+    this[kHandle].close();
   }
 
   postMessage(...args) {
@@ -408,10 +457,12 @@ class Worker extends EventEmitter {
   }
 
   ref() {
+    this[kHandle].refed = true;
     if (!this[kExited]) this[kControl].ref();
   }
 
   unref() {
+    this[kHandle].refed = false;
     if (!this[kExited]) this[kControl].unref();
   }
 
@@ -455,6 +506,35 @@ class Worker extends EventEmitter {
       stackSizeMb: asked.stackSizeMb > 0 ? asked.stackSizeMb : 4,
     };
   }
+}
+
+// A counter the main thread bumps on every process.chdir(), which its workers read before
+// trusting their cached cwd (Node's own optimisation, which its tests observe).
+let cwdCounter = null;
+function shareCwdCounter() {
+  if (cwdCounter !== null) return cwdCounter.buffer;
+  cwdCounter = new Int32Array(new SharedArrayBuffer(4));
+  const rawChdir = process.chdir;
+  process.chdir = function chdir(directory) {
+    rawChdir.call(process, directory);
+    Atomics.add(cwdCounter, 0, 1);
+  };
+  return cwdCounter.buffer;
+}
+
+// The worker's handle as async_hooks see it (type 'WORKER', with hasRef() as Node's handle
+// has): made with the Worker, destroyed after its 'exit'.
+function workerHandle() {
+  const { AsyncResource } = require('async_hooks');
+  const handle = new AsyncResource('WORKER');
+  handle.refed = true;
+  handle.closed = false;
+  handle.hasRef = () => (handle.closed ? undefined : handle.refed);
+  handle.close = () => {
+    handle.closed = true;
+    handle.emitDestroy();
+  };
+  return handle;
 }
 
 // What startCpuProfile() / startHeapProfile() resolve to: stop() ends the profile and gives its
