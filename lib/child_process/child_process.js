@@ -61,7 +61,9 @@ class ChildProcess extends EventEmitter {
     this.spawnargs = options.args;
     const stdio = options.stdio;
     const ipcIndex = stdio.indexOf('ipc');
-    const codes = [0, 1, 2].map((i) => stdioCode(stdio[i], i));
+    // fds 0-2, then any further entries (the IPC slot is made from ipcFd, not from here).
+    const codes = stdio.map((entry, i) => (i === ipcIndex ? -2 : stdioCode(entry, i)));
+    while (codes.length < 3) codes.push(stdioCode(undefined, codes.length));
     const env = [...options.envPairs];
     let args = options.args.slice(1);
     if (ipcIndex >= 0 && options.childChannel) {
@@ -74,7 +76,8 @@ class ChildProcess extends EventEmitter {
     dispatch.init();
     const out = binding.procSpawn({
       file: options.file,
-      args,
+      // As Node: each argument as a string (numbers too).
+      args: args.map(String),
       env,
       cwd: options.cwd ?? undefined,
       stdio: codes,
@@ -101,7 +104,7 @@ class ChildProcess extends EventEmitter {
       process.nextTick(() => this._onExit(errno, 0));
       return errno;
     }
-    const [pid, inFd, outFd, errFd, chanFd] = out;
+    const [pid, inFd, outFd, errFd, chanFd, ...extraFds] = out;
     this.pid = pid;
     const fds = [inFd, outFd, errFd];
     for (let i = 0; i < 3; i++) {
@@ -115,6 +118,19 @@ class ChildProcess extends EventEmitter {
       this.stdio[i] = socket;
     }
     [this.stdin, this.stdout, this.stderr] = this.stdio;
+    // fds 3 and up: a pipe is a duplex socket at that index, as Node gives it.
+    for (let i = 0; i < extraFds.length; i++) {
+      const at = 3 + i;
+      while (this.stdio.length < at) this.stdio.push(null);
+      if (extraFds[i] < 0) {
+        this.stdio[at] = null;
+        continue;
+      }
+      const socket = new net.Socket({ fd: extraFds[i], readable: true, writable: true });
+      this._closesNeeded++;
+      socket.on('close', () => this._maybeClose());
+      this.stdio[at] = socket;
+    }
     if (ipcIndex >= 0) {
       while (this.stdio.length < ipcIndex) this.stdio.push(null);
       this.stdio[ipcIndex] = null;
@@ -193,5 +209,14 @@ class ChildProcess extends EventEmitter {
 // `fork() instanceof require('child_process').ChildProcess` holds, as with Node's.
 // (Every method of Node's prototype is shadowed here; only the chain is shared.)
 Object.setPrototypeOf(ChildProcess.prototype, builtin.ChildProcess.prototype);
+// Node's deprecated alias of `channel` (its own getter reads Node's internal field).
+Object.defineProperty(ChildProcess.prototype, '_channel', {
+  configurable: true,
+  enumerable: false,
+  get: require('util').deprecate(function _channel() { return this.channel; },
+    '_channel is deprecated. Use ChildProcess.channel instead.', 'DEP0129'),
+  set: require('util').deprecate(function _channel(value) { this.channel = value; },
+    '_channel is deprecated. Use ChildProcess.channel instead.', 'DEP0129'),
+});
 
 module.exports = { ChildProcess, toSignal };

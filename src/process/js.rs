@@ -35,7 +35,7 @@ pub struct SpawnOptions {
     pub args: Vec<String>,
     pub env: Vec<String>,
     pub cwd: Option<String>,
-    /// Per fd 0-2: -1 inherit, -2 ignore, -3 pipe, >= 0 that fd.
+    /// Per fd 0 and up: -1 inherit, -2 ignore, -3 pipe, >= 0 that fd (the IPC slot: -2).
     pub stdio: Vec<i32>,
     /// The child's fd for the IPC channel, or -1.
     pub ipc_fd: i32,
@@ -54,11 +54,14 @@ fn stdio_spec(v: i32) -> StdioSpec {
     }
 }
 
-/// Spawns; returns [pid, stdin, stdout, stderr, channel] (fds -1 when absent; the caller owns
-/// them), or [-errno] when the process could not be started.
+/// Spawns; returns [pid, stdin, stdout, stderr, channel, fd 3, fd 4, ...] (parent ends of
+/// pipes, -1 when absent; the caller owns them), or [-errno] when the process could not be
+/// started.
 #[napi]
 pub fn proc_spawn(o: SpawnOptions) -> Vec<i32> {
+    let extra = o.stdio.iter().skip(3).map(|&v| stdio_spec(v)).collect();
     let spec = SpawnSpec {
+        extra,
         file: o.file.into(),
         args: o.args.into_iter().map(OsString::from).collect(),
         env: o.env.into_iter().map(|s| OsString::from_vec(s.into_bytes())).collect(),
@@ -74,7 +77,9 @@ pub fn proc_spawn(o: SpawnOptions) -> Vec<i32> {
         Ok(s) => {
             let [a, b, c] = s.stdio;
             let raw = |f: Option<OwnedFd>| f.map_or(-1, IntoRawFd::into_raw_fd);
-            vec![s.pid, raw(a), raw(b), raw(c), raw(s.channel)]
+            let mut out = vec![s.pid, raw(a), raw(b), raw(c), raw(s.channel)];
+            out.extend(s.extra.into_iter().map(raw));
+            out
         }
         Err(e) => vec![-e.raw_os_error().unwrap_or(libc::EINVAL)],
     }

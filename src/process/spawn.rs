@@ -27,6 +27,8 @@ pub struct SpawnSpec {
     pub env: Vec<OsString>,
     pub cwd: Option<OsString>,
     pub stdio: [StdioSpec; 3],
+    /// fds 3 and up, by index (the IPC slot, if any, is `Ignore` here).
+    pub extra: Vec<StdioSpec>,
     /// The child's fd number for the IPC socket, if any (>= 3).
     pub ipc_fd: Option<RawFd>,
     pub uid: Option<u32>,
@@ -40,6 +42,8 @@ pub struct Spawned {
     pub pid: i32,
     /// Parent ends of piped stdio.
     pub stdio: [Option<OwnedFd>; 3],
+    /// Parent ends of pipes at fds 3 and up, by index.
+    pub extra: Vec<Option<OwnedFd>>,
     /// Parent end of the IPC socket.
     pub channel: Option<OwnedFd>,
 }
@@ -83,6 +87,28 @@ pub fn spawn(spec: SpawnSpec) -> io::Result<Spawned> {
     cmd.stdout(stdio_for(spec.stdio[1], &mut parent_ends[1])?);
     cmd.stderr(stdio_for(spec.stdio[2], &mut parent_ends[2])?);
 
+    // fds 3 and up: (target fd, source fd in this process); sources of pipes are kept open
+    // until the child has them.
+    let mut extra_parent: Vec<Option<OwnedFd>> = Vec::new();
+    let mut extra_child: Vec<OwnedFd> = Vec::new();
+    let mut moves: Vec<(RawFd, RawFd)> = Vec::new();
+    for (i, extra) in spec.extra.iter().enumerate() {
+        let target = 3 + i as RawFd;
+        let mut parent_end = None;
+        match *extra {
+            StdioSpec::Ignore => {}
+            StdioSpec::Inherit => moves.push((target, target)),
+            StdioSpec::Fd(fd) => moves.push((target, fd)),
+            StdioSpec::Pipe => {
+                let (ours, theirs) = scm::socketpair()?;
+                moves.push((target, theirs.as_raw_fd()));
+                extra_child.push(theirs);
+                parent_end = Some(ours);
+            }
+        }
+        extra_parent.push(parent_end);
+    }
+
     let mut channel = None;
     let mut child_channel: Option<OwnedFd> = None;
     if spec.ipc_fd.is_some() {
@@ -90,8 +116,9 @@ pub fn spawn(spec: SpawnSpec) -> io::Result<Spawned> {
         channel = Some(ours);
         child_channel = Some(theirs);
     }
-    let ipc_src = child_channel.as_ref().map(|f| f.as_raw_fd()).unwrap_or(-1);
-    let ipc_dst = spec.ipc_fd.unwrap_or(-1);
+    if let (Some(theirs), Some(slot)) = (child_channel.as_ref(), spec.ipc_fd) {
+        moves.push((slot, theirs.as_raw_fd()));
+    }
     let detached = spec.detached;
     let death_signal = spec.death_signal;
     // SAFETY: getpid is always safe.
@@ -106,10 +133,19 @@ pub fn spawn(spec: SpawnSpec) -> io::Result<Spawned> {
                     libc::fcntl(fd, libc::F_SETFD, fl & !libc::FD_CLOEXEC);
                 }
             }
-            if ipc_src >= 0 {
-                if ipc_src == ipc_dst {
-                    libc::fcntl(ipc_dst, libc::F_SETFD, 0);
-                } else if libc::dup2(ipc_src, ipc_dst) < 0 {
+            // fds 3 and up (the IPC socket among them): every source first moved above all
+            // targets (a source may be another entry's target), then put in place; dup2 clears
+            // close-on-exec.
+            let floor = moves.iter().map(|&(target, _)| target).max().unwrap_or(2) + 1;
+            for (_, src) in moves.iter_mut() {
+                let high = libc::fcntl(*src, libc::F_DUPFD_CLOEXEC, floor);
+                if high < 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                *src = high;
+            }
+            for &(target, src) in moves.iter() {
+                if libc::dup2(src, target) < 0 {
                     return Err(io::Error::last_os_error());
                 }
             }
@@ -133,10 +169,11 @@ pub fn spawn(spec: SpawnSpec) -> io::Result<Spawned> {
     }
     let child = cmd.spawn()?;
     drop(child_channel);
+    drop(extra_child);
     let pid = child.id() as i32;
     // Dropping std's Child neither waits nor kills; the pidfd watcher reaps it.
     drop(child);
-    Ok(Spawned { pid, stdio: parent_ends, channel })
+    Ok(Spawned { pid, stdio: parent_ends, extra: extra_parent, channel })
 }
 
 /// Opens a pidfd for `pid`: readable once the process has exited.
@@ -193,6 +230,7 @@ mod tests {
             env: vec!["PATH=/usr/bin:/bin".into(), "X=a=b".into()],
             cwd: None,
             stdio: [StdioSpec::Ignore, StdioSpec::Pipe, StdioSpec::Inherit],
+            extra: Vec::new(),
             ipc_fd: Some(3),
             uid: None,
             gid: None,
