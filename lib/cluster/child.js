@@ -161,7 +161,7 @@ function setup(cluster) {
     const server = key === undefined ? undefined : handles.get(key);
     if (server === undefined) return queries > 0 ? lane.WAIT : lane.GIVE_BACK;
     if (overLimit(owners.get(key))) return lane.GIVE_BACK;
-    const handle = lane.tcpHandle(fd);
+    const handle = lane.connectionHandle(fd, typeof owners.get(key)?._pipeName === 'string');
     if (handle !== null) server.onconnection(0, handle);
     return lane.TAKEN;
   }

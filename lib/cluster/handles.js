@@ -27,6 +27,18 @@ function spec(address, message, extra) {
   };
 }
 
+// A unix socket's path, removed when its last worker lets go of it (as Node's server close).
+function socketPath(address, message) {
+  return message.port < 0 || message.addressType === -1 ? address : undefined;
+}
+
+function unlinkSocket(path) {
+  if (typeof path !== 'string' || path === '' || path.startsWith('\0')) return;
+  try {
+    require('fs').unlinkSync(path);
+  } catch {}
+}
+
 function sockname(address, port, family) {
   if (family === 0) return undefined;
   const any = family === 6 ? '::' : '0.0.0.0';
@@ -42,6 +54,7 @@ class RoundRobinHandle {
     const out = binding.rrListen(spec(address, message, { backlog }));
     this.errno = out[0] < 0 ? out[0] : 0;
     this.rrKey = out[0] < 0 ? 0 : out[0];
+    this.path = out[0] < 0 ? undefined : socketPath(address, message);
     this.sockname = out[0] < 0 ? undefined : sockname(address, out[1], out[2]);
   }
 
@@ -64,6 +77,7 @@ class RoundRobinHandle {
     if (this.all.size !== 0) return false;
     if (this.rrKey) binding.rrClose(this.rrKey);
     this.rrKey = 0;
+    unlinkSocket(this.path);
     return true;
   }
 }
@@ -73,9 +87,17 @@ class SharedHandle {
     this.key = key;
     this.workers = new Map();
     this.data = null;
+    if (Number.isInteger(message.fd) && message.fd >= 0) {
+      // listen({ fd }) / bind({ fd }) in a worker: the socket already open at that fd here
+      // (as Node's primary, the handle owns it from now on).
+      this.errno = 0;
+      this.fd = message.fd;
+      return;
+    }
     const out = binding.netOpen(spec(address, message));
     this.errno = out[0] < 0 ? out[0] : 0;
     this.fd = out[0] < 0 ? -1 : out[0];
+    this.path = out[0] < 0 ? undefined : socketPath(address, message);
   }
 
   add(worker, send) {
@@ -88,6 +110,7 @@ class SharedHandle {
     if (this.workers.size !== 0) return false;
     binding.netClose(this.fd);
     this.fd = -1;
+    unlinkSocket(this.path);
     return true;
   }
 }

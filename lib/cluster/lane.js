@@ -1,7 +1,7 @@
 'use strict';
 // The worker's end of its hand-off lane (src/net/lane.rs, src/net/lane_js.rs): round-robin
 // connections arrive in batches of [key, fd, ...]; each is routed by the cluster worker
-// (./child.js) to the server listening on that key as a TCP handle, kept while the key may
+// (./child.js) to the server listening on that key as a TCP (or Pipe) handle, kept while the key may
 // still be named by a queryServer reply on its way, or handed back to the primary.
 const net = require('net');
 const binding = require('../binding');
@@ -15,6 +15,7 @@ let id = 0;
 let route = null; // (rrKey, fd) -> TAKEN | WAIT | GIVE_BACK
 let waiting = []; // rrKey, fd, rrKey, fd, ...
 let TCP = null;
+let Pipe = null;
 
 function open(pipe, onconnection) {
   const fd = pipe.fd;
@@ -64,19 +65,25 @@ function settled() {
   if (waiting.length !== 0) retry(() => true);
 }
 
-// A TCP handle (as net's server gets from an accept) owning `fd`, or null (fd closed).
-function tcpHandle(fd) {
+// A TCP handle, or for a unix-socket server a Pipe handle (as net's server gets from an
+// accept), owning `fd`; null if it could not (fd closed).
+function connectionHandle(fd, pipe) {
   if (TCP === null) {
-    // net has the class; an unconnected socket shows it without process.binding().
+    // net has the classes; unconnected sockets show them without process.binding().
     const probe = new net.Socket({ fd: binding.tcpProbeFd(), readable: false, writable: false });
     TCP = probe._handle.constructor;
     probe.destroy();
+    const [a, b] = binding.ipcPair();
+    const pipeProbe = new net.Socket({ fd: a, readable: false, writable: false });
+    Pipe = pipeProbe._handle.constructor;
+    pipeProbe.destroy();
+    binding.netClose(b);
   }
-  const handle = new TCP(0); // TCPConstants.SOCKET
+  const handle = pipe ? new Pipe(0) : new TCP(0); // PipeConstants.SOCKET / TCPConstants.SOCKET
   if (handle.open(fd) === 0) return handle;
   handle.close();
   binding.netClose(fd);
   return null;
 }
 
-module.exports = { open, known, settled, tcpHandle, TAKEN, WAIT, GIVE_BACK };
+module.exports = { open, known, settled, connectionHandle, TAKEN, WAIT, GIVE_BACK };

@@ -200,7 +200,7 @@ function setup(cluster) {
   const isIntOrAbsent = (v) => v === undefined || v === null || Number.isInteger(v);
   function malformed(message) {
     if (message.act !== 'queryServer' && message.act !== 'listening') return null;
-    if (!Number.isInteger(message.port)) return 'no valid port';
+    if (!isIntOrAbsent(message.port)) return 'no valid port';
     if (!(message.address == null || typeof message.address === 'string')) return 'no valid address';
     if (!(Number.isInteger(message.addressType) || message.addressType === 'udp4' || message.addressType === 'udp6')) {
       return 'no valid addressType';
@@ -235,7 +235,8 @@ function setup(cluster) {
       }
       const udp = message.addressType === 'udp4' || message.addressType === 'udp6';
       try {
-        if (udp || schedulingPolicy === SCHED_NONE) handle = new SharedHandle(key, address, message);
+        const ownFd = Number.isInteger(message.fd) && message.fd >= 0;
+      if (udp || ownFd || schedulingPolicy === SCHED_NONE) handle = new SharedHandle(key, address, message);
         else if (schedulingPolicy === SCHED_REUSEPORT && message.port >= 0) handle = new ReusePortHandle(key, address, message);
         else handle = new RoundRobinHandle(key, address, message);
       } catch (error) {
