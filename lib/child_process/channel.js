@@ -9,6 +9,7 @@ const binding = require('../binding');
 const dispatch = require('./dispatch');
 const serialization = require('./serialization');
 const handles = require('./handles');
+const { socketLists } = require('./socket-list');
 const { makeError, invalidArgType } = require('../errors');
 const { getSystemErrorName } = require('util');
 
@@ -100,6 +101,7 @@ function setupChannel(target, fd, mode) {
   const id = binding.ipcOpen(fd, mode === 'advanced');
   const write = mode === 'advanced' ? binding.ipcWriteBuf : binding.ipcWrite;
   const pendingFds = [];
+  const lists = socketLists(target);
   const acks = new Map(); // token -> { handle, type, options }
   const drainCallbacks = [];
   let nextToken = 1;
@@ -170,6 +172,7 @@ function setupChannel(target, fd, mode) {
 
   function onMessage(message) {
     if (!isInternal(message) || message.cmd !== 'NODE_HANDLE') {
+      if (isInternal(message) && lists.internal(message)) return;
       deliver(message, undefined);
       return;
     }
@@ -180,7 +183,10 @@ function setupChannel(target, fd, mode) {
     }
     target._send({ cmd: 'NODE_HANDLE_ACK' }, null, { swallowErrors: true });
     try {
-      handles.receive(message, fd, (handle) => deliver(message.msg, handle), badFrame);
+      handles.receive(message, fd, (handle) => {
+        if (message.type === 'net.Socket') lists.received(handle, message.key);
+        deliver(message.msg, handle);
+      }, badFrame);
     } catch (error) {
       badFrame(error);
     }
@@ -290,6 +296,7 @@ function setupChannel(target, fd, mode) {
       if (fd >= 0) {
         const envelope = { cmd: 'NODE_HANDLE', type, msg: message };
         if (type === 'dgram.Socket') envelope.dgramType = handle.type;
+        if (type === 'net.Socket') lists.sending(handle, envelope, options.keepOpen);
         message = envelope;
         token = nextToken++;
         acks.set(token, { handle, type, options });

@@ -42,7 +42,11 @@ function beforeSend(type, handle, options) {
 
 // After a handle went out: Node closes a sent socket unless keepOpen (the receiver owns it).
 function afterSend(type, handle, options) {
-  if (type === 'net.Socket' && !options.keepOpen) handle.destroy();
+  if (type !== 'net.Socket' || options.keepOpen) return;
+  // Its server stopped counting it when it went out (socket-list.js): closing it here must not
+  // count it off a second time.
+  if (handle._server) handle._server = null;
+  handle.destroy();
 }
 
 // Rebuilds a received handle from its fd; calls back with the object to emit. Throws (the fd
