@@ -113,6 +113,28 @@ describe('Worker lifecycle', () => {
     assert.match(node.stdout, /\["writableLength",6\]/);
   });
 
+  it("'exit' comes in the turn Node emits it: unref'd immediates and destroy hooks queued from it run at once", async () => {
+    const { node, corral } = await runBoth(fixture('worker-exit-turn.js'));
+    assert.strictEqual(corral.stdout, node.stdout);
+    assert.match(node.stdout, /destroy after await terminate\(\): same turn/);
+  });
+
+  it('trackUnmanagedFds: fds a worker leaves open are closed when it ends (unless false)', async () => {
+    const code = `const fs = require('fs'); require('worker_threads').parentPort.postMessage(fs.openSync(${JSON.stringify(__filename)}));`;
+    for (const [option, closed] of [[undefined, true], [true, true], [false, false]]) {
+      const w = new Worker(code, { eval: true, trackUnmanagedFds: option });
+      const [fd] = await Promise.all([once(w, 'message'), once(w, 'exit')]);
+      let open = true;
+      try {
+        require('fs').fstatSync(fd);
+      } catch {
+        open = false;
+      }
+      assert.strictEqual(open, !closed, `trackUnmanagedFds: ${option}`);
+      if (open) require('fs').closeSync(fd);
+    }
+  });
+
   it('terminate() stops a busy worker and resolves with exit code 1', async () => {
     const w = evalWorker('require("worker_threads").parentPort.postMessage("go"); for (;;) {}');
     await once(w, 'message');

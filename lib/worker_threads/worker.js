@@ -74,7 +74,7 @@ if (state.isMainThread) {
 const warmSpec = { argv: [process.execPath], execArgv: process.execArgv, bootstrap, limits: [0, 0, 0, 0], name: '' };
 
 function canUseWarm(options, requestedLimits) {
-  return warmThreads > 0 && state.isMainThread && options.execArgv === undefined &&
+  return warmThreads > 0 && state.isMainThread && options.execArgv === undefined && options.trackUnmanagedFds !== false &&
     Object.keys(requestedLimits).length === 0;
 }
 
@@ -278,6 +278,7 @@ class Worker extends EventEmitter {
       execArgv,
       bootstrap,
       limits: limitKeys.map((k) => requestedLimits[k] ?? 0),
+      trackUnmanagedFds: options.trackUnmanagedFds !== false,
       name: payload.name,
       warm,
     }, payload, [control.port2, pub.port2, ...transferList]);
@@ -286,10 +287,10 @@ class Worker extends EventEmitter {
     // As Node: process 'worker' once the thread has been created.
     process.nextTick(() => process.emit('worker', this));
     control.port1.on('message', (msg) => this.#onControl(msg));
-    // The worker has ended. Its last messages, already signalled on the public port, are
-    // delivered by their own wake-ups in this poll phase (each with its own tick); 'exit'
-    // follows in the check phase.
-    control.port1.on('close', () => setImmediate(() => this[kOnExit]()));
+    // The worker has ended: 'exit' in this poll phase, as Node emits it (what the program queues
+    // from it, such as unref'd immediates and async_hooks destroy hooks, runs in this turn).
+    // The worker's last messages are delivered before it (kOnExit drains the public port).
+    control.port1.on('close', () => this[kOnExit]());
     pub.port1.on('message', (value) => {
       if (!this[kOnline]) this.#drainControl();
       this.emit('message', value);
@@ -347,6 +348,9 @@ class Worker extends EventEmitter {
     if (this[kExited]) return;
     this.#drainControl();
     this[kExited] = true;
+    // As Node: 'exit' once the worker's environment is gone (what it tracked closed). That
+    // follows its ports' closing within a few ms; the wait is bounded.
+    native.awaitEnvFreed(this.threadId, 200);
     const code = native.exitCode(this.threadId) ?? 1;
     const initFailure = native.initFailed(this.threadId);
     if (initFailure !== undefined) {

@@ -257,9 +257,10 @@ int32_t corral_env_run(const CorralWorkerSpec* spec, uint64_t thread_id, void* s
       v8::HandleScope handle_scope(isolate);
       std::vector<std::string> args(spec->argv, spec->argv + spec->argc);
       std::vector<std::string> exec_args(spec->exec_argv, spec->exec_argv + spec->exec_argc);
-      auto flags = static_cast<node::EnvironmentFlags::Flags>(
-          node::EnvironmentFlags::kTrackUnmanagedFds | node::EnvironmentFlags::kNoCreateInspector |
-          node::EnvironmentFlags::kNoStartDebugSignalHandler);
+      uint64_t env_flags = node::EnvironmentFlags::kNoCreateInspector |
+                           node::EnvironmentFlags::kNoStartDebugSignalHandler;
+      if (spec->flags & kWorkerTrackUnmanagedFds) env_flags |= node::EnvironmentFlags::kTrackUnmanagedFds;
+      auto flags = static_cast<node::EnvironmentFlags::Flags>(env_flags);
       // An empty context makes Node deserialize its bootstrapped main context from the built-in
       // snapshot instead of running the bootstrap scripts again (about 20 ms saved per worker).
       // That state is the main thread's: process-wide operations (chdir, setuid, ...) that
@@ -296,6 +297,7 @@ int32_t corral_env_run(const CorralWorkerSpec* spec, uint64_t thread_id, void* s
         exit_code.store(1);
         corral_thread_set_exit_code(corral_current_thread_id(), 1);
       }
+      corral_thread_env_freed(corral_current_thread_id());
     }
     node::FreeIsolateData(isolate_data);
   }

@@ -127,7 +127,12 @@ pub struct WorkerSpec {
     pub payload: *mut c_void,
     pub limits: [f64; 4],
     pub name: *const libc::c_char,
+    /// WORKER_TRACK_UNMANAGED_FDS, ...
+    pub flags: u32,
 }
+
+/// The worker closes the fds it opened and left open when it ends (Node's trackUnmanagedFds).
+pub const WORKER_TRACK_UNMANAGED_FDS: u32 = 1;
 
 #[cfg(not(test))]
 extern "C" {

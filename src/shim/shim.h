@@ -184,7 +184,9 @@ struct CorralWorkerSpec {
   void* payload;           // Message* deserialized by the worker at boot (owned by the spec)
   double limits[4];        // maxYoungGenerationSizeMb, maxOldGenerationSizeMb, codeRangeSizeMb, stackSizeMb
   const char* name;
+  uint32_t flags;          // kWorkerTrackUnmanagedFds, ...
 };
+constexpr uint32_t kWorkerTrackUnmanagedFds = 1;  // src/shim/mod.rs WORKER_TRACK_UNMANAGED_FDS
 // Starts a worker thread; returns its threadId (0 on failure, with payload freed).
 uint64_t corral_thread_spawn(const CorralWorkerSpec* spec, uint64_t parent_id);
 // Asks a worker to stop (thread-safe; no-op once it has ended).
@@ -208,6 +210,9 @@ void corral_thread_set_exit_code(uint64_t id, int32_t code);
 void corral_thread_set_out_of_memory(uint64_t id);
 // Whether a worker that has ended was stopped for exceeding its heap limit (read once).
 bool corral_thread_take_out_of_memory(uint64_t id);
+// Marks a worker's environment as freed / waits (bounded) until it is (read once).
+void corral_thread_env_freed(uint64_t id);
+bool corral_thread_await_env_freed(uint64_t id, uint32_t timeout_ms);
 // Records that a worker's boot failed before it could report anything itself.
 void corral_thread_set_init_failed(uint64_t id, const char* detail);
 // The failure text of such a worker (read once); false if its boot did not fail.

@@ -30,6 +30,7 @@ struct SpecStrings {
   std::vector<std::string> argv, exec_argv;
   std::string bootstrap, name;
   double limits[4] = {0, 0, 0, 0};
+  uint32_t flags = kWorkerTrackUnmanagedFds;
   std::vector<const char*> argv_c, exec_argv_c;
 
   CorralWorkerSpec Spec(void* payload) {
@@ -39,11 +40,12 @@ struct SpecStrings {
     for (auto& s : exec_argv) exec_argv_c.push_back(s.c_str());
     return CorralWorkerSpec{argv_c.data(), argv_c.size(), exec_argv_c.data(), exec_argv_c.size(),
                             bootstrap.c_str(), payload, {limits[0], limits[1], limits[2], limits[3]},
-                            name.c_str()};
+                            name.c_str(), flags};
   }
 };
 
-// Reads { argv, execArgv, bootstrap, limits, name }; false with an exception pending.
+// Reads { argv, execArgv, bootstrap, limits, name, trackUnmanagedFds }; false with an exception
+// pending.
 bool ReadSpec(v8::Isolate* isolate, v8::Local<v8::Context> context, v8::Local<v8::Value> value,
               SpecStrings* out) {
   if (!value->IsObject()) return false;
@@ -54,6 +56,7 @@ bool ReadSpec(v8::Isolate* isolate, v8::Local<v8::Context> context, v8::Local<v8
   }
   out->bootstrap = *v8::String::Utf8Value(isolate, Field(context, opts, "bootstrap"));
   out->name = *v8::String::Utf8Value(isolate, Field(context, opts, "name"));
+  if (Field(context, opts, "trackUnmanagedFds")->IsFalse()) out->flags &= ~kWorkerTrackUnmanagedFds;
   v8::Local<v8::Value> limit_list = Field(context, opts, "limits");
   if (limit_list->IsArray()) {
     for (uint32_t i = 0; i < 4 && i < limit_list.As<v8::Array>()->Length(); i++) {
@@ -136,6 +139,13 @@ void UseSnapshot(const v8::FunctionCallbackInfo<v8::Value>& args) {
   SetUseSnapshot(args[0]->BooleanValue(args.GetIsolate()));
 }
 
+// awaitEnvFreed(threadId, timeoutMs) -> whether the worker's environment has been freed
+void AwaitEnvFreed(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  if (!args[0]->IsNumber() || !args[1]->IsNumber()) return;
+  args.GetReturnValue().Set(corral_thread_await_env_freed(
+      static_cast<uint64_t>(args[0].As<v8::Number>()->Value()), static_cast<uint32_t>(args[1].As<v8::Number>()->Value())));
+}
+
 // loopTimes(threadId) -> [idleMs, startNs(hrtime, as a Number)] | undefined
 void LoopTimes(const v8::FunctionCallbackInfo<v8::Value>& args) {
   if (!args[0]->IsNumber()) return;
@@ -191,6 +201,7 @@ void InitWorkerNatives(v8::Isolate* isolate, v8::Local<v8::Context> context,
   SetMethod(isolate, context, exports, "initFailed", InitFailed);
   SetMethod(isolate, context, exports, "setInitFailed", SetInitFailed);
   SetMethod(isolate, context, exports, "useSnapshot", UseSnapshot);
+  SetMethod(isolate, context, exports, "awaitEnvFreed", AwaitEnvFreed);
   SetMethod(isolate, context, exports, "loopTimes", LoopTimes);
   SetMethod(isolate, context, exports, "heapLimitsApplied", HeapLimitsApplied);
   SetMethod(isolate, context, exports, "defaultHeapSizes", DefaultHeapSizes);

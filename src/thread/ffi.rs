@@ -23,7 +23,18 @@ unsafe fn owned_spec(spec: &WorkerSpec) -> Spec {
         bootstrap: CStr::from_ptr(spec.bootstrap).to_owned(),
         name: CStr::from_ptr(spec.name).to_owned(),
         limits: spec.limits,
+        flags: spec.flags,
     }
+}
+
+#[no_mangle]
+pub extern "C" fn corral_thread_env_freed(id: u64) {
+    registry::set_env_freed(id);
+}
+
+#[no_mangle]
+pub extern "C" fn corral_thread_await_env_freed(id: u64, timeout_ms: u32) -> bool {
+    registry::await_env_freed(id, std::time::Duration::from_millis(timeout_ms.into()))
 }
 
 #[no_mangle]

@@ -88,6 +88,7 @@ pub struct Spec {
     pub bootstrap: CString,
     pub name: CString,
     pub limits: [f64; 4],
+    pub flags: u32,
 }
 
 /// Warm threads wait under ids of their own range: a claimed one takes the next worker id, so
@@ -183,6 +184,7 @@ fn run(id: u64, spec: Spec, cell: *mut c_void) {
         payload: std::ptr::null_mut(),
         limits: spec.limits,
         name: spec.name.as_ptr(),
+        flags: spec.flags,
     };
     // SAFETY: raw's pointers borrow `spec` and the vectors above, alive for the call; the
     // registry keeps the cell until this thread frees it below.
@@ -222,6 +224,29 @@ pub fn loop_times(id: u64) -> Option<(u64, u64)> {
 
 pub fn set_exit_code(id: u64, code: i32) {
     registry().exit_codes.insert(id, code);
+}
+
+/// Environments freed since their owner last looked: the owner reports a worker's 'exit' only
+/// once its environment is gone (the fds it tracked closed, as Node's workers have them).
+fn freed() -> &'static (Mutex<std::collections::HashSet<u64>>, Condvar) {
+    static FREED: OnceLock<(Mutex<std::collections::HashSet<u64>>, Condvar)> = OnceLock::new();
+    FREED.get_or_init(Default::default)
+}
+
+pub fn set_env_freed(id: u64) {
+    let (set, cond) = freed();
+    set.lock().unwrap_or_else(|e| e.into_inner()).insert(id);
+    cond.notify_all();
+}
+
+/// Waits (at most `timeout`) until the environment of worker `id` has been freed; forgets it.
+pub fn await_env_freed(id: u64, timeout: std::time::Duration) -> bool {
+    let (set, cond) = freed();
+    let guard = set.lock().unwrap_or_else(|e| e.into_inner());
+    let (mut guard, _) = cond
+        .wait_timeout_while(guard, timeout, |s| !s.contains(&id))
+        .unwrap_or_else(|e| e.into_inner());
+    guard.remove(&id)
 }
 
 /// Reads (and forgets) the exit code of a worker that has ended.
