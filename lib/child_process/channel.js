@@ -89,6 +89,12 @@ function flushAtExit(flush) {
   pendingFlushes.add(flush);
 }
 
+// A write that finds the peer gone (EPIPE, ECONNRESET) is no error for the sender, as in Node
+// (libuv reports it to a write callback that ignores it): the channel's end of stream follows.
+function peerGone(rc) {
+  return rc === -32 || rc === -104 ? 0 : rc;
+}
+
 function closeFd(fd) {
   try {
     require('fs').closeSync(fd);
@@ -133,6 +139,7 @@ function setupChannel(target, fd, mode) {
   }
 
   function settle(callbacks, rc) {
+    rc = peerGone(rc);
     for (const { callback, options } of callbacks) {
       if (rc < 0) {
         if (!options.swallowErrors) {
@@ -318,7 +325,7 @@ function setupChannel(target, fd, mode) {
       return binding.ipcQueued(id) < kMaxQueued;
     }
     flush(true);
-    const rc = open ? write(id, codec.encode(message), fd, token) : -32;
+    const rc = peerGone(open ? write(id, codec.encode(message), fd, token) : -32);
     if (rc < 0) {
       if (token) acks.delete(token);
       if (!options.swallowErrors) {
