@@ -290,8 +290,12 @@ exports.preload = function preload(process, internalRequire) {
 // user's: they reach the parent through process._fatalException.
 exports.main = function main(process) {
   if (booted === null) return;
-  booted.control.postMessage({ type: 'online' });
-  runEntry(process, booted.entry);
+  // As Node's workers: the script runs once the event loop has started (from the loop, where
+  // Node runs it from its LOAD_SCRIPT message), so its event-loop utilization counts from there.
+  setImmediate(() => {
+    booted.control.postMessage({ type: 'online' });
+    runEntry(process, booted.entry);
+  });
 };
 
 // process.cwd() asks the system again only after the main thread changed directory. (This

@@ -58,7 +58,12 @@ const limitKeys = ['maxYoungGenerationSizeMb', 'maxOldGenerationSizeMb', 'codeRa
 // `new Worker()` of the main thread that has default execArgv and resourceLimits (start-up then
 // costs the user's script only). CORRAL_WARM_THREADS sets how many wait (0: off); the first
 // such Worker starts them, so a program that starts no workers pays nothing.
+// Profilers and V8 logs write one file (or stream) per isolate: idle warm isolates would add
+// their own, so with those flags no thread waits warm.
+const perIsolateOutput = /^--(prof|cpu-prof|heap-prof|log|perf-|trace-gc|trace-opt|trace-deopt)/;
 const warmThreads = (() => {
+  const flags = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)];
+  if (flags.some((flag) => perIsolateOutput.test(flag))) return 0;
   const value = process.env.CORRAL_WARM_THREADS;
   if (value === undefined || value === '') return 2;
   const n = Number(value);
@@ -287,10 +292,11 @@ class Worker extends EventEmitter {
     // As Node: process 'worker' once the thread has been created.
     process.nextTick(() => process.emit('worker', this));
     control.port1.on('message', (msg) => this.#onControl(msg));
-    // The worker has ended: 'exit' in this poll phase, as Node emits it (what the program queues
-    // from it, such as unref'd immediates and async_hooks destroy hooks, runs in this turn).
-    // The worker's last messages are delivered before it (kOnExit drains the public port).
-    control.port1.on('close', () => this[kOnExit]());
+    // The worker has ended. Its last messages come first, each in its own callback (so code
+    // awaiting one can still attach to 'exit'); 'exit' follows in a later poll phase, where
+    // Node emits it: what the program queues from it (unref'd immediates, async_hooks destroy
+    // hooks) runs in that loop turn (from a setImmediate they waited a whole wake-up).
+    control.port1.on('close', () => inPollPhase(() => this[kOnExit]()));
     pub.port1.on('message', (value) => {
       if (!this[kOnline]) this.#drainControl();
       this.emit('message', value);
@@ -347,6 +353,9 @@ class Worker extends EventEmitter {
   [kOnExit]() {
     if (this[kExited]) return;
     this.#drainControl();
+    // Messages the worker sent before it ended are delivered before 'exit', as in Node (while
+    // the Worker still counts as running for them).
+    this.#drainPublic();
     this[kExited] = true;
     // As Node: 'exit' once the worker's environment is gone (what it tracked closed). That
     // follows its ports' closing within a few ms; the wait is bounded.
@@ -360,7 +369,6 @@ class Worker extends EventEmitter {
       this.emit('error', makeError(Error, 'ERR_WORKER_OUT_OF_MEMORY',
         'Worker terminated due to reaching memory limit: JS heap out of memory'));
     }
-    // Messages the worker sent before it ended are delivered before 'exit', as in Node.
     this.#drainPublic();
     this[kPublic].close();
     this.stdout.push(null);
@@ -510,6 +518,25 @@ class Worker extends EventEmitter {
       stackSizeMb: asked.stackSizeMb > 0 ? asked.stackSizeMb : 4,
     };
   }
+}
+
+// Runs `fn` from the poll phase of a coming loop turn (a message to ourselves), after what
+// this poll phase still delivers. Holds the loop while something waits.
+let pollQueue = [];
+let pollPorts = null;
+function inPollPhase(fn) {
+  if (pollPorts === null) {
+    pollPorts = new MessageChannel();
+    pollPorts.port2.on('message', () => {
+      const due = pollQueue;
+      pollQueue = [];
+      for (const f of due) f();
+      if (pollQueue.length === 0) pollPorts.port2.unref();
+    });
+  }
+  pollQueue.push(fn);
+  pollPorts.port2.ref();
+  pollPorts.port1.postMessage(null);
 }
 
 // A counter the main thread bumps on every process.chdir(), which its workers read before
