@@ -39,6 +39,10 @@ function unsupported(name) {
 }
 
 function refuseProcessWideOperations(process) {
+  // The main thread's own debugging hooks: a worker has none (as Node's).
+  for (const name of ['_startProfilerIdleNotifier', '_stopProfilerIdleNotifier', '_debugProcess', '_debugPause', '_debugEnd']) {
+    delete process[name];
+  }
   process.abort = unsupported('process.abort()');
   process.chdir = unsupported('process.chdir()');
   for (const name of ['setuid', 'setgid', 'seteuid', 'setegid', 'setgroups', 'initgroups']) {
@@ -53,6 +57,23 @@ function refuseProcessWideOperations(process) {
   // handler (Node's workers never receive signal events).
   for (const listener of process.listeners('newListener')) {
     if (listener.name === 'startListeningIfSignal') process.removeListener('newListener', listener);
+  }
+}
+
+// A worker whose environment names an IPC channel still has none, as in Node: its IPC API
+// refuses to be used.
+function refuseIpc(process) {
+  process.send = unsupported('process.send()');
+  process.disconnect = unsupported('process.disconnect()');
+  for (const name of ['channel', 'connected']) {
+    Object.defineProperty(process, name, {
+      configurable: true,
+      enumerable: true,
+      get() {
+        throw require('../errors').makeError(TypeError, 'ERR_WORKER_UNSUPPORTED_OPERATION',
+          `process.${name} is not supported in workers`);
+      },
+    });
   }
 }
 
@@ -327,6 +348,7 @@ function setupWorker(process, native, payload, sharedEnv) {
   state.execOptions = payload.options;
 
   process.env = payload.env === null ? sharedEnv : makeEnv(payload.env); // null: SHARE_ENV
+  if (process.env.NODE_CHANNEL_FD !== undefined) refuseIpc(process);
   state.cwdCounter = payload.cwdCounter;
   if (payload.cwdCounter !== undefined) cacheCwd(process, new Int32Array(payload.cwdCounter));
   process.execArgv = payload.execArgv;

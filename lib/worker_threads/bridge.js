@@ -11,10 +11,14 @@ const corral = () => (corralPorts ??= require('./port'));
 const isNodePort = (value) => typeof builtin.MessagePort === 'function' && value instanceof builtin.MessagePort;
 const isCorralPort = (value) => value instanceof corral().MessagePort;
 
+// Passes what `from` receives on to `to`; ports that came with a message travel on (as ports of
+// `to`'s kind).
 function pump(from, to) {
-  from.on('message', (message) => {
+  from.addEventListener('message', ({ data, ports }) => {
     try {
-      to.postMessage(message);
+      if (ports.length === 0) to.postMessage(data);
+      else if (isNodePort(to)) to.postMessage(...forNode(data, ports));
+      else to.postMessage(data, ports);
     } catch {}
   });
   from.on('close', () => to.close());
@@ -29,7 +33,8 @@ function fromNodePort(nodePort) {
   return far;
 }
 
-// A corral port, as a port of Node's own to hand to Node's machinery in its place.
+// A corral port, as a port of Node's own to hand to Node's machinery in its place (the corral
+// port keeps working: both carry the channel's messages).
 function toNodePort(corralPort) {
   const { port1: near, port2: far } = new builtin.MessageChannel();
   pump(corralPort, near);

@@ -1,12 +1,21 @@
 'use strict';
 // BroadcastChannel: an EventTarget, as in Node, over a native port fed by the Rust group of
 // its name (every thread of the process).
+const { inspect } = require('util');
 const { native } = require('../binding');
 const { makeError } = require('../errors');
 
 const kPort = Symbol('corral.broadcast.port');
 const kName = Symbol('corral.broadcast.name');
 const kHandlers = Symbol('corral.broadcast.handlers');
+
+const isChannel = (value) => value !== null && typeof value === 'object' && kName in value;
+
+function checkThis(value) {
+  if (!isChannel(value)) {
+    throw makeError(TypeError, 'ERR_INVALID_THIS', 'Value of "this" must be of type BroadcastChannel');
+  }
+}
 
 class BroadcastChannel extends EventTarget {
   constructor(name) {
@@ -22,9 +31,13 @@ class BroadcastChannel extends EventTarget {
     this[kPort] = port;
   }
 
-  get name() { return this[kName]; }
+  get name() {
+    checkThis(this);
+    return this[kName];
+  }
 
   postMessage(message) {
+    checkThis(this);
     if (arguments.length === 0) {
       throw makeError(TypeError, 'ERR_MISSING_ARGS', 'The "message" argument must be specified');
     }
@@ -33,21 +46,42 @@ class BroadcastChannel extends EventTarget {
   }
 
   close() {
+    checkThis(this);
     const port = this[kPort];
     if (port === undefined) return;
     this[kPort] = undefined;
     native.broadcast.leave(port, this[kName]);
     port.removeAllListeners();
-    native.close(port);
+    port.close();
   }
 
-  ref() { this[kPort]?.ref(); return this; }
-  unref() { this[kPort]?.unref(); return this; }
+  ref() {
+    checkThis(this);
+    this[kPort]?.ref();
+    return this;
+  }
+
+  unref() {
+    checkThis(this);
+    this[kPort]?.unref();
+    return this;
+  }
 
   get onmessage() { return this[kHandlers].message ?? null; }
   set onmessage(fn) { setHandler(this, 'message', fn); }
   get onmessageerror() { return this[kHandlers].messageerror ?? null; }
   set onmessageerror(fn) { setHandler(this, 'messageerror', fn); }
+
+  [inspect.custom](depth, options) {
+    checkThis(this);
+    if (depth < 0) return 'BroadcastChannel';
+    const opts = { ...options, depth: options.depth == null ? null : options.depth - 1 };
+    return `BroadcastChannel ${inspect({ name: this[kName], active: this[kPort] !== undefined }, opts)}`;
+  }
+}
+
+for (const key of ['name', 'close', 'postMessage']) {
+  Object.defineProperty(BroadcastChannel.prototype, key, { enumerable: true });
 }
 
 function setHandler(channel, type, fn) {
@@ -60,4 +94,7 @@ function setHandler(channel, type, fn) {
   }
 }
 
-module.exports = { BroadcastChannel };
+// The port a (still open) BroadcastChannel receives on, for receiveMessageOnPort.
+const portOf = (value) => (isChannel(value) ? value[kPort] : undefined);
+
+module.exports = { BroadcastChannel, portOf };

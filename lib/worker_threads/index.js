@@ -2,7 +2,7 @@
 // corral/worker_threads: Node's worker_threads API on threads that Rust owns. Each Node line's
 // additions are exported where that line's built-in has them (lib/worker_threads/line.js).
 const { Worker, SHARE_ENV } = require('./worker');
-const { MessagePort, MessageChannel, receiveMessageOnPort } = require('./port');
+const { MessagePort, MessageChannel, receiveMessageOnPort, moveMessagePortToContext } = require('./port');
 const { BroadcastChannel } = require('./broadcast');
 const { markAsUntransferable, isMarkedAsUntransferable } = require('./untransferable');
 const line = require('./line');
@@ -30,6 +30,7 @@ const exported = {
   MessageChannel,
   MessagePort,
   receiveMessageOnPort,
+  moveMessagePortToContext,
   BroadcastChannel,
   markAsUntransferable,
   isMarkedAsUntransferable,

@@ -13,7 +13,7 @@ const builtinWorkerMethods = new Set(
 const { major } = require('../node-line');
 const cpuProfileArgument = major <= 22 ? 'name' : major >= 26 ? 'options' : 'none';
 
-// Exports of Node's worker_threads that corral cannot serve (see the README).
-const unserved = ['moveMessagePortToContext'];
+// Exports of Node's worker_threads that corral cannot serve (see the README): none.
+const unserved = [];
 
 module.exports = { builtin, builtinWorkerMethods, cpuProfileArgument, unserved };

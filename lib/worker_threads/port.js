@@ -1,20 +1,21 @@
 'use strict';
-// MessagePort and MessageChannel. A port is a native object (PortBase: internal field, Rust
-// endpoint, uv_async_t) and, as in Node, an EventTarget with Node's EventEmitter-style
-// methods (NodeEventTarget): `on(type, fn)` listeners get the message itself,
-// `addEventListener` ones a MessageEvent; adding the same listener twice registers it once; the
-// port has no own enumerable fields. The native side calls `dispatch` with this = port for each
-// delivered message, deserialization failure, or close.
+// MessagePort and MessageChannel. MessagePort is the native constructor (an object with an
+// internal field, a Rust endpoint and a uv_async_t; only corral makes ports, as only Node makes
+// its own) and, as in Node, an EventTarget with Node's EventEmitter-style methods
+// (NodeEventTarget): `on(type, fn)` listeners get the message itself, `addEventListener` ones a
+// MessageEvent; adding the same listener twice registers it once; the port has no own enumerable
+// fields. The native side calls `dispatch` with this = port for each delivered message,
+// deserialization failure, or (once its handle has closed) 'close'.
+const { inspect } = require('util');
 const { native } = require('../binding');
 const { makeError, invalidArgType } = require('../errors');
 const { applyToTransferList } = require('./untransferable');
 
 const kToken = Symbol('corral.port.token');
 const kListeners = Symbol('corral.port.listeners');  // type -> [{ fn, nodeStyle, once }]
-const kStarted = Symbol('corral.port.started');
 const kHandlers = Symbol('corral.port.handlers');
 
-const PortBase = native.PortBase;
+const MessagePort = native.MessagePort;
 
 // Listener bookkeeping of a port, kept in a symbol-keyed field (never enumerable, never cloned).
 function listenersOf(port, type, create) {
@@ -27,40 +28,70 @@ function listenersOf(port, type, create) {
   return create ? (all[type] ??= []) : all[type];
 }
 
-function callListener(port, entry, type, value, event) {
-  if (entry.nodeStyle) return entry.fn.call(port, value);
-  event ??= makeEvent(type, port, value);
-  if (typeof entry.fn === 'function') entry.fn.call(port, event);
-  else entry.fn.handleEvent(event);
+// The event EventTarget-style listeners get, as Node makes it: a MessageEvent (with the ports
+// that came with the message) for 'message' and 'messageerror', else a CustomEvent whose
+// `detail` is the emitted value.
+function makeEvent(type, target, value, ports) {
+  let event;
+  if (type === 'message' || type === 'messageerror') {
+    event = new MessageEvent(type, { data: value });
+    if (ports !== undefined) Object.defineProperty(event, 'ports', { value: ports });
+  } else {
+    event = new CustomEvent(type, { detail: value });
+  }
+  return setTarget(event, target);
+}
+
+function setTarget(event, target) {
+  Object.defineProperty(event, 'target', { value: target, configurable: true });
+  Object.defineProperty(event, 'currentTarget', { value: target, configurable: true });
   return event;
 }
 
-// Delivers one event; node-style listeners get the value (no Event is made for them).
-function dispatch(type, value) {
-  const entries = listenersOf(this, type, false);
+function callListener(port, entry, arg) {
+  if (entry.nodeStyle || typeof entry.fn === 'function') entry.fn.call(port, arg);
+  else entry.fn.handleEvent(arg);
+}
+
+// Delivers one event: node-style listeners get `value` (no Event is made for them), the others
+// `event`, made on first need. Returns whether there were listeners.
+function deliver(port, type, value, event, ports) {
+  const entries = listenersOf(port, type, false);
   if (entries === undefined || entries.length === 0) return false;
   if (entries.length === 1) {
     const entry = entries[0];
-    if (entry.once) removeEntry(this, type, entry);
-    callListener(this, entry, type, value);
+    if (entry.once) removeEntry(port, type, entry);
+    callListener(port, entry, entry.nodeStyle ? value : (event ?? makeEvent(type, port, value, ports)));
     return true;
   }
-  let event;
   for (const entry of entries.slice()) {
     if (entry.removed) continue;
-    if (entry.once) removeEntry(this, type, entry);
-    event = callListener(this, entry, type, value, event);
+    if (entry.once) removeEntry(port, type, entry);
+    if (!entry.nodeStyle) event ??= makeEvent(type, port, value, ports);
+    callListener(port, entry, entry.nodeStyle ? value : event);
   }
   return true;
+}
+
+// From the native side: a message (with the ports it carried, if any), a deserialization error,
+// or 'close', which every listener gets as an Event, as from Node's ports.
+function dispatch(type, value, ports) {
+  if (type === 'close') {
+    const event = setTarget(new Event('close'), this);
+    deliver(this, type, event, event);
+    return;
+  }
+  deliver(this, type, value, undefined, ports);
 }
 
 function addEntry(port, type, fn, nodeStyle, once) {
   const entries = listenersOf(port, type, true);
   if (entries.some((entry) => entry.fn === fn)) return;
   entries.push({ fn, nodeStyle, once, removed: false });
-  if (type === 'message') {
+  // The first 'message' listener refs and starts the port, as in Node.
+  if (type === 'message' && entries.length === 1) {
     native.ref(port, true);
-    port.start();
+    native.start(port);
   }
 }
 
@@ -70,8 +101,12 @@ function removeEntry(port, type, entry) {
   if (i < 0) return;
   entries.splice(i, 1);
   entry.removed = true;
-  // Removing the last 'message' listener stops delivery (messages stay queued), as in Node.
-  if (type === 'message' && entries.length === 0) native.stop(port);
+  // Removing the last 'message' listener stops delivery (messages stay queued) and unrefs the
+  // port, as in Node.
+  if (type === 'message' && entries.length === 0) {
+    native.stop(port);
+    native.ref(port, false);
+  }
 }
 
 function removeListenerFn(port, type, fn) {
@@ -85,7 +120,11 @@ const validListener = (fn) => typeof fn === 'function' || typeof fn?.handleEvent
 class NodeEventTarget extends EventTarget {
   addEventListener(type, listener, options) {
     if (!validListener(listener)) return;
-    addEntry(this, `${type}`, listener, false, !!options?.once);
+    const signal = options?.signal;
+    if (signal?.aborted) return;
+    type = `${type}`;
+    addEntry(this, type, listener, false, !!options?.once);
+    signal?.addEventListener('abort', () => this.removeEventListener(type, listener), { once: true });
   }
 
   removeEventListener(type, listener) {
@@ -93,8 +132,10 @@ class NodeEventTarget extends EventTarget {
   }
 
   dispatchEvent(event) {
-    dispatch.call(this, event.type, event.data);
-    return true;
+    if (!(event instanceof Event)) throw invalidArgType('event', 'Event', event);
+    setTarget(event, this);
+    deliver(this, event.type, event, event);
+    return !event.defaultPrevented;
   }
 
   on(type, listener) {
@@ -115,7 +156,8 @@ class NodeEventTarget extends EventTarget {
   }
 
   emit(type, value) {
-    return dispatch.call(this, `${type}`, value);
+    if (typeof type !== 'string') throw invalidArgType('type', 'string', type);
+    return deliver(this, type, value);
   }
 
   removeAllListeners(type) {
@@ -140,54 +182,50 @@ class NodeEventTarget extends EventTarget {
 }
 NodeEventTarget.prototype.addListener = NodeEventTarget.prototype.on;
 NodeEventTarget.prototype.removeListener = NodeEventTarget.prototype.off;
-Object.setPrototypeOf(PortBase.prototype, NodeEventTarget.prototype);
+Object.setPrototypeOf(MessagePort, NodeEventTarget);
+Object.setPrototypeOf(MessagePort.prototype, NodeEventTarget.prototype);
 
-class MessagePort extends PortBase {
-  constructor(token) {
-    if (token !== kToken) {
-      throw makeError(TypeError, 'ERR_CONSTRUCT_CALL_INVALID', 'Constructor cannot be called');
-    }
-    super();
-  }
-
+// MessagePort's own methods, as Node's (enumerable, as there).
+const portMethods = {
   postMessage(value, transfer) {
     if (arguments.length === 0) {
       throw makeError(TypeError, 'ERR_MISSING_ARGS', 'Not enough arguments to MessagePort.postMessage');
     }
-    native.post(this, value, normalizeTransfer(transfer));
-  }
+    if (native.post(this, value, normalizeTransfer(transfer)) === 'lost') {
+      process.emitWarning('The target port was posted to itself, and the communication channel was lost');
+    }
+  },
 
   start() {
-    if (!this[kStarted]) Object.defineProperty(this, kStarted, { value: true, writable: true });
     native.start(this);
-  }
+  },
 
-  close() {
-    if (!native.isAttached(this)) return;
+  close(callback) {
+    if (typeof callback === 'function') this.once('close', callback);
+    // Detached at once; 'close' follows on both ends once their handles have closed.
     native.close(this);
-    // The other side learns of it through its own wake-up; this side says so after the
-    // current operation, as Node does.
-    setImmediate(() => dispatch.call(this, 'close'));
-  }
+  },
 
-  ref() { native.ref(this, true); return this; }
-  unref() { native.ref(this, false); return this; }
-  hasRef() { return native.hasRef(this); }
+  ref() { native.ref(this, true); },
+  unref() { native.ref(this, false); },
+  hasRef() { return !!native.hasRef(this); },
 
-  get onmessage() { return this[kHandlers]?.message ?? null; }
-  set onmessage(fn) { setHandler(this, 'message', fn); }
-  get onmessageerror() { return this[kHandlers]?.messageerror ?? null; }
-  set onmessageerror(fn) { setHandler(this, 'messageerror', fn); }
+  get onmessage() { return this[kHandlers]?.message ?? null; },
+  set onmessage(fn) { setHandler(this, 'message', fn); },
+  get onmessageerror() { return this[kHandlers]?.messageerror ?? null; },
+  set onmessageerror(fn) { setHandler(this, 'messageerror', fn); },
+};
+Object.defineProperties(MessagePort.prototype, Object.getOwnPropertyDescriptors(portMethods));
 
-  get [Symbol.toStringTag]() { return 'MessagePort'; }
-}
-
-function makeEvent(type, target, data) {
-  const event = type === 'message' || type === 'messageerror' ? new MessageEvent(type, { data }) : new Event(type);
-  Object.defineProperty(event, 'target', { value: target });
-  Object.defineProperty(event, 'currentTarget', { value: target });
-  return event;
-}
+// As Node shows a port: whether it is still open and, if so, ref'd.
+Object.defineProperty(MessagePort.prototype, inspect.custom, {
+  value: function inspectPort() {
+    if (!native.isPort(this)) return this;
+    const ref = native.hasRef(this);
+    return Object.assign({ __proto__: MessagePort.prototype },
+      ref === undefined ? { active: false } : { active: true, refed: ref }, this);
+  },
+});
 
 function setHandler(port, type, fn) {
   if (port[kHandlers] === undefined) Object.defineProperty(port, kHandlers, { value: {} });
@@ -203,27 +241,44 @@ function setHandler(port, type, fn) {
   }
 }
 
-// The native side delivers with dispatch.call(port, 'message' | 'messageerror' | 'close', value).
+// The native side delivers with dispatch.call(port, 'message' | 'messageerror' | 'close', value[, ports]).
 native.setup(MessagePort, kToken, dispatch);
 
-const isIterable = (v) => v != null && typeof v === 'object' && typeof v[Symbol.iterator] === 'function';
+const isObject = (v) => v !== null && (typeof v === 'object' || typeof v === 'function');
+
+// The values of an iterable, read as Node reads a transfer list; undefined if it is not one.
+function readIterable(value) {
+  if (!isObject(value)) return undefined;
+  if (Array.isArray(value)) return value;
+  const method = value[Symbol.iterator];
+  if (typeof method !== 'function') return undefined;
+  const iterator = method.call(value);
+  if (!isObject(iterator)) return undefined;
+  const next = iterator.next;
+  if (typeof next !== 'function') return undefined;
+  const list = [];
+  for (;;) {
+    const result = next.call(iterator);
+    if (!isObject(result)) return undefined;
+    if (result.done) return list;
+    list.push(result.value);
+  }
+}
 
 // postMessage(value, transferList) or postMessage(value, { transfer }), validated like Node.
 function normalizeTransfer(transfer) {
   if (transfer == null) return undefined;
-  let list;
-  if (Array.isArray(transfer)) {
-    list = transfer;
-  } else if (typeof transfer !== 'object') {
+  if (!isObject(transfer)) {
     throw makeError(TypeError, 'ERR_INVALID_ARG_TYPE', 'Optional transferList argument must be an iterable');
-  } else if (isIterable(transfer)) {
-    list = Array.from(transfer);
-  } else if (transfer.transfer == null) {
-    return undefined;
-  } else if (isIterable(transfer.transfer)) {
-    list = Array.from(transfer.transfer);
-  } else {
-    throw makeError(TypeError, 'ERR_INVALID_ARG_TYPE', 'Optional options.transfer argument must be an iterable');
+  }
+  let list = readIterable(transfer);
+  if (list === undefined) {
+    const option = transfer.transfer;
+    if (option === undefined) return undefined;
+    list = readIterable(option);
+    if (list === undefined) {
+      throw makeError(TypeError, 'ERR_INVALID_ARG_TYPE', 'Optional options.transfer argument must be an iterable');
+    }
   }
   if (list.length === 0) return list;
   return applyToTransferList(bridgeNodePorts(list));
@@ -245,24 +300,67 @@ function bridgeNodePorts(list) {
   return out;
 }
 
-class MessageChannel {
-  constructor() {
-    this.port1 = new MessagePort(kToken);
-    this.port2 = new MessagePort(kToken);
-    native.entangle(this.port1, this.port2);
+// A function, not a class, as Node's: calling it without `new` is Node's coded error.
+function MessageChannel() {
+  if (new.target === undefined) {
+    throw makeError(TypeError, 'ERR_CONSTRUCT_CALL_REQUIRED', 'Cannot call constructor without `new`');
   }
+  this.port1 = new MessagePort(kToken);
+  this.port2 = new MessagePort(kToken);
+  native.entangle(this.port1, this.port2, true);
 }
 
+// A channel of corral's own machinery (a worker's control channel, which stands for Node's
+// worker handle): its ports are not async resources of the program.
+function internalChannel() {
+  const port1 = new MessagePort(kToken);
+  const port2 = new MessagePort(kToken);
+  native.entangle(port1, port2, false);
+  return { port1, port2 };
+}
+
+const notAPort = () => makeError(TypeError, 'ERR_INVALID_ARG_TYPE', 'The "port" argument must be a MessagePort instance');
+
 function receiveMessageOnPort(port) {
-  if (!(port instanceof MessagePort)) {
+  if (!native.isPort(port)) {
+    // A BroadcastChannel reads from its own port, as in Node.
+    const handle = require('./broadcast').portOf(port);
+    if (handle !== undefined) return native.receive(handle);
     // Node's own ports (Node's machinery calls worker_threads' function with them too).
     const { builtin } = require('./line');
     if (typeof builtin.MessagePort === 'function' && port instanceof builtin.MessagePort) {
       return builtin.receiveMessageOnPort(port);
     }
-    throw invalidArgType('port', ['MessagePort'], port);
+    throw notAPort();
   }
   return native.receive(port);
 }
 
-module.exports = { MessagePort, MessageChannel, receiveMessageOnPort, normalizeTransfer };
+// moveMessagePortToContext(port, context): a port of Node's own in that vm context, carrying
+// `port`'s channel through a bridge (corral's ports belong to their thread's main context).
+// `port` itself is moved away, as in Node: it is closed here.
+function moveMessagePortToContext(port, context) {
+  const { builtin } = require('./line');
+  if (!native.isPort(port)) {
+    if (typeof builtin.MessagePort === 'function' && port instanceof builtin.MessagePort) {
+      return builtin.moveMessagePortToContext(port, context);
+    }
+    throw notAPort();
+  }
+  if (!native.isAttached(port)) {
+    throw makeError(Error, 'ERR_CLOSED_MESSAGE_PORT', 'Cannot send data on closed MessagePort');
+  }
+  if (!require('vm').isContext(context)) {
+    throw makeError(TypeError, 'ERR_INVALID_ARG_TYPE', 'Invalid context argument');
+  }
+  // The channel moves to a corral port no one else holds, which the bridge then serves.
+  const carrier = internalChannel();
+  carrier.port1.postMessage(port, [port]);
+  const moved = native.receive(carrier.port2).message;
+  carrier.port1.close();
+  return builtin.moveMessagePortToContext(require('./bridge').toNodePort(moved), context);
+}
+
+module.exports = {
+  MessagePort, MessageChannel, receiveMessageOnPort, moveMessagePortToContext, normalizeTransfer, internalChannel,
+};

@@ -1,6 +1,7 @@
 'use strict';
 // markAsUntransferable / isMarkedAsUntransferable, and the transfer-list rule that goes with
-// them: Node 20 copies a marked ArrayBuffer instead of moving it; newer lines throw.
+// them: Node 20 copies a marked ArrayBuffer instead of moving it (and leaves a marked port out of
+// the list); newer lines throw.
 //
 // Node marks its own Buffer pools with a private symbol that no public API can read on Node 20
 // (newer lines expose isMarkedAsUntransferable). Moving a pool would detach every small Buffer
@@ -38,11 +39,13 @@ function isMarkedAsUntransferable(object) {
   }
 }
 
-// Applies the rule to a transfer list (an array); returns the list to actually transfer.
+// Applies the rule to a transfer list (an array); returns the list to actually transfer. It holds
+// for marked MessagePorts too (Node 20 then finds the port missing from the list).
 function applyToTransferList(list) {
-  if (!list.some((item) => item instanceof ArrayBuffer)) return list;
-  if (major < 22) notePool();
-  const marked = list.filter((item) => item instanceof ArrayBuffer && isMarkedAsUntransferable(item));
+  const transferable = (item) => item instanceof ArrayBuffer || native.isPort(item);
+  if (!list.some(transferable)) return list;
+  if (major < 22 && list.some((item) => item instanceof ArrayBuffer)) notePool();
+  const marked = list.filter((item) => transferable(item) && isMarkedAsUntransferable(item));
   if (marked.length === 0) return list;
   if (major >= 22) throw new DOMException('Cannot transfer object of unsupported type.', 'DataCloneError');
   return list.filter((item) => !marked.includes(item));

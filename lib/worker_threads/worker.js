@@ -7,7 +7,7 @@ const path = require('path');
 const { pathToFileURL, fileURLToPath } = require('url');
 const { native } = require('../binding');
 const { makeError, invalidArgType, invalidArgValue, describeReceived } = require('../errors');
-const { MessageChannel, receiveMessageOnPort, normalizeTransfer } = require('./port');
+const { MessageChannel, internalChannel, receiveMessageOnPort, normalizeTransfer } = require('./port');
 const stdio = require('./stdio');
 const state = require('./state');
 const line = require('./line');
@@ -231,7 +231,10 @@ class Worker extends EventEmitter {
 
     // The control channel is made first so its wake-ups are seen before the public port's:
     // 'online' comes before the first 'message'.
-    const control = new MessageChannel();
+    // (The handle first, as Node makes it before the public port; the control channel is
+    // corral's stand-in for that handle, not a port of the program's.)
+    this[kHandle] = workerHandle();
+    const control = internalChannel();
     const pub = new MessageChannel();
     const argv = (options.argv ?? []).map(String);
     const payload = {
@@ -261,7 +264,6 @@ class Worker extends EventEmitter {
     this[kPublic] = pub.port1;
     this[kControl] = control.port1;
     this[kOnline] = false;
-    this[kHandle] = workerHandle();
     this[kExited] = false;
     this[kLimits] = limits;
     this[kRequested] = requestedLimits;
@@ -277,9 +279,16 @@ class Worker extends EventEmitter {
     // The main thread's mailbox (postMessageToThread) opens with its first worker: before that
     // no other thread could post to it.
     if (state.isMainThread && 'postMessageToThread' in line.builtin) require('./messaging').openMailbox();
+    // Every environment's bootstrap reads the process's own environment, and one that finds
+    // NODE_CHANNEL_FD makes that fd its IPC channel (or fails, taking the process down). Node
+    // removes it at start-up; set again by the program, it is removed here (the worker's
+    // process.env copy keeps it, as in Node).
+    if (process.env.NODE_CHANNEL_FD !== undefined && env !== SHARE_ENV) delete process.env.NODE_CHANNEL_FD;
     const warm = canUseWarm(options, requestedLimits);
     this.threadId = native.spawn({
-      argv: [process.execPath, ...(entry.kind === 'file' ? [entry.source] : []), ...argv],
+      // Only the executable: the boot sets process.argv (an argv[1] here would let Node's own
+      // bootstrap start a cluster worker's IPC from the process's NODE_UNIQUE_ID).
+      argv: [process.execPath],
       execArgv,
       bootstrap,
       limits: limitKeys.map((k) => requestedLimits[k] ?? 0),
@@ -471,11 +480,13 @@ class Worker extends EventEmitter {
   ref() {
     this[kHandle].refed = true;
     if (!this[kExited]) this[kControl].ref();
+    this[kPublic].ref();  // as Node refs its public port too
   }
 
   unref() {
     this[kHandle].refed = false;
     if (!this[kExited]) this[kControl].unref();
+    this[kPublic].unref();
   }
 
   static [Symbol.for('corral.worker')] = true;
@@ -526,7 +537,7 @@ let pollQueue = [];
 let pollPorts = null;
 function inPollPhase(fn) {
   if (pollPorts === null) {
-    pollPorts = new MessageChannel();
+    pollPorts = internalChannel();
     pollPorts.port2.on('message', () => {
       const due = pollQueue;
       pollQueue = [];

@@ -62,6 +62,9 @@ extern "C" void* corral_message_clone(void* raw) {
   copy->kind = msg->kind;
   copy->number = msg->number;
   copy->data = msg->data;
-  if (msg->attached) copy->Attach().shared = msg->attached->shared;
+  if (msg->attached) {
+    copy->Attach().shared = msg->attached->shared;
+    for (const auto& module : msg->attached->wasm_modules) copy->attached->wasm_modules.push_back(module);
+  }
   return copy;
 }

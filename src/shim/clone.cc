@@ -1,7 +1,8 @@
 // Structured clone with Node's semantics, on V8's ValueSerializer/ValueDeserializer.
 //
-// SharedArrayBuffers travel as their one shared BackingStore (never re-wrapped), transferred
-// ArrayBuffers as their BackingStore (detached at the sender, no copy), MessagePorts as Rust
+// SharedArrayBuffers (WebAssembly.Memory's too) travel as their one shared BackingStore (never
+// re-wrapped), transferred ArrayBuffers as their BackingStore (detached at the sender, no copy),
+// WebAssembly.Modules as their compiled module (shared, not recompiled), MessagePorts as Rust
 // endpoints (host objects: corral's port objects carry an internal field).
 #include "shim.h"
 
@@ -73,6 +74,9 @@ bool IsMarkedUncloneable(v8::Isolate* isolate, v8::Local<v8::Object> object) {
 
 namespace {
 
+// A host object written as the plain object that follows (process.env); else a port's index.
+constexpr uint32_t kPlainObject = 0xFFFFFFFF;
+
 class SerializerDelegate : public v8::ValueSerializer::Delegate {
  public:
   SerializerDelegate(v8::Isolate* isolate, Message* msg, const std::vector<v8::Local<v8::Object>>& ports)
@@ -111,6 +115,23 @@ class SerializerDelegate : public v8::ValueSerializer::Delegate {
         return v8::Just(true);
       }
     }
+    // process.env (a native object) travels as a plain object of its variables, as in Node.
+    if (IsProcessEnv(isolate, object)) {
+      v8::Local<v8::Context> context = isolate->GetCurrentContext();
+      v8::Local<v8::Object> plain = v8::Object::New(isolate);
+      v8::Local<v8::Array> keys;
+      if (!object->GetOwnPropertyNames(context).ToLocal(&keys)) return v8::Nothing<bool>();
+      for (uint32_t i = 0; i < keys->Length(); i++) {
+        v8::Local<v8::Value> key;
+        v8::Local<v8::Value> value;
+        if (!keys->Get(context, i).ToLocal(&key) || !object->Get(context, key).ToLocal(&value) ||
+            plain->Set(context, key, value).IsNothing()) {
+          return v8::Nothing<bool>();
+        }
+      }
+      serializer_->WriteUint32(kPlainObject);
+      return serializer_->WriteValue(context, plain);
+    }
     if (IsPortObject(isolate, object)) {
 #if NODE_MAJOR_VERSION >= 22
       corral::ThrowDataCloneError(isolate, Str(isolate, kMissingTransferable));
@@ -118,14 +139,25 @@ class SerializerDelegate : public v8::ValueSerializer::Delegate {
       isolate->ThrowException(MissingTransferable(isolate));
 #endif
     } else {
-      v8::Local<v8::String> detail;
-      if (!object->ToDetailString(isolate->GetCurrentContext()).ToLocal(&detail)) {
-        detail = Str(isolate, "object");
-      }
-      corral::ThrowDataCloneError(
-          isolate, v8::String::Concat(isolate, detail, Str(isolate, " could not be cloned.")));
+      // Another native object (Node's handles and the like): as Node says for those it cannot
+      // send.
+#if NODE_MAJOR_VERSION >= 22
+      corral::ThrowDataCloneError(isolate, Str(isolate, "Cannot clone object of unsupported type."));
+#else
+      corral::ThrowDataCloneError(isolate, Str(isolate, "Cannot transfer object of unsupported type."));
+#endif
     }
     return v8::Nothing<bool>();
+  }
+
+  static bool IsProcessEnv(v8::Isolate* isolate, v8::Local<v8::Object> object) {
+    v8::Local<v8::Context> context = isolate->GetCurrentContext();
+    v8::Local<v8::Value> process;
+    v8::Local<v8::Value> env;
+    return context->Global()->Get(context, Str(isolate, "process")).ToLocal(&process) &&
+           process->IsObject() &&
+           process.As<v8::Object>()->Get(context, Str(isolate, "env")).ToLocal(&env) &&
+           env->StrictEquals(object);
   }
 
   // The serializer's output goes to a per-thread scratch buffer (copied once into the message)
@@ -152,13 +184,21 @@ class SerializerDelegate : public v8::ValueSerializer::Delegate {
 
   v8::Maybe<uint32_t> GetSharedArrayBufferId(v8::Isolate* isolate,
                                              v8::Local<v8::SharedArrayBuffer> sab) override {
-    for (size_t i = 0; i < shared_objects_.size(); i++) {
-      if (shared_objects_[i]->StrictEquals(sab)) return v8::Just(static_cast<uint32_t>(i));
-    }
-    shared_objects_.push_back(sab);
+    // Known by its memory: V8's handle to `sab` does not outlive this call.
+    std::shared_ptr<v8::BackingStore> store = sab->GetBackingStore();
     auto& shared = msg_->Attach().shared;
-    shared.push_back(sab->GetBackingStore());
+    for (size_t i = 0; i < shared.size(); i++) {
+      if (shared[i] == store) return v8::Just(static_cast<uint32_t>(i));
+    }
+    shared.push_back(std::move(store));
     return v8::Just(static_cast<uint32_t>(shared.size() - 1));
+  }
+
+  v8::Maybe<uint32_t> GetWasmModuleTransferId(v8::Isolate* isolate,
+                                              v8::Local<v8::WasmModuleObject> module) override {
+    auto& modules = msg_->Attach().wasm_modules;
+    modules.push_back(module->GetCompiledModule());
+    return v8::Just(static_cast<uint32_t>(modules.size() - 1));
   }
 
   static constexpr const char* kMissingTransferable =
@@ -183,7 +223,6 @@ class SerializerDelegate : public v8::ValueSerializer::Delegate {
   v8::Isolate* isolate_;
   Message* msg_;
   const std::vector<v8::Local<v8::Object>>& ports_;
-  std::vector<v8::Local<v8::SharedArrayBuffer>> shared_objects_;
 };
 
 thread_local std::vector<uint8_t> SerializerDelegate::scratch_(4096);
@@ -195,8 +234,14 @@ class DeserializerDelegate : public v8::ValueDeserializer::Delegate {
       : msg_(msg), ports_(ports) {}
 
   v8::MaybeLocal<v8::Object> ReadHostObject(v8::Isolate* isolate) override {
-    uint32_t index;
-    if (!deserializer_->ReadUint32(&index) || index >= ports_->size()) {
+    uint32_t index = 0;
+    bool read = deserializer_->ReadUint32(&index);
+    if (read && index == kPlainObject) {
+      v8::Local<v8::Value> value;
+      if (!deserializer_->ReadValue(isolate->GetCurrentContext()).ToLocal(&value)) return {};
+      if (value->IsObject()) return value.As<v8::Object>();
+    }
+    if (!read || index >= ports_->size()) {
       isolate->ThrowException(v8::Exception::Error(Str(isolate, "Invalid host object in message")));
       return {};
     }
@@ -207,6 +252,11 @@ class DeserializerDelegate : public v8::ValueDeserializer::Delegate {
                                                                     uint32_t id) override {
     if (!msg_->attached || id >= msg_->attached->shared.size()) return {};
     return v8::SharedArrayBuffer::New(isolate, msg_->attached->shared[id]);
+  }
+
+  v8::MaybeLocal<v8::WasmModuleObject> GetWasmModuleFromId(v8::Isolate* isolate, uint32_t id) override {
+    if (!msg_->attached || id >= msg_->attached->wasm_modules.size()) return {};
+    return v8::WasmModuleObject::FromCompiledModule(isolate, msg_->attached->wasm_modules[id]);
   }
 
   v8::ValueDeserializer* deserializer_ = nullptr;
@@ -273,10 +323,8 @@ bool ReadTransferList(v8::Isolate* isolate, v8::Local<v8::Context> context,
       if (ep == nullptr) {
         return ThrowDataClone(isolate, "MessagePort in transfer list is already detached");
       }
-      if (source_endpoint != nullptr &&
-          (ep == source_endpoint || corral_ep_entangled(ep, source_endpoint))) {
-        return ThrowDataClone(isolate, "Transfer list contains source port");
-      }
+      // (Its own peer is allowed, as in Node: the channel is then lost; see Post in port.cc.)
+      if (ep == source_endpoint) return ThrowDataClone(isolate, "Transfer list contains source port");
       ports->push_back(port);
     } else {
       return ThrowInvalidTransferObject(isolate, context);
@@ -392,10 +440,11 @@ Message* Serialize(v8::Isolate* isolate, v8::Local<v8::Context> context, v8::Loc
 }
 
 v8::MaybeLocal<v8::Value> Deserialize(v8::Isolate* isolate, v8::Local<v8::Context> context,
-                                      Message* msg) {
+                                      Message* msg, std::vector<v8::Local<v8::Object>>* ports_out) {
   if (msg->kind != Message::Kind::kSerialized) return DeserializePrimitive(isolate, msg);
-  v8::EscapableHandleScope scope(isolate);
-  std::vector<v8::Local<v8::Object>> ports;
+  // The ports are made in the caller's handle scope, which may keep them.
+  std::vector<v8::Local<v8::Object>> own_ports;
+  std::vector<v8::Local<v8::Object>>& ports = ports_out != nullptr ? *ports_out : own_ports;
   Message::Attached none;
   Message::Attached& attached = msg->attached ? *msg->attached : none;
   for (void*& ep : attached.ports) {
@@ -404,6 +453,7 @@ v8::MaybeLocal<v8::Value> Deserialize(v8::Isolate* isolate, v8::Local<v8::Contex
     ep = nullptr;  // owned by the port object now
     ports.push_back(port);
   }
+  v8::EscapableHandleScope scope(isolate);
   DeserializerDelegate delegate(msg, &ports);
   v8::ValueDeserializer deserializer(isolate, msg->data.data(), msg->data.size(), &delegate);
   delegate.deserializer_ = &deserializer;

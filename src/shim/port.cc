@@ -1,7 +1,8 @@
 // The native half of MessagePort: an object with an internal field (so the serializer treats it
 // as a host object), a Rust endpoint, and a uv_async_t on the owning thread's loop that delivers
 // queued messages one node::MakeCallback each (so ticks and microtasks run between messages,
-// as in Node).
+// as in Node). As Node's, a port is an async resource ('MESSAGEPORT') and says 'close' once its
+// handle has closed.
 #include "shim.h"
 
 #include <algorithm>
@@ -32,11 +33,12 @@ struct ThreadState {
   uint64_t thread_id = 0;
   v8::Global<v8::Context> context;
   v8::Global<v8::FunctionTemplate> port_template;
-  v8::Global<v8::Function> port_class;     // the JS MessagePort class (extends PortBase)
+  v8::Global<v8::Function> port_class;     // MessagePort (the template's function)
   v8::Global<v8::Value> port_token;        // lets native code call its private constructor
   v8::Global<v8::Function> dispatch;       // the ports' emit: emit.call(port, name, value)
   v8::Global<v8::String> event_names[3];   // 'message', 'messageerror', 'close'
   std::unordered_set<PortData*> ports;
+  bool tearing_down = false;  // the environment is going away: no more calls into JS
   Spinner* spinner = nullptr;
   // Ports woken (from any thread) while this thread was spinning; see spin.cc.
   std::mutex ready_mutex;
@@ -49,22 +51,73 @@ struct PortData {
   ThreadState* state;
   void* ep;
   uv_async_t* async;
-  v8::Global<v8::Object> object;  // weak unless receiving
+  // Weak unless receiving or ref'd; after Destroy, strong until 'close' has been said.
+  v8::Global<v8::Object> object;
+  node::async_context async_context{0, 0};  // async_hooks' MESSAGEPORT (none for internal ports)
   bool receiving = false;
-  bool refed = true;
+  bool refed = false;       // as Node's: a port holds the event loop only once ref'd
+  bool delivering = false;  // OnAsync is running its loop
+  bool closing = false;     // closed by JS while delivering: destroyed when that loop ends
+  bool destroyed = false;   // Destroy ran; the uv handle is closing
 };
 
+// A port holds the event loop while ref'd (a listener refs it), as Node's handle does, and its
+// object stays alive while it may still deliver or hold the loop.
 void UpdateRef(PortData* pd) {
-  if (pd->async == nullptr) return;
-  if (pd->receiving && pd->refed) {
+  if (pd->destroyed) return;
+  if (pd->refed) {
     uv_ref(reinterpret_cast<uv_handle_t*>(pd->async));
   } else {
     uv_unref(reinterpret_cast<uv_handle_t*>(pd->async));
   }
 }
 
-// Frees the endpoint and the uv handle; the JS object (if alive) becomes a closed port.
-void Destroy(PortData* pd) {
+void OnGarbageCollected(const v8::WeakCallbackInfo<PortData>& info);
+
+void UpdateStrength(PortData* pd) {
+  if (pd->destroyed || pd->object.IsEmpty()) return;
+  if (pd->receiving || pd->refed) {
+    pd->object.ClearWeak();
+  } else {
+    pd->object.SetWeak(pd, OnGarbageCollected, v8::WeakCallbackType::kParameter);
+  }
+}
+
+// port.emit(name, value[, ports]), as its own callback (ticks and microtasks run after it).
+bool Dispatch(ThreadState* st, PortData* pd, v8::Local<v8::Object> port, DispatchKind kind,
+              v8::Local<v8::Value> value, v8::Local<v8::Value> ports = v8::Local<v8::Value>()) {
+  v8::Local<v8::Value> argv[] = {st->event_names[kind].Get(st->isolate), value, ports};
+  int argc = kind == kClose ? 1 : ports.IsEmpty() ? 2 : 3;
+  v8::MaybeLocal<v8::Value> result = node::MakeCallback(
+      st->isolate, port, st->dispatch.Get(st->isolate), argc, argv, pd->async_context);
+  return !result.IsEmpty();
+}
+
+// The uv handle has closed: the port's object (if still alive) hears 'close', as a Node port's
+// does once its handle has closed, and async_hooks its destroy.
+void OnHandleClosed(uv_handle_t* handle) {
+  auto* pd = static_cast<PortData*>(handle->data);
+  ThreadState* st = pd->state;
+  v8::Isolate* isolate = st->isolate;
+  if (!st->tearing_down && !isolate->IsExecutionTerminating()) {
+    v8::HandleScope scope(isolate);
+    if (!pd->object.IsEmpty()) {
+      v8::Local<v8::Context> context = st->context.Get(isolate);
+      v8::Context::Scope context_scope(context);
+      Dispatch(st, pd, pd->object.Get(isolate), kClose, v8::Undefined(isolate));
+    }
+    if (pd->async_context.async_id != 0) node::EmitAsyncDestroy(isolate, pd->async_context);
+  }
+  pd->object.Reset();
+  delete pd;
+  delete reinterpret_cast<uv_async_t*>(handle);
+}
+
+// Frees the endpoint and closes the uv handle; the JS object (if alive) becomes a closed port at
+// once and hears 'close' when the handle has closed (`say_close`; else the caller says it).
+void Destroy(PortData* pd, bool say_close = true) {
+  if (pd->destroyed) return;
+  pd->destroyed = true;
   if (pd->ep != nullptr) {
     corral_ep_set_waker(pd->ep, nullptr);
     corral_ep_close(pd->ep);
@@ -73,7 +126,11 @@ void Destroy(PortData* pd) {
   if (!pd->object.IsEmpty()) {
     v8::HandleScope scope(pd->state->isolate);
     SetWrappedPointer(pd->object.Get(pd->state->isolate), 0, nullptr);
-    pd->object.Reset();
+    if (say_close) {
+      pd->object.ClearWeak();
+    } else {
+      pd->object.Reset();
+    }
   }
   pd->state->ports.erase(pd);
   {
@@ -81,10 +138,7 @@ void Destroy(PortData* pd) {
     auto& ready = pd->state->ready;
     ready.erase(std::remove(ready.begin(), ready.end(), pd), ready.end());
   }
-  uv_close(reinterpret_cast<uv_handle_t*>(pd->async), [](uv_handle_t* handle) {
-    delete static_cast<PortData*>(handle->data);
-    delete reinterpret_cast<uv_async_t*>(handle);
-  });
+  uv_close(reinterpret_cast<uv_handle_t*>(pd->async), OnHandleClosed);
 }
 
 void OnGarbageCollected(const v8::WeakCallbackInfo<PortData>& info) {
@@ -95,66 +149,74 @@ void OnGarbageCollected(const v8::WeakCallbackInfo<PortData>& info) {
 
 void SetReceiving(PortData* pd, bool receiving) {
   pd->receiving = receiving;
-  // A receiving port stays alive (its listener may still run) until it is closed.
-  if (receiving) {
-    pd->object.ClearWeak();
-  } else {
-    pd->object.SetWeak(pd, OnGarbageCollected, v8::WeakCallbackType::kParameter);
-  }
-  UpdateRef(pd);
-}
-
-// port.emit(name, value), as its own callback (ticks and microtasks run after it).
-bool Dispatch(ThreadState* st, v8::Local<v8::Object> port, DispatchKind kind,
-              v8::Local<v8::Value> value) {
-  v8::Local<v8::Value> argv[] = {st->event_names[kind].Get(st->isolate), value};
-  v8::MaybeLocal<v8::Value> result = node::MakeCallback(
-      st->isolate, port, st->dispatch.Get(st->isolate), kind == kClose ? 1 : 2, argv,
-      node::async_context{0, 0});
-  return !result.IsEmpty();
+  UpdateStrength(pd);
 }
 
 void OnAsync(uv_async_t* handle) {
   PortData* pd = static_cast<PortData*>(handle->data);
   ThreadState* st = pd->state;
+  if (pd->destroyed || pd->object.IsEmpty() || pd->ep == nullptr) return;
   v8::Isolate* isolate = st->isolate;
   v8::HandleScope scope(isolate);
   v8::Local<v8::Context> context = st->context.Get(isolate);
   v8::Context::Scope context_scope(context);
-  if (pd->object.IsEmpty() || pd->ep == nullptr) return;
   v8::Local<v8::Object> port = pd->object.Get(isolate);
 
-  for (int n = 0; pd->ep != nullptr; n++) {
+  pd->delivering = true;
+  bool peer_closed = false;
+  for (int n = 0; !pd->destroyed; n++) {
     if (n == kMaxMessagesPerWake) {
+      if (pd->closing) break;
+      pd->delivering = false;
       uv_async_send(handle);
       return;
     }
     void* raw = nullptr;
     int32_t got = corral_ep_pop(pd->ep, pd->receiving ? &raw : nullptr);
-    if (got == 0) return;
+    if (got == 0) break;
     if (got == 2) {
-      Destroy(pd);
-      Dispatch(st, port, kClose, v8::Undefined(isolate));
-      return;
+      peer_closed = true;
+      break;
     }
     std::unique_ptr<Message> msg(static_cast<Message*>(raw));
     v8::HandleScope message_scope(isolate);
     v8::Local<v8::Value> value;
+    std::vector<v8::Local<v8::Object>> ports;
     DispatchKind kind = kMessage;
     {
       // Only deserialization is caught (it becomes 'messageerror'); a listener's exception
       // must reach Node's uncaught-exception handling, as it does for Node's ports.
       v8::TryCatch try_catch(isolate);
-      if (!Deserialize(isolate, context, msg.get()).ToLocal(&value)) {
-        if (try_catch.HasTerminated()) return;
+      if (!Deserialize(isolate, context, msg.get(), &ports).ToLocal(&value)) {
+        if (try_catch.HasTerminated()) {
+          pd->delivering = false;
+          return;
+        }
         kind = kMessageError;
         value = try_catch.HasCaught() ? try_catch.Exception() : v8::Undefined(isolate).As<v8::Value>();
       }
     }
     msg.reset();
     if (st->spinner != nullptr) st->spinner->deliveries++;
-    if (!Dispatch(st, port, kind, value) && isolate->IsExecutionTerminating()) return;
-    if (pd->object.IsEmpty()) return;  // closed from the listener
+    v8::Local<v8::Value> port_list;
+    if (!ports.empty() && kind == kMessage) {
+      port_list = v8::Array::New(isolate, reinterpret_cast<v8::Local<v8::Value>*>(ports.data()), ports.size());
+    }
+    if (!Dispatch(st, pd, port, kind, value, port_list) && isolate->IsExecutionTerminating()) {
+      pd->delivering = false;
+      return;
+    }
+  }
+  pd->delivering = false;
+  // As Node's: a port closed by its own listener still delivers what had already arrived, and
+  // closes once that is done. A closed peer closes this port too, and that is said at once, in
+  // this poll phase (a worker's 'exit' follows from its control port's).
+  if (peer_closed && !pd->destroyed) {
+    pd->closing = false;
+    Destroy(pd, false);
+    Dispatch(st, pd, port, kClose, v8::Undefined(isolate));
+  } else if (pd->closing) {
+    Destroy(pd);
   }
 }
 
@@ -194,21 +256,39 @@ PortData* GetPortData(v8::Local<v8::Value> value) {
   return static_cast<PortData*>(GetWrappedPointer(value.As<v8::Object>(), 0));
 }
 
-void Attach(ThreadState* st, v8::Local<v8::Object> object, void* ep) {
+// `announce`: an async resource for async_hooks, as Node's ports are (corral's own internal
+// channels, which stand for Node's worker handle, are not).
+void Attach(ThreadState* st, v8::Local<v8::Object> object, void* ep, bool announce = true) {
   auto* pd = new PortData{st, ep, new uv_async_t};
   pd->async->data = pd;
   uv_async_init(st->loop, pd->async, OnAsync);
   pd->object.Reset(st->isolate, object);
   SetWrappedPointer(object, 0, pd);
   st->ports.insert(pd);
-  SetReceiving(pd, false);
+  UpdateRef(pd);
+  UpdateStrength(pd);
+  if (announce) pd->async_context = node::EmitAsyncInit(st->isolate, object, "MESSAGEPORT");
   corral_ep_set_waker(ep, pd);  // wakes at once if messages are already queued
+}
+
+// Throws a TypeError with a `code`, as Node's native errors are made.
+void ThrowTypeError(v8::Isolate* isolate, const char* code, const char* message) {
+  v8::Local<v8::Object> err = v8::Exception::TypeError(Str(isolate, message)).As<v8::Object>();
+  err->Set(isolate->GetCurrentContext(), Str(isolate, "code"), Str(isolate, code)).Check();
+  isolate->ThrowException(err);
 }
 
 // ---- natives exposed to lib/worker_threads ----
 
-void PortBaseConstructor(const v8::FunctionCallbackInfo<v8::Value>& args) {
-  if (!args.IsConstructCall()) return;
+// MessagePort itself: only corral makes ports (with its token), as only Node makes its own.
+void PortConstructor(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  v8::Isolate* isolate = args.GetIsolate();
+  ThreadState* st = t_state;
+  if (!args.IsConstructCall() || st == nullptr || st->port_token.IsEmpty() ||
+      !args[0]->StrictEquals(st->port_token.Get(isolate))) {
+    ThrowTypeError(isolate, "ERR_CONSTRUCT_CALL_INVALID", "Constructor cannot be called");
+    return;
+  }
   SetWrappedPointer(args.This(), 0, nullptr);
 }
 
@@ -226,28 +306,35 @@ void Setup(const v8::FunctionCallbackInfo<v8::Value>& args) {
   st->dispatch.Reset(st->isolate, args[2].As<v8::Function>());
 }
 
+// entangle(port1, port2, announce)
 void Entangle(const v8::FunctionCallbackInfo<v8::Value>& args) {
   if (!IsPortObject(args.GetIsolate(), args[0]) || !IsPortObject(args.GetIsolate(), args[1])) return;
   void* a;
   void* b;
   corral_ep_pair(&a, &b);
-  Attach(t_state, args[0].As<v8::Object>(), a);
-  Attach(t_state, args[1].As<v8::Object>(), b);
+  bool announce = !args[2]->IsFalse();
+  Attach(t_state, args[0].As<v8::Object>(), a, announce);
+  Attach(t_state, args[1].As<v8::Object>(), b, announce);
 }
 
-// post(port, value, transferList) -> false if the port is closed
+// post(port, value, transferList) -> 'lost' when the list held this port's own peer: the message
+// is dropped and the channel closes (Node warns so); otherwise undefined. A closed port still
+// serializes (to throw what Node throws) and drops the message.
 void Post(const v8::FunctionCallbackInfo<v8::Value>& args) {
   v8::Isolate* isolate = args.GetIsolate();
   PortData* pd = GetPortData(args[0]);
   void* ep = pd != nullptr ? pd->ep : nullptr;
-  Message* msg = Serialize(isolate, isolate->GetCurrentContext(), args[1], args[2], ep);
-  if (msg == nullptr) return;  // exception pending
-  if (ep == nullptr) {
-    delete msg;
-    args.GetReturnValue().Set(false);
-    return;
+  std::unique_ptr<Message> msg(Serialize(isolate, isolate->GetCurrentContext(), args[1], args[2], ep));
+  if (!msg || ep == nullptr) return;  // exception pending, or closed
+  if (msg->attached) {
+    for (void* moved : msg->attached->ports) {
+      if (corral_ep_entangled(moved, ep)) {
+        args.GetReturnValue().Set(Str(isolate, "lost"));
+        return;  // freeing the message closes the peer it carries
+      }
+    }
   }
-  args.GetReturnValue().Set(corral_ep_send(ep, msg));
+  corral_ep_send(ep, msg.release());
 }
 
 void Start(const v8::FunctionCallbackInfo<v8::Value>& args) {
@@ -267,22 +354,37 @@ void Ref(const v8::FunctionCallbackInfo<v8::Value>& args) {
   if (pd == nullptr) return;
   pd->refed = args[1]->IsTrue();
   UpdateRef(pd);
+  UpdateStrength(pd);
 }
 
+// hasRef(port) -> undefined when `port` is not an open port (Node's handle is gone), else bool.
 void HasRef(const v8::FunctionCallbackInfo<v8::Value>& args) {
   PortData* pd = GetPortData(args[0]);
-  args.GetReturnValue().Set(pd != nullptr && pd->ep != nullptr && pd->receiving && pd->refed);
+  if (pd != nullptr && pd->ep != nullptr) args.GetReturnValue().Set(pd->refed);
 }
 
-// close(port): closes both sides; the other side learns it through its own wake-up.
+// close(port): closes both sides; the other side learns it through its own wake-up. From the
+// port's own listener, what has already arrived is still delivered first (as in Node); either
+// way the port is detached for JS at once.
 void Close(const v8::FunctionCallbackInfo<v8::Value>& args) {
   PortData* pd = GetPortData(args[0]);
-  if (pd != nullptr) Destroy(pd);
+  if (pd == nullptr) return;
+  if (pd->delivering) {
+    pd->closing = true;
+    SetWrappedPointer(args[0].As<v8::Object>(), 0, nullptr);
+    return;
+  }
+  Destroy(pd);
 }
 
 void IsAttached(const v8::FunctionCallbackInfo<v8::Value>& args) {
   PortData* pd = GetPortData(args[0]);
   args.GetReturnValue().Set(pd != nullptr && pd->ep != nullptr);
+}
+
+// isPort(value): a MessagePort of corral's, open or not
+void IsPort(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  args.GetReturnValue().Set(IsPortObject(args.GetIsolate(), args[0]));
 }
 
 // receive(port) -> { message } | undefined   (receiveMessageOnPort)
@@ -346,6 +448,7 @@ void IsMarkedUntransferable(const v8::FunctionCallbackInfo<v8::Value>& args) {
 
 void Cleanup(void* arg) {
   ThreadState* st = static_cast<ThreadState*>(arg);
+  st->tearing_down = true;
   {
     v8::HandleScope scope(st->isolate);
     ClosePoolEndsOfThisThread();
@@ -420,11 +523,11 @@ napi_value ToNapi(v8::Local<v8::Value> local) {
 }
 
 void InitPorts(v8::Isolate* isolate, v8::Local<v8::Context> context, v8::Local<v8::Object> exports) {
-  v8::Local<v8::FunctionTemplate> tmpl = v8::FunctionTemplate::New(isolate, PortBaseConstructor);
+  v8::Local<v8::FunctionTemplate> tmpl = v8::FunctionTemplate::New(isolate, PortConstructor);
   tmpl->SetClassName(Str(isolate, "MessagePort"));
   tmpl->InstanceTemplate()->SetInternalFieldCount(1);
   t_state->port_template.Reset(isolate, tmpl);
-  exports->Set(context, Str(isolate, "PortBase"), tmpl->GetFunction(context).ToLocalChecked()).Check();
+  exports->Set(context, Str(isolate, "MessagePort"), tmpl->GetFunction(context).ToLocalChecked()).Check();
   SetMethod(isolate, context, exports, "setup", Setup);
   SetMethod(isolate, context, exports, "entangle", Entangle);
   SetMethod(isolate, context, exports, "post", Post);
@@ -434,6 +537,7 @@ void InitPorts(v8::Isolate* isolate, v8::Local<v8::Context> context, v8::Local<v
   SetMethod(isolate, context, exports, "hasRef", HasRef);
   SetMethod(isolate, context, exports, "close", Close);
   SetMethod(isolate, context, exports, "isAttached", IsAttached);
+  SetMethod(isolate, context, exports, "isPort", IsPort);
   SetMethod(isolate, context, exports, "receive", Receive);
   SetMethod(isolate, context, exports, "clone", Clone);
   SetMethod(isolate, context, exports, "markUntransferable", MarkUntransferable);

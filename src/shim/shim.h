@@ -50,6 +50,7 @@ struct Message {
     std::vector<std::shared_ptr<v8::BackingStore>> shared;       // SharedArrayBuffers, by id
     std::vector<std::shared_ptr<v8::BackingStore>> transferred;  // ArrayBuffers moved, by id
     std::vector<void*> ports;  // Rust endpoints moved with the message (owned until taken)
+    std::vector<v8::CompiledWasmModule> wasm_modules;  // WebAssembly.Modules, by transfer id
   };
   std::unique_ptr<Attached> attached;
   Attached& Attach() {
@@ -68,9 +69,11 @@ struct Message {
 Message* Serialize(v8::Isolate* isolate, v8::Local<v8::Context> context,
                    v8::Local<v8::Value> value, v8::Local<v8::Value> transfer,
                    void* source_endpoint);
-// Reads a message; ports in it become MessagePort objects of this thread. Does not free `msg`.
+// Reads a message; ports in it become MessagePort objects of this thread (also put in `ports`,
+// when given, in the caller's handle scope). Does not free `msg`.
 v8::MaybeLocal<v8::Value> Deserialize(v8::Isolate* isolate, v8::Local<v8::Context> context,
-                                      Message* msg);
+                                      Message* msg,
+                                      std::vector<v8::Local<v8::Object>>* ports = nullptr);
 
 // Node ports bridged by JS for the next Serialize on this thread: [original, corral port, ...].
 void SetPortAliases(v8::Isolate* isolate, v8::Local<v8::Array> pairs);
