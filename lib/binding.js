@@ -25,6 +25,14 @@ function load() {
     throw err;
   }
   const addon = require(file);
+  if (addon.NODE_MAJOR === undefined) {
+    // Exports missing: Node-API could not call into this environment while registering them,
+    // which happens only once it is being stopped (a worker or warm thread torn down while it
+    // was still booting; Node stops Node-API calls before it terminates the thread's JS).
+    const err = new Error('corral: the environment is stopping');
+    err.code = 'ERR_CORRAL_ENV_STOPPING';
+    throw err;
+  }
   if (addon.NODE_MAJOR !== major) {
     const err = new Error(`corral: ${file} was built for Node ${addon.NODE_MAJOR}, not ${process.version}`);
     err.code = 'ERR_CORRAL_NODE_VERSION';

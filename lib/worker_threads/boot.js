@@ -236,7 +236,10 @@ function bootFailed(process, control, error) {
     if (control !== null) control.postMessage({ type: 'error', error, props: cloneableProps(error, primitive) });
     else require('../binding').native.setInitFailed(String(error));  // the parent reports it
   } catch {
-    require('fs').writeSync(2, `corral: worker bootstrap failed: ${error?.stack ?? error}\n`);
+    // (An environment that is being stopped has no one left to tell.)
+    if (error?.code !== 'ERR_CORRAL_ENV_STOPPING') {
+      require('fs').writeSync(2, `corral: worker bootstrap failed: ${error?.stack ?? error}\n`);
+    }
   }
   process.exit(1);
 }
