@@ -40,3 +40,14 @@ it('preloads, conditions, vm modules and deprecation switches per worker, as nod
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+it('a throw from an exit listener, MessageEvent with global ports, no SharedArrayBuffer: as node', async () => {
+  for (const flags of [[], ['--no-harmony-sharedarraybuffer'], ['--no-harmony-atomics']]) {
+    const args = [...flags, fixture('worker-edges.js')];
+    const node = await run(args);
+    const corral = await run(['-r', register, ...args]);
+    assert.strictEqual(corral.stdout, node.stdout, flags.join(' '));
+    assert.strictEqual(corral.code, node.code);
+    assert.match(node.stdout, /uncaught thrown from exit/);
+  }
+});

@@ -91,9 +91,9 @@ function installBuiltins(names, lazy = []) {
 }
 
 // The program's global MessageChannel, MessagePort and BroadcastChannel are worker_threads',
-// as in Node (so corral's, made on first use); Node's own machinery that takes ports
-// (module.register's transferList, structuredClone's transfer) gets bridged ports of its own
-// kind for corral's (lib/worker_threads/bridge.js).
+// as in Node (so corral's, made on first use; MessageEvent accepts their ports); Node's own
+// machinery that takes ports (module.register's transferList, structuredClone's transfer) gets
+// bridged ports of its own kind for corral's (lib/worker_threads/bridge.js).
 let globalsInstalled = false;
 
 function installGlobals() {
@@ -108,6 +108,23 @@ function installGlobals() {
       configurable: true,
       get() {
         const value = require('./worker_threads')[name];
+        define(value);
+        return value;
+      },
+      set: define,
+    });
+  }
+  // MessageEvent stays Node's, taught to accept corral's ports as `source` and `ports`.
+  const nodeMessageEvent = globalThis.MessageEvent;
+  if (typeof nodeMessageEvent === 'function') {
+    const define = (value) => Object.defineProperty(globalThis, 'MessageEvent', {
+      value, writable: true, enumerable: false, configurable: true,
+    });
+    Object.defineProperty(globalThis, 'MessageEvent', {
+      enumerable: false,
+      configurable: true,
+      get() {
+        const value = require('./worker_threads/message-event').messageEventFor(nodeMessageEvent);
         define(value);
         return value;
       },

@@ -328,6 +328,10 @@ exports.main = function main(process) {
 function cacheCwd(process, counter) {
   const fs = require('fs');
   const rawCwd = () => fs.realpathSync.native('.');
+  if (counter === undefined) {
+    process.cwd = function cwd() { return rawCwd(); };
+    return;
+  }
   let cached = '';
   let seen = -1;
   process.cwd = function cwd() {
@@ -353,7 +357,7 @@ function setupWorker(process, native, payload, sharedEnv) {
   process.env = payload.env === null ? sharedEnv : makeEnv(payload.env); // null: SHARE_ENV
   if (process.env.NODE_CHANNEL_FD !== undefined) refuseIpc(process);
   state.cwdCounter = payload.cwdCounter;
-  if (payload.cwdCounter !== undefined) cacheCwd(process, new Int32Array(payload.cwdCounter));
+  cacheCwd(process, payload.cwdCounter === undefined ? undefined : new Int32Array(payload.cwdCounter));
   process.execArgv = payload.execArgv;
   const control = payload.controlPort;
   const stdin = setupStdio(process, control, payload.stdin);

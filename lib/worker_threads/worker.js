@@ -385,9 +385,12 @@ class Worker extends EventEmitter {
     this.threadId = -1;
     for (const pending of this[kRequests].values()) pending.reject(notRunning());
     this[kRequests].clear();
-    this.emit('exit', code);
-    // The handle goes away after 'exit' (async_hooks see it destroyed; hasRef() undefined).
-    this[kHandle].close();
+    try {
+      this.emit('exit', code);
+    } finally {
+      // The handle goes away after 'exit' (async_hooks see it destroyed; hasRef() undefined).
+      this[kHandle].close();
+    }
   }
 
   postMessage(...args) {
@@ -541,8 +544,18 @@ function inPollPhase(fn) {
     pollPorts.port2.on('message', () => {
       const due = pollQueue;
       pollQueue = [];
-      for (const f of due) f();
-      if (pollQueue.length === 0) pollPorts.port2.unref();
+      let i = 0;
+      try {
+        for (; i < due.length; i++) due[i]();
+      } finally {
+        // A throw (an 'exit' listener's, say) goes on to uncaughtException; the rest still run,
+        // in the next turn, and nothing is left holding the loop.
+        if (i < due.length - 1) {
+          pollQueue.unshift(...due.slice(i + 1));
+          pollPorts.port1.postMessage(null);
+        }
+        if (pollQueue.length === 0) pollPorts.port2.unref();
+      }
     });
   }
   pollQueue.push(fn);
@@ -555,6 +568,8 @@ function inPollPhase(fn) {
 let cwdCounter = null;
 function shareCwdCounter() {
   if (cwdCounter !== null) return cwdCounter.buffer;
+  // Without SharedArrayBuffer or Atomics (--no-harmony-*), workers ask the system every time.
+  if (typeof SharedArrayBuffer !== 'function' || typeof Atomics !== 'object') return undefined;
   cwdCounter = new Int32Array(new SharedArrayBuffer(4));
   const rawChdir = process.chdir;
   process.chdir = function chdir(directory) {
