@@ -42,7 +42,10 @@ it('preloads, conditions, vm modules and deprecation switches per worker, as nod
 });
 
 it('a throw from an exit listener, MessageEvent with global ports, no SharedArrayBuffer: as node', async () => {
-  for (const flags of [[], ['--no-harmony-sharedarraybuffer'], ['--no-harmony-atomics']]) {
+  // (V8 dropped the --no-harmony-* switches after Node 20.)
+  const major = Number(process.versions.node.split('.')[0]);
+  const flagSets = major < 22 ? [[], ['--no-harmony-sharedarraybuffer'], ['--no-harmony-atomics']] : [[]];
+  for (const flags of flagSets) {
     const args = [...flags, fixture('worker-edges.js')];
     const node = await run(args);
     const corral = await run(['-r', register, ...args]);

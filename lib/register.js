@@ -114,9 +114,12 @@ function installGlobals() {
       set: define,
     });
   }
-  // MessageEvent stays Node's, taught to accept corral's ports as `source` and `ports`.
-  const nodeMessageEvent = globalThis.MessageEvent;
-  if (typeof nodeMessageEvent === 'function') {
+  // MessageEvent stays Node's, taught to accept corral's ports as `source` and `ports`. Only on
+  // Node 20, where the global is an accessor: on 22+ it is a lazy data property that loads undici
+  // (5 MiB, in every thread) on any touch, redefining it included.
+  const nodeMessageEvent = Number(process.versions.node.split('.')[0]) < 22 ?
+    Object.getOwnPropertyDescriptor(globalThis, 'MessageEvent') : undefined;
+  if (nodeMessageEvent !== undefined && nodeMessageEvent.configurable) {
     const define = (value) => Object.defineProperty(globalThis, 'MessageEvent', {
       value, writable: true, enumerable: false, configurable: true,
     });
@@ -124,7 +127,8 @@ function installGlobals() {
       enumerable: false,
       configurable: true,
       get() {
-        const value = require('./worker_threads/message-event').messageEventFor(nodeMessageEvent);
+        const original = nodeMessageEvent.get ? nodeMessageEvent.get.call(globalThis) : nodeMessageEvent.value;
+        const value = require('./worker_threads/message-event').messageEventFor(original);
         define(value);
         return value;
       },

@@ -146,7 +146,15 @@ async function main() {
   const targetsBefore = fdTargets();
   const rssBefore = rssMiB();
   const running = new Set();
+  // RSS after a GC at every tenth of the run: flat, or growing with the frames sent.
+  const rssSamplesMiB = [];
+  let nextSample = targetFrames / 10;
   while (stats.frames < targetFrames) {
+    if (stats.frames >= nextSample) {
+      nextSample += targetFrames / 10;
+      global.gc?.();
+      rssSamplesMiB.push(Math.round(rssMiB()));
+    }
     while (running.size < parallel) {
       const pick = Math.random();
       const job = process.env.ONLY === 'forked' ? runForked() : process.env.ONLY === 'cluster' ? runClusterWorker() : pick < 0.6 ? runForked() : pick < 0.8 ? runClusterWorker() : runToChild();
@@ -172,6 +180,7 @@ async function main() {
       });
     })(),
     rssDeltaMiB: Math.round((rssMiB() - rssBefore) * 10) / 10,
+    rssSamplesMiB: [Math.round(rssBefore), ...rssSamplesMiB, Math.round(rssMiB())],
   };
   stopHealthy();
   console.log(JSON.stringify(summary));
