@@ -14,6 +14,12 @@ use crate::ipc::scm;
 
 const KEY: usize = std::mem::size_of::<u32>();
 
+/// Connections per write. A worker takes one write per loop turn (./lane_js.rs), so this bounds
+/// what a worker holds without having started on it: what is lost if it dies (the rest stays in
+/// the lane and goes to another worker). Node's round robin hands over one connection per
+/// acknowledged message.
+pub const PER_WRITE: usize = 4;
+
 pub struct Lane {
     /// The primary's end: hand-offs go out here, connections handed back come in.
     tx: OwnedFd,
@@ -66,11 +72,10 @@ impl Lane {
     }
 }
 
-/// Writes (key, fd) pairs on `sock`, up to the kernel's fds-per-message limit per write;
-/// returns how many pairs went.
+/// Writes (key, fd) pairs on `sock`, PER_WRITE per write; returns how many pairs went.
 pub fn send_pairs(sock: RawFd, items: &[(u32, RawFd)]) -> usize {
     let mut sent = 0;
-    for chunk in items.chunks(scm::MAX_FDS) {
+    for chunk in items.chunks(PER_WRITE.min(scm::MAX_FDS)) {
         let keys: Vec<u8> = chunk.iter().flat_map(|(k, _)| k.to_ne_bytes()).collect();
         let fds: Vec<RawFd> = chunk.iter().map(|(_, f)| *f).collect();
         let Ok(n) = scm::send_fds(sock, &keys, &fds) else { return sent };

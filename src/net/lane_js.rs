@@ -1,5 +1,6 @@
 //! The worker's end of its hand-off lane (./lane.rs), read in a libuv poll callback on the
-//! worker's JS thread: every connection waiting is read at once (many per read) and reaches
+//! worker's JS thread: one write's connections per loop turn (a few; what else waits stays in
+//! the lane, where the primary can take it back for another worker if this one dies), reaching
 //! JS in one call, as [key, fd, key, fd, ...].
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -68,7 +69,7 @@ fn on_event(id: u32, status: i32, _events: i32) {
     let open = LANES.with(|l| {
         let mut l = l.borrow_mut();
         let Some(e) = l.get_mut(&id) else { return true };
-        status >= 0 && e.pairing.read(e.fd.as_raw_fd(), &mut got, 32).unwrap_or(false)
+        status >= 0 && e.pairing.read(e.fd.as_raw_fd(), &mut got, 1).unwrap_or(false)
     });
     if !got.is_empty() {
         let flat: Vec<i32> = got.into_iter().flat_map(|(k, fd)| [k as i32, fd.into_raw_fd()]).collect();
