@@ -1,7 +1,7 @@
 //! The worker's end of its hand-off lane (./lane.rs), read in a libuv poll callback on the
-//! worker's JS thread: one write's connections per loop turn (a few; what else waits stays in
-//! the lane, where the primary can take it back for another worker if this one dies), reaching
-//! JS in one call, as [key, fd, key, fd, ...].
+//! worker's JS thread: one write's connections (one, ./lane.rs) per loop turn, reaching JS as
+//! [key, fd]; what else waits stays in the lane, where the primary can take it back for another
+//! worker if this one dies.
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd};
