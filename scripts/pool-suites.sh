@@ -395,20 +395,20 @@ echo
   cat "$results"
 } | column -t -s $'\t'
 
-# Tests that failed on corral but in no node run of the same suite, and the other way round.
-echo
+# Tests that failed on corral but in no node run of the same suite, and the other way round
+# (this invocation's runs only: WORKDIR may hold logs of earlier ones).
+labels() { awk -F'\t' -v s="$1" -v m="$2" '$1 == s && $2 ~ m { print $1 "-" $2 "-" $3 }' "$results"; }
+failed_in() { local l; for l in "$@"; do cat "$logs/$l.failed" 2>/dev/null; done | sed '/^$/d' | sort -u; }
 for suite in "${runnable[@]}"; do
-  nodef=$(cat "$logs/$suite"-node-*.failed 2>/dev/null | sort -u)
-  for f in "$logs/$suite"-corral*-*.failed; do
-    [ -f "$f" ] || continue
-    extra=$(comm -23 <(sort -u "$f") <(echo "$nodef" | sed '/^$/d'))
-    [ -n "$extra" ] && { echo "$(basename "$f" .failed): failed here, passed on node:"; echo "$extra" | sed 's/^/    /'; }
+  node_runs=$(labels "$suite" '^node$'); corral_runs=$(labels "$suite" '^corral')
+  [ -n "$node_runs" ] && [ -n "$corral_runs" ] || continue
+  for l in $corral_runs; do
+    extra=$(comm -23 <(failed_in "$l") <(failed_in $node_runs))
+    [ -n "$extra" ] && { echo "$l: failed here, passed in every node run:"; echo "$extra" | sed 's/^/    /'; }
   done
-  for f in "$logs/$suite"-node-*.failed; do
-    [ -f "$f" ] || continue
-    corralf=$(cat "$logs/$suite"-corral*-*.failed 2>/dev/null | sort -u)
-    extra=$(comm -23 <(sort -u "$f") <(echo "$corralf" | sed '/^$/d'))
-    [ -n "$extra" ] && { echo "$(basename "$f" .failed): failed on node, passed on corral:"; echo "$extra" | sed 's/^/    /'; }
+  for l in $node_runs; do
+    extra=$(comm -23 <(failed_in "$l") <(failed_in $corral_runs))
+    [ -n "$extra" ] && { echo "$l: failed on node, passed in every corral run:"; echo "$extra" | sed 's/^/    /'; }
   done
 done
 echo "logs: $logs"

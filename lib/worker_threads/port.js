@@ -75,8 +75,14 @@ function deliver(port, type, value, event, ports) {
 
 // From the native side: a message (with the ports it carried, if any), a deserialization error,
 // or 'close', which every listener gets as an Event, as from Node's ports.
+// Open ports with 'close' listeners: held here so that they live to say it (the native side
+// holds a port only while it receives or is ref'd; one that only waits for its peer's close
+// could otherwise be collected first, and the listener never called).
+const awaitingClose = new Set();
+
 function dispatch(type, value, ports) {
   if (type === 'close') {
+    awaitingClose.delete(this);
     const event = setTarget(new Event('close'), this);
     deliver(this, type, event, event);
     return;
@@ -88,6 +94,7 @@ function addEntry(port, type, fn, nodeStyle, once) {
   const entries = listenersOf(port, type, true);
   if (entries.some((entry) => entry.fn === fn)) return;
   entries.push({ fn, nodeStyle, once, removed: false });
+  if (type === 'close' && native.isAttached(port)) awaitingClose.add(port);
   // The first 'message' listener refs and starts the port, as in Node.
   if (type === 'message' && entries.length === 1) {
     native.ref(port, true);
@@ -101,6 +108,7 @@ function removeEntry(port, type, entry) {
   if (i < 0) return;
   entries.splice(i, 1);
   entry.removed = true;
+  if (type === 'close' && entries.length === 0) awaitingClose.delete(port);
   // Removing the last 'message' listener stops delivery (messages stay queued) and unrefs the
   // port, as in Node.
   if (type === 'message' && entries.length === 0) {
