@@ -45,7 +45,7 @@ describe('warm threads', () => {
       const second = new Worker('1', { eval: true }); // takes the warm thread `first` started
       const [a, b] = await Promise.all([once(first, 'exit'), second.terminate()]);
       assert.strictEqual(a, 0);
-      assert.strictEqual(b, 1);
+      assert.strictEqual(b, 0); // stopped before it began, as a Node Worker without its environment yet
     }
   });
 });

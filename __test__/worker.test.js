@@ -145,9 +145,12 @@ describe('Worker lifecycle', () => {
     assert.strictEqual(await w.terminate(), undefined);
   });
 
-  it('terminate() right after construction still ends the worker', async () => {
+  it('terminate() right after construction still ends the worker, with 0 as Node (it had not begun)', async () => {
     const w = evalWorker('setInterval(() => {}, 1000)');
-    assert.strictEqual(await w.terminate(), 1);
+    assert.strictEqual(await w.terminate(), 0);
+    const online = evalWorker('setInterval(() => {}, 1000)');
+    await once(online, 'online');
+    assert.strictEqual(await online.terminate(), 1);
   });
 
   it('messages posted before exit are delivered before the exit event', async () => {

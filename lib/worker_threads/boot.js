@@ -299,7 +299,7 @@ exports.preload = function preload(process, internalRequire) {
     const inputType = internalRequire('internal/options').getOptionValue('--input-type');
     const entry = payload.entry.kind === 'classic' && inputType === 'module' ?
       { kind: 'module', source: `data:text/javascript,${encodeURIComponent(payload.entry.source)}` } : payload.entry;
-    booted = { control, entry };
+    booted = { control, entry, native };
   } catch (error) {
     // The worker ends; the program's preloads must not run meanwhile.
     try {
@@ -317,6 +317,7 @@ exports.main = function main(process) {
   // As Node's workers: the script runs once the event loop has started (from the loop, where
   // Node runs it from its LOAD_SCRIPT message), so its event-loop utilization counts from there.
   setImmediate(() => {
+    booted.native.markBegun();
     booted.control.postMessage({ type: 'online' });
     runEntry(process, booted.entry);
   });

@@ -285,9 +285,10 @@ int32_t corral_env_run(const CorralWorkerSpec* spec, uint64_t thread_id, void* s
         SetEnv(cell, env);
         RunEnvironment(env, spec->bootstrap, cell, &exit_code);
         SetEnv(cell, nullptr);
-        // terminate() or a stop before start: Node reports exit code 1.
+        // terminate(): Node reports exit code 1, or 0 when its Worker had no environment yet
+        // (here: the worker had not begun, see markBegun).
         int32_t expected = INT32_MIN;
-        exit_code.compare_exchange_strong(expected, 1);
+        exit_code.compare_exchange_strong(expected, corral_thread_begun() ? 1 : 0);
         // The current id: a warm thread took its worker's when it was claimed.
         corral_thread_set_exit_code(corral_current_thread_id(), exit_code.load());
         isolate->CancelTerminateExecution();

@@ -203,6 +203,8 @@ void corral_thread_stop_join(uint64_t parent_id, bool all);
 void* corral_thread_take_payload();
 // The threadId of the worker on this thread (0 on the main thread).
 uint64_t corral_current_thread_id();
+void corral_thread_mark_begun();
+bool corral_thread_begun();
 // Starts warm threads (spec's payload ignored) until `count` wait to be claimed.
 void corral_thread_keep_warm(const CorralWorkerSpec* spec, size_t count);
 // Hands payload to a warm thread: its new threadId, or 0 (payload not taken) if none waits.

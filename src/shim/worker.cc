@@ -173,6 +173,9 @@ void TakePayload(const v8::FunctionCallbackInfo<v8::Value>& args) {
   }
 }
 
+// markBegun(): the worker is about to say 'online' (its exit code when stopped is 1 from now).
+void MarkBegun(const v8::FunctionCallbackInfo<v8::Value>&) { corral_thread_mark_begun(); }
+
 // Whether resourceLimits' young generation and code range reach V8 (see isolate.cc).
 void HeapLimitsApplied(const v8::FunctionCallbackInfo<v8::Value>& args) {
   args.GetReturnValue().Set(CanApplyHeapLimits());
@@ -195,6 +198,7 @@ void InitWorkerNatives(v8::Isolate* isolate, v8::Local<v8::Context> context,
   SetMethod(isolate, context, exports, "stopWorker", StopWorker);
   SetMethod(isolate, context, exports, "exitCode", ExitCode);
   SetMethod(isolate, context, exports, "takePayload", TakePayload);
+  SetMethod(isolate, context, exports, "markBegun", MarkBegun);
   SetMethod(isolate, context, exports, "keepWarm", KeepWarm);
   SetMethod(isolate, context, exports, "currentThreadId", CurrentThreadIdNative);
   SetMethod(isolate, context, exports, "outOfMemory", OutOfMemory);

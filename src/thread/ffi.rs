@@ -66,6 +66,16 @@ pub extern "C" fn corral_thread_take_payload() -> *mut c_void {
 
 /// The threadId of the worker on this thread (0: the main thread).
 #[no_mangle]
+pub extern "C" fn corral_thread_mark_begun() {
+    registry::mark_begun();
+}
+
+#[no_mangle]
+pub extern "C" fn corral_thread_begun() -> bool {
+    registry::begun()
+}
+
+#[no_mangle]
 pub extern "C" fn corral_current_thread_id() -> u64 {
     registry::current_thread_id()
 }

@@ -12,9 +12,21 @@ const DEFAULT_STACK_MB: f64 = 4.0;
 
 thread_local! {
     static CURRENT_ID: Cell<u64> = const { Cell::new(0) };
+    /// The worker on this thread has begun (its boot is about to say 'online'), as far as its
+    /// exit code goes: stopped before, it ends with 0, as a Node Worker stopped before its
+    /// environment exists (a warm thread's environment exists long before its worker does).
+    static BEGUN: Cell<bool> = const { Cell::new(false) };
 }
 
 /// The threadId of the worker running on this thread (0 on the main thread).
+pub fn mark_begun() {
+    BEGUN.with(|b| b.set(true));
+}
+
+pub fn begun() -> bool {
+    BEGUN.with(Cell::get)
+}
+
 pub fn current_thread_id() -> u64 {
     CURRENT_ID.with(Cell::get)
 }
@@ -222,8 +234,15 @@ pub fn loop_times(id: u64) -> Option<(u64, u64)> {
     unsafe { crate::shim::stop_cell_loop_times(entry.stop.0) }
 }
 
+/// A warm thread stopped before it took its payload still goes by its warm id: its worker's.
+fn resolve(reg: &Registry, id: u64) -> u64 {
+    reg.renamed.get(&id).copied().unwrap_or(id)
+}
+
 pub fn set_exit_code(id: u64, code: i32) {
-    registry().exit_codes.insert(id, code);
+    let mut reg = registry();
+    let id = resolve(&reg, id);
+    reg.exit_codes.insert(id, code);
 }
 
 /// Environments freed since their owner last looked: the owner reports a worker's 'exit' only
@@ -234,6 +253,7 @@ fn freed() -> &'static (Mutex<std::collections::HashSet<u64>>, Condvar) {
 }
 
 pub fn set_env_freed(id: u64) {
+    let id = resolve(&registry(), id);
     let (set, cond) = freed();
     set.lock().unwrap_or_else(|e| e.into_inner()).insert(id);
     cond.notify_all();
