@@ -148,12 +148,14 @@ async function main() {
   const running = new Set();
   // RSS after a GC at every tenth of the run: flat, or growing with the frames sent.
   const rssSamplesMiB = [];
+  const heapSamplesMiB = [];
   let nextSample = targetFrames / 10;
   while (stats.frames < targetFrames) {
     if (stats.frames >= nextSample) {
       nextSample += targetFrames / 10;
       global.gc?.();
       rssSamplesMiB.push(Math.round(rssMiB()));
+      heapSamplesMiB.push(Math.round(process.memoryUsage().heapUsed / 1048576));
     }
     while (running.size < parallel) {
       const pick = Math.random();
@@ -181,6 +183,7 @@ async function main() {
     })(),
     rssDeltaMiB: Math.round((rssMiB() - rssBefore) * 10) / 10,
     rssSamplesMiB: [Math.round(rssBefore), ...rssSamplesMiB, Math.round(rssMiB())],
+    heapUsedSamplesMiB: heapSamplesMiB,
   };
   stopHealthy();
   console.log(JSON.stringify(summary));

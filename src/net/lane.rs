@@ -146,15 +146,17 @@ mod tests {
     }
 
     #[test]
-    fn pairs_arrive_in_order_many_per_write() {
+    fn pairs_arrive_in_order_one_per_write() {
+        // (A lane holds a few hundred single-connection writes; what does not fit is parked by
+        // the accept thread, see accept.rs.)
         let (lane, worker) = Lane::new().unwrap();
-        let conns: Vec<_> = (0..300).map(|_| conn()).collect();
+        let conns: Vec<_> = (0..100).map(|_| conn()).collect();
         let items: Vec<(u32, RawFd)> = conns.iter().enumerate().map(|(i, c)| (i as u32, c.0.as_raw_fd())).collect();
-        assert_eq!(lane.send(&items), 300);
-        assert_eq!(lane.queued(), 300);
+        assert_eq!(lane.send(&items), 100);
+        assert_eq!(lane.queued(), 100);
         let mut out = Vec::new();
         let mut pairing = Pairing::default();
-        while out.len() < 300 {
+        while out.len() < 100 {
             assert!(pairing.read(worker.as_raw_fd(), &mut out, 16).unwrap());
         }
         assert_eq!(lane.queued(), 0);
