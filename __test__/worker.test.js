@@ -187,17 +187,22 @@ describe('Worker lifecycle', () => {
   });
 
   it("a node:worker_threads Worker that loads corral does not stop the main thread's workers", async () => {
+    // Every listener is on before anything can arrive: node's Worker may emit its last
+    // 'message' and 'exit' in one turn, and "done" may come while we wait for the other.
     const mine = evalWorker('setTimeout(() => require("worker_threads").parentPort.postMessage("done"), 300)');
-    const exit = new Promise((resolve) => mine.once('exit', resolve));
+    const mineMessage = once(mine, 'message');
+    const mineExit = once(mine, 'exit');
     const NodeWorker = process.getBuiltinModule('worker_threads').Worker;
     const foreign = new NodeWorker(`
       const { Worker } = require(${JSON.stringify(path.join(__dirname, '..', 'worker_threads.js'))});
       new Worker('require("worker_threads").parentPort.postMessage(2)', { eval: true })
         .on('message', (m) => require('worker_threads').parentPort.postMessage(m));`, { eval: true });
-    assert.strictEqual(await once(foreign, 'message'), 2);
-    await once(foreign, 'exit');
-    assert.strictEqual(await once(mine, 'message'), 'done');
-    assert.strictEqual(await exit, 0);
+    const foreignMessage = once(foreign, 'message');
+    const foreignExit = once(foreign, 'exit');
+    assert.strictEqual(await foreignMessage, 2);
+    await foreignExit;
+    assert.strictEqual(await mineMessage, 'done');
+    assert.strictEqual(await mineExit, 0);
   });
 
   it('workers can start workers', async () => {

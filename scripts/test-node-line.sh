@@ -10,5 +10,5 @@ for major in "${@:-24}"; do
   bin="$("$root/scripts/node-line.sh" "$major")"
   echo "corral: testing with $(PATH="$bin:$PATH" node --version)"
   PATH="$bin:$PATH" node scripts/build.js
-  PATH="$bin:$PATH" node --test --test-concurrency=1 __test__/*.test.js
+  PATH="$bin:$PATH" scripts/test-js.sh
 done
