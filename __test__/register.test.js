@@ -50,6 +50,21 @@ describe('corral/register', () => {
     }
   });
 
+  it("child_process.fork is a data property until used, as node's (jest's automock skips accessors)", async () => {
+    // What jest-mock's getMetadata reads: own data properties only.
+    const script = `
+      const cp = require('child_process');
+      const d = Object.getOwnPropertyDescriptor(cp, 'fork');
+      const before = [typeof d.value, 'get' in d, d.writable, d.enumerable, cp.fork.name, cp.fork.length];
+      const child = cp.fork(${JSON.stringify(fixture('exit-code.js'))}, ['3']);
+      child.on('exit', (code) => console.log(JSON.stringify({ before, code,
+        corral: cp.fork === require(${JSON.stringify(path.join(root, 'child_process.js'))}).fork })));`;
+    const node = await run(['-e', script]);
+    const corral = await run(['-r', register, '-e', script]);
+    assert.strictEqual(node.stdout, '{"before":["function",false,true,true,"fork",1],"code":3,"corral":false}\n', node.stderr);
+    assert.strictEqual(corral.stdout, node.stdout.replace('"corral":false', '"corral":true'), corral.stderr);
+  });
+
   it('costs nothing until used: nothing of corral in require.cache, no addon, no listeners, as plain node', async () => {
     const probe = `console.log(JSON.stringify({
       cache: Object.keys(require.cache).length,

@@ -6,6 +6,8 @@ function get(name) {
 
 // The register's lazy accessors (lib/register.js) carry the built-in's own descriptor here.
 const kLazy = Symbol.for('corral.register.lazy');
+// ... and the function that makes the built-in corral's (both also on its call-through stand-ins).
+const kInstall = Symbol.for('corral.register.install');
 
 // The built-in's own values, as Node made them, without setting off the register's lazy
 // accessors (corral's modules read them while they load).
@@ -14,7 +16,7 @@ function pristine(name) {
   const values = {};
   for (const key of Object.keys(builtin)) {
     const descriptor = Object.getOwnPropertyDescriptor(builtin, key);
-    const saved = descriptor.get?.[kLazy];
+    const saved = (descriptor.get ?? descriptor.value)?.[kLazy];
     if (saved === null) continue;  // a key corral added
     const own = saved ?? descriptor;
     values[key] = own.get ? own.get.call(builtin) : own.value;
@@ -28,8 +30,10 @@ function pristine(name) {
 function loaded(name) {
   const builtin = get(name);
   for (const key of Object.keys(builtin)) {
-    if (Object.getOwnPropertyDescriptor(builtin, key).get?.[kLazy] !== undefined) {
-      void builtin[key];
+    const descriptor = Object.getOwnPropertyDescriptor(builtin, key);
+    const install = (descriptor.get ?? descriptor.value)?.[kInstall];
+    if (typeof install === 'function') {
+      install();
       return;
     }
   }

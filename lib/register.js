@@ -39,6 +39,21 @@ const replacedKeys = {
   child_process: () => ['fork'],
 };
 
+// Functions only ever called (never compared or constructed) wait as stand-ins: data
+// properties, as Node has them, so tools that read a module's data properties only (jest's
+// automock skips accessors: `jest.mock('child_process')` would have no `fork`) see them.
+const callThrough = { child_process: ['fork'] };
+const kInstall = Symbol.for('corral.register.install');
+
+function defineStandIn(builtin, key, descriptor, install, corrals) {
+  const original = descriptor.value;
+  const standIn = { [key](...args) { install(); return corrals().apply(this, args); } }[key];
+  Object.defineProperty(standIn, 'length', { value: original.length });
+  standIn[kLazy] = descriptor;
+  standIn[kInstall] = install;
+  Object.defineProperty(builtin, key, { ...descriptor, value: standIn });
+}
+
 // Makes `name` corral's on first use: its replaced keys become accessors that load corral's
 // module, put the built-in's own properties back and sync. A program (or worker) that never
 // touches a module pays neither its load time nor its memory: on the main thread nothing of
@@ -58,7 +73,11 @@ function installLazily(name) {
     if (installed) return;
     installed = true;
     pending.delete(name);
+    // A stand-in the program has replaced (a wrapper around it, say) keeps the program's value.
+    const programs = new Map();
     for (const [key, descriptor] of own) {
+      const now = Object.getOwnPropertyDescriptor(builtin, key);
+      if (now && 'value' in now && !(now.value?.[kInstall] === install)) programs.set(key, now.value);
       if (descriptor) Object.defineProperty(builtin, key, descriptor);
       else delete builtin[key];
     }
@@ -67,11 +86,17 @@ function installLazily(name) {
     // fails V8's check). A facade of this built-in made later reads corral's values; one being
     // made now is what is reading, and reads the rest after this.
     syncBuiltins([name], false);
+    for (const [key, value] of programs) builtin[key] = value;
   };
   for (const key of keys) {
+    if (callThrough[name]?.includes(key) && typeof own.get(key)?.value === 'function') {
+      defineStandIn(builtin, key, own.get(key), install, () => replacements[name]()[key]);
+      continue;
+    }
     const get = () => { install(); return builtin[key]; };
     // What the built-in had there, for corral's own modules (builtins.pristine).
     get[kLazy] = own.get(key) ?? null;
+    get[kInstall] = install;
     Object.defineProperty(builtin, key, {
       configurable: true,
       enumerable: true,
