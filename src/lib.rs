@@ -2,6 +2,7 @@
 //! that Rust owns. This crate is the native addon; lib/ holds the JS facades.
 #![allow(clippy::missing_safety_doc)]
 
+pub mod control;
 pub mod ipc;
 pub mod net;
 pub mod pool;

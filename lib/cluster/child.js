@@ -47,6 +47,7 @@ function setup(cluster) {
 
     function onmessage(message) {
       if (message.act === 'disconnect') _disconnect.call(worker, true);
+      else if (typeof message.act === 'string' && message.act.startsWith('corral:')) require('./supervised').handle(message, owners, send);
     }
   };
 

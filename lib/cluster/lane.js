@@ -40,9 +40,12 @@ function onNative(kind, list) {
   }
 }
 
+let taken = 0; // connections this worker has taken, for the supervisor's status
+
 function take(rrKey, fd) {
   const r = route(rrKey, fd);
-  if (r === WAIT) waiting.push(rrKey, fd);
+  if (r === TAKEN) taken++;
+  else if (r === WAIT) waiting.push(rrKey, fd);
   else if (r === GIVE_BACK) binding.laneReturn(id, rrKey, fd); // closes fd if it cannot go
 }
 
@@ -86,4 +89,4 @@ function connectionHandle(fd, pipe) {
   return null;
 }
 
-module.exports = { open, known, settled, connectionHandle, TAKEN, WAIT, GIVE_BACK };
+module.exports = { open, known, settled, connectionHandle, takenCount: () => taken, TAKEN, WAIT, GIVE_BACK };
