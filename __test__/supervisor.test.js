@@ -25,9 +25,14 @@ function freePort() {
   });
 }
 
+// Every primary a test starts; whatever a failed test leaves running is killed at the end (its
+// workers die with it: corral's cluster workers have PR_SET_PDEATHSIG).
+const started = [];
+
 // `corral start ...` in the background; resolves once it says its workers listen.
 function startApp(args, extraEnv = {}) {
   const child = spawn(process.execPath, [cli, 'start', ...args], { env: { ...process.env, ...env, ...extraEnv } });
+  started.push(child);
   child.out = '';
   child.err = '';
   child.stdout.on('data', (d) => { child.out += d; });
@@ -72,7 +77,10 @@ function load(port, { concurrency = 8, keepAlive }) {
 
 const alive = (pid) => { try { process.kill(pid, 0); return true; } catch { return false; } };
 
-after(() => fs.rmSync(socketDir, { recursive: true, force: true }));
+after(() => {
+  for (const child of started) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  fs.rmSync(socketDir, { recursive: true, force: true });
+});
 
 describe('restart policy', () => {
   it('backs off exponentially, resets after a stable run, and calls a crash loop', () => {
@@ -211,6 +219,31 @@ describe('corral command', () => {
     await taken.ready;
     taken.kill('SIGTERM');
     assert.strictEqual((await taken.exited).code, 0);
+  });
+});
+
+describe('corral/supervisor in code', () => {
+  it('runs the same supervision: events, restart options, --max-memory replacement, status, stop', async () => {
+    const { Supervisor } = require('../supervisor');
+    const port = await freePort();
+    const sup = new Supervisor({
+      script: app, instances: 1, name: 'inproc', control: false, silent: true, maxMemoryMB: 1,
+      env: { PORT: String(port) }, restart: { minDelayMs: 10 },
+    });
+    const events = [];
+    sup.on('worker-listening', (slot, worker) => events.push(['listening', slot.index, worker.id]));
+    sup.on('max-memory', (slot, rss) => events.push(['max-memory', slot.index, rss > 1048576]));
+    await sup.start();
+    // Every worker is over 1 MiB: the sampler (once a second) replaces it gracefully.
+    while (!events.some((e) => e[0] === 'listening' && e[2] === 2)) await new Promise((r) => setTimeout(r, 50));
+    assert.deepStrictEqual(events.slice(0, 3), [['listening', 0, 1], ['max-memory', 0, true], ['listening', 0, 2]]);
+    assert.strictEqual((await get(port)).ok, true);
+    const status = await sup.status();
+    assert.strictEqual(status.workers[0].restarts >= 1, true);
+    await sup.stop();
+    assert.strictEqual(sup.state, 'stopped');
+    assert.deepStrictEqual(Object.keys(require('../cluster').workers), []);
+    assert.throws(() => new Supervisor({ script: app, instances: 0 }), { code: 'ERR_INVALID_ARG_VALUE' });
   });
 });
 
