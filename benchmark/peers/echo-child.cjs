@@ -1,0 +1,3 @@
+// A forked child that echoes each IPC message.
+process.on('message', (m) => process.send(m));
+process.send('ready');
