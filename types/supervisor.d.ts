@@ -30,7 +30,7 @@ export interface SupervisorOptions {
   /** How long a new worker may take to listen. Default 10000. */
   readyTimeoutMs?: number;
   restart?: RestartOptions;
-  /** Pipe worker stdout/stderr (emitted as 'worker-output') instead of sharing the primary's. */
+  /** Pipe worker stdout/stderr (emitted as 'worker-output'; dropped when nobody listens) instead of sharing the primary's. */
   silent?: boolean;
   /** Serve the control socket (`corral status|reload|stop NAME`). Default true. */
   control?: boolean;

@@ -123,7 +123,11 @@ class Supervisor extends EventEmitter {
     slot.worker = worker;
     slot.state = 'starting';
     slot.startedAt = Date.now();
-    if (this.silent) this.emit('worker-output', slot, worker);
+    if (this.silent) {
+      // Piped output nobody reads would fill its pipe and stall the worker: dropped then.
+      if (this.listenerCount('worker-output') > 0) this.emit('worker-output', slot, worker);
+      else for (const stream of [worker.process.stdout, worker.process.stderr]) stream?.resume();
+    }
     worker.on('exit', (code, signal) => this.#onExit(slot, worker, code, signal));
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => { cleanup(); reject(new Error(`worker ${worker.id} did not listen within ${this.readyTimeoutMs} ms`)); }, this.readyTimeoutMs);
