@@ -124,9 +124,12 @@ describe('Worker lifecycle', () => {
     for (const [option, closed] of [[undefined, true], [true, true], [false, false]]) {
       const w = new Worker(code, { eval: true, trackUnmanagedFds: option });
       const [fd] = await Promise.all([once(w, 'message'), once(w, 'exit')]);
+      // Open = still this file (a closed number may already be reused by something else).
+      const file = require('fs').statSync(__filename);
       let open = true;
       try {
-        require('fs').fstatSync(fd);
+        const st = require('fs').fstatSync(fd);
+        open = st.ino === file.ino && st.dev === file.dev;
       } catch {
         open = false;
       }
