@@ -149,6 +149,8 @@ async function main() {
   // RSS after a GC at every tenth of the run: flat, or growing with the frames sent.
   const rssSamplesMiB = [];
   const heapSamplesMiB = [];
+  // ... and what lives outside the JS heap but is V8's to count (ArrayBuffers, external strings).
+  const externalSamplesMiB = [];
   let nextSample = targetFrames / 10;
   while (stats.frames < targetFrames) {
     if (stats.frames >= nextSample) {
@@ -156,6 +158,7 @@ async function main() {
       global.gc?.();
       rssSamplesMiB.push(Math.round(rssMiB()));
       heapSamplesMiB.push(Math.round(process.memoryUsage().heapUsed / 1048576));
+      externalSamplesMiB.push(Math.round(process.memoryUsage().external / 1048576 * 10) / 10);
     }
     while (running.size < parallel) {
       const pick = Math.random();
@@ -184,6 +187,7 @@ async function main() {
     rssDeltaMiB: Math.round((rssMiB() - rssBefore) * 10) / 10,
     rssSamplesMiB: [Math.round(rssBefore), ...rssSamplesMiB, Math.round(rssMiB())],
     heapUsedSamplesMiB: heapSamplesMiB,
+    externalSamplesMiB,
   };
   stopHealthy();
   console.log(JSON.stringify(summary));
