@@ -78,9 +78,21 @@ if (state.isMainThread) {
 
 const warmSpec = { argv: [process.execPath], execArgv: process.execArgv, bootstrap, limits: [0, 0, 0, 0], name: '' };
 
+// A warm thread's inspector handle is made before its worker exists, so a debugger would see
+// it under a placeholder id and no name: while an inspector is in use (an --inspect flag, or
+// the main thread has loaded `inspector`), workers start cold, named as Node names them.
+const inspectFlag = (() => {
+  const flags = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)];
+  return flags.some((flag) => /^--inspect(-brk|-wait)?(=|$)/.test(flag));
+})();
+function inspectorInUse() {
+  return inspectFlag || process.moduleLoadList.includes('NativeModule inspector') ||
+    process.moduleLoadList.includes('NativeModule inspector/promises');
+}
+
 function canUseWarm(options, requestedLimits) {
   return warmThreads > 0 && state.isMainThread && options.execArgv === undefined && options.trackUnmanagedFds !== false &&
-    Object.keys(requestedLimits).length === 0;
+    Object.keys(requestedLimits).length === 0 && !inspectorInUse();
 }
 
 function workerPathError(filename) {
@@ -294,6 +306,8 @@ class Worker extends EventEmitter {
       limits: limitKeys.map((k) => requestedLimits[k] ?? 0),
       trackUnmanagedFds: options.trackUnmanagedFds !== false,
       name: payload.name,
+      // What the parent's inspector shows for the worker (NodeWorker.attachedToWorker), as Node.
+      url: entry.kind === 'file' ? pathToFileURL(entry.source).href : entry.kind === 'module' ? entry.source : '',
       warm,
     }, payload, [control.port2, pub.port2, ...transferList]);
     if (warm) native.keepWarm(warmSpec, warmThreads);

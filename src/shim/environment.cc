@@ -2,6 +2,8 @@
 // shared/design/ARCHITECTURE.md section 1 for the verified sequence and its traps).
 #include "shim.h"
 
+#include <dlfcn.h>
+
 #include <atomic>
 #include <climits>
 #include <mutex>
@@ -168,6 +170,27 @@ void RunEnvironment(node::Environment* env, const char* bootstrap, StopCell* cel
 namespace corral {
 void SetUseSnapshot(bool use) { g_use_snapshot.store(use); }
 
+// node::Environment::WaitForInspectorFrontendByOptions(): tells the parent's inspector the
+// worker has started and, if a debugger asked for it (NodeWorker.enable's
+// waitForDebuggerOnStart), waits for it. Not in node.h, but exported by every Node line corral
+// supports; without it the worker's own inspector still works, but a debugger attached to the
+// parent does not see it.
+void WaitForInspectorFrontend(node::Environment* env) {
+  using WaitFn = void (*)(node::Environment*);
+  static const WaitFn wait = reinterpret_cast<WaitFn>(
+      dlsym(RTLD_DEFAULT, "_ZN4node11Environment33WaitForInspectorFrontendByOptionsEv"));
+  if (wait != nullptr) wait(env);
+}
+
+// A warm thread is not a worker until claimed: announced then, a debugger never sees idle ones.
+thread_local node::Environment* g_pending_announce = nullptr;
+void SetPendingInspectorAnnounce(node::Environment* env) { g_pending_announce = env; }
+void AnnouncePendingInspector() {
+  node::Environment* env = g_pending_announce;
+  g_pending_announce = nullptr;
+  if (env != nullptr) WaitForInspectorFrontend(env);
+}
+
 // Called on the main thread when the addon first loads: the platform is shared by all isolates.
 void CapturePlatform(v8::Isolate* isolate, v8::Local<v8::Context> context) {
   if (g_platform != nullptr) return;
@@ -191,6 +214,7 @@ extern "C" {
 
 void* corral_stop_cell_new() { return new StopCell(); }
 void corral_stop_cell_free(void* cell) { delete static_cast<StopCell*>(cell); }
+void corral_inspector_handle_free(void* handle) { delete static_cast<node::InspectorParentHandle*>(handle); }
 bool corral_stop_cell_loop_times(void* raw, uint64_t* idle_ns, uint64_t* start_ns) {
   auto* cell = static_cast<StopCell*>(raw);
   std::lock_guard<std::mutex> lock(cell->mutex);
@@ -210,6 +234,10 @@ void corral_stop_cell_stop(void* raw) {
 int32_t corral_env_run(const CorralWorkerSpec* spec, uint64_t thread_id, void* stop_raw) {
   (void)thread_id;  // the id is read when needed: a warm thread changes it when claimed
   auto* cell = static_cast<StopCell*>(stop_raw);
+  // Taken first, so every return below frees it (a handle never given to an environment tells
+  // the parent's inspector the worker is gone).
+  std::unique_ptr<node::InspectorParentHandle> inspector(
+      static_cast<node::InspectorParentHandle*>(spec->inspector));
   if (g_platform == nullptr) return 1;
 
   uv_loop_t loop;
@@ -257,8 +285,15 @@ int32_t corral_env_run(const CorralWorkerSpec* spec, uint64_t thread_id, void* s
       v8::HandleScope handle_scope(isolate);
       std::vector<std::string> args(spec->argv, spec->argv + spec->argc);
       std::vector<std::string> exec_args(spec->exec_argv, spec->exec_argv + spec->exec_argc);
-      uint64_t env_flags = node::EnvironmentFlags::kNoCreateInspector |
-                           node::EnvironmentFlags::kNoStartDebugSignalHandler;
+      // Without a parent handle an inspector would set itself up as the main thread's (and
+      // abort: its start-up state is process-wide).
+      // With one, the wait for a debugger (and the report to the parent's inspector) is
+      // done below, as Node's Worker does: Node skips it in the environment's own set-up when
+      // the process was started with --inspect (the worker is not listening itself).
+      uint64_t env_flags = node::EnvironmentFlags::kNoStartDebugSignalHandler;
+      env_flags |= inspector ? node::EnvironmentFlags::kNoWaitForInspectorFrontend
+                             : node::EnvironmentFlags::kNoCreateInspector;
+      bool has_inspector = static_cast<bool>(inspector);
       if (spec->flags & kWorkerTrackUnmanagedFds) env_flags |= node::EnvironmentFlags::kTrackUnmanagedFds;
       auto flags = static_cast<node::EnvironmentFlags::Flags>(env_flags);
       // An empty context makes Node deserialize its bootstrapped main context from the built-in
@@ -272,9 +307,13 @@ int32_t corral_env_run(const CorralWorkerSpec* spec, uint64_t thread_id, void* s
         context = node::NewContext(isolate);
         if (!context.IsEmpty()) context_scope.emplace(context);
       }
+      node::ThreadId node_thread_id;  // default: Node allocates one
+      if (spec->thread_id != 0) node_thread_id.id = spec->thread_id;
       node::Environment* env =
-          context.IsEmpty() && !snapshot ? nullptr
-                                         : node::CreateEnvironment(isolate_data, context, args, exec_args, flags);
+          context.IsEmpty() && !snapshot
+              ? nullptr
+              : node::CreateEnvironment(isolate_data, context, args, exec_args, flags, node_thread_id,
+                                        std::move(inspector));
       if (env != nullptr) {
         // process.exit(n) in a worker ends only that worker, with code n.
         node::SetProcessExitHandler(env, [&exit_code](node::Environment* env, int code) {
@@ -282,9 +321,15 @@ int32_t corral_env_run(const CorralWorkerSpec* spec, uint64_t thread_id, void* s
           exit_code.compare_exchange_strong(expected, code);
           node::Stop(env);
         });
+        if (has_inspector && (spec->flags & kWorkerWarm)) {
+          corral::SetPendingInspectorAnnounce(env);
+        } else if (has_inspector) {
+          corral::WaitForInspectorFrontend(env);
+        }
         SetEnv(cell, env);
         RunEnvironment(env, spec->bootstrap, cell, &exit_code);
         SetEnv(cell, nullptr);
+        corral::SetPendingInspectorAnnounce(nullptr);
         // terminate(): Node reports exit code 1, or 0 when its Worker had no environment yet
         // (here: the worker had not begun, see markBegun).
         int32_t expected = INT32_MIN;

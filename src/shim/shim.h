@@ -17,6 +17,12 @@
 #include <vector>
 
 namespace corral {
+// The worker has started, for the parent's inspector (and a debugger that asked to be waited
+// for): right after its environment is made, or, on a warm thread, once a Worker claims it.
+void WaitForInspectorFrontend(node::Environment* env);
+// A warm thread's environment waiting to be announced when claimed (environment.cc).
+void SetPendingInspectorAnnounce(node::Environment* env);
+void AnnouncePendingInspector();
 
 // The native pointer in internal field `index` of a wrapper object. V8 14 (Node 26) tags
 // embedder pointers by type; corral uses the default tag on every line.
@@ -188,8 +194,18 @@ struct CorralWorkerSpec {
   double limits[4];        // maxYoungGenerationSizeMb, maxOldGenerationSizeMb, codeRangeSizeMb, stackSizeMb
   const char* name;
   uint32_t flags;          // kWorkerTrackUnmanagedFds, ...
+  // With an inspector: the worker's threadId, reserved by corral_thread_reserve_id, and its
+  // node::InspectorParentHandle* (owned by the spec: corral_env_run takes it, or
+  // corral_inspector_handle_free if the thread never starts). 0 / null: no inspector.
+  uint64_t thread_id;
+  void* inspector;
 };
 constexpr uint32_t kWorkerTrackUnmanagedFds = 1;  // src/shim/mod.rs WORKER_TRACK_UNMANAGED_FDS
+constexpr uint32_t kWorkerWarm = 2;  // a warm thread: its worker does not exist yet
+// Reserves the threadId of a worker that is about to be spawned with it (spec->thread_id).
+uint64_t corral_thread_reserve_id();
+// Frees an InspectorParentHandle that no environment took (its thread did not start).
+void corral_inspector_handle_free(void* handle);
 // Starts a worker thread; returns its threadId (0 on failure, with payload freed).
 uint64_t corral_thread_spawn(const CorralWorkerSpec* spec, uint64_t parent_id);
 // Asks a worker to stop (thread-safe; no-op once it has ended).
@@ -206,7 +222,8 @@ uint64_t corral_current_thread_id();
 void corral_thread_mark_begun();
 bool corral_thread_begun();
 // Starts warm threads (spec's payload ignored) until `count` wait to be claimed.
-void corral_thread_keep_warm(const CorralWorkerSpec* spec, size_t count);
+size_t corral_thread_warm_missing(size_t count);
+uint64_t corral_thread_reserve_warm_id();
 // Hands payload to a warm thread: its new threadId, or 0 (payload not taken) if none waits.
 uint64_t corral_thread_claim_warm(void* payload);
 // Records a worker's exit code, before its environment (and so its ports) is torn down.

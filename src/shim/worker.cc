@@ -28,7 +28,7 @@ v8::Local<v8::Value> Field(v8::Local<v8::Context> context, v8::Local<v8::Object>
 
 struct SpecStrings {
   std::vector<std::string> argv, exec_argv;
-  std::string bootstrap, name;
+  std::string bootstrap, name, url;
   double limits[4] = {0, 0, 0, 0};
   uint32_t flags = kWorkerTrackUnmanagedFds;
   std::vector<const char*> argv_c, exec_argv_c;
@@ -40,7 +40,7 @@ struct SpecStrings {
     for (auto& s : exec_argv) exec_argv_c.push_back(s.c_str());
     return CorralWorkerSpec{argv_c.data(), argv_c.size(), exec_argv_c.data(), exec_argv_c.size(),
                             bootstrap.c_str(), payload, {limits[0], limits[1], limits[2], limits[3]},
-                            name.c_str(), flags};
+                            name.c_str(), flags, 0, nullptr};
   }
 };
 
@@ -56,6 +56,8 @@ bool ReadSpec(v8::Isolate* isolate, v8::Local<v8::Context> context, v8::Local<v8
   }
   out->bootstrap = *v8::String::Utf8Value(isolate, Field(context, opts, "bootstrap"));
   out->name = *v8::String::Utf8Value(isolate, Field(context, opts, "name"));
+  v8::Local<v8::Value> url = Field(context, opts, "url");
+  if (url->IsString()) out->url = *v8::String::Utf8Value(isolate, url);
   if (Field(context, opts, "trackUnmanagedFds")->IsFalse()) out->flags &= ~kWorkerTrackUnmanagedFds;
   v8::Local<v8::Value> limit_list = Field(context, opts, "limits");
   if (limit_list->IsArray()) {
@@ -67,7 +69,23 @@ bool ReadSpec(v8::Isolate* isolate, v8::Local<v8::Context> context, v8::Local<v8
   return true;
 }
 
-// spawn({ argv, execArgv, bootstrap, limits, name, warm }, payload, transferList) -> threadId.
+// The worker's inspector hangs off its parent's, as a Node Worker's does: a debugger attached
+// to the parent sees it (NodeWorker domain) and `inspector.Session` works inside it. The
+// handle names the worker's threadId, so the id is reserved here, before the thread exists.
+// (A parent without an inspector gives none: the worker then has none either.)
+// A warm thread's handle is made when the thread starts, before its worker exists: it names
+// the thread's warm id and no name (lib/worker_threads/worker.js uses no warm threads while an
+// inspector is in use, so that a debugger sees workers as Node names them).
+void AttachInspector(v8::Local<v8::Context> context, const SpecStrings& spec, CorralWorkerSpec* raw, bool warm) {
+  node::Environment* env = node::GetCurrentEnvironment(context);
+  if (env == nullptr) return;
+  raw->thread_id = warm ? corral_thread_reserve_warm_id() : corral_thread_reserve_id();
+  raw->inspector = node::GetInspectorParentHandle(env, node::ThreadId{raw->thread_id}, spec.url.c_str(),
+                                                  spec.name.c_str())
+                       .release();
+}
+
+// spawn({ argv, execArgv, bootstrap, limits, name, url, warm }, payload, transferList) -> threadId.
 // With `warm`, a warm thread (an environment already bootstrapped) takes the payload if one
 // is waiting.
 void Spawn(const v8::FunctionCallbackInfo<v8::Value>& args) {
@@ -83,6 +101,7 @@ void Spawn(const v8::FunctionCallbackInfo<v8::Value>& args) {
   if (Field(context, args[0].As<v8::Object>(), "warm")->IsTrue()) id = corral_thread_claim_warm(payload);
   if (id == 0) {
     CorralWorkerSpec raw = spec.Spec(payload);
+    AttachInspector(context, spec, &raw, false);
     id = corral_thread_spawn(&raw, CurrentThreadId());
   }
   if (id == 0) {
@@ -97,8 +116,14 @@ void KeepWarm(const v8::FunctionCallbackInfo<v8::Value>& args) {
   v8::Isolate* isolate = args.GetIsolate();
   SpecStrings spec;
   if (!ReadSpec(isolate, isolate->GetCurrentContext(), args[0], &spec) || !args[1]->IsNumber()) return;
-  CorralWorkerSpec raw = spec.Spec(nullptr);
-  corral_thread_keep_warm(&raw, static_cast<size_t>(args[1].As<v8::Number>()->Value()));
+  v8::Local<v8::Context> context = isolate->GetCurrentContext();
+  size_t missing = corral_thread_warm_missing(static_cast<size_t>(args[1].As<v8::Number>()->Value()));
+  for (size_t i = 0; i < missing; i++) {
+    CorralWorkerSpec raw = spec.Spec(nullptr);
+    raw.flags |= kWorkerWarm;
+    AttachInspector(context, spec, &raw, true);
+    if (corral_thread_spawn(&raw, 0) == 0) break;
+  }
 }
 
 void StopWorker(const v8::FunctionCallbackInfo<v8::Value>& args) {
@@ -166,6 +191,7 @@ void TakePayload(const v8::FunctionCallbackInfo<v8::Value>& args) {
   void* raw = corral_thread_take_payload();
   SetCurrentThreadId(corral_current_thread_id());
   if (raw == nullptr) return;  // a warm thread stopped before it was claimed
+  AnnouncePendingInspector();
   std::unique_ptr<Message> msg(static_cast<Message*>(raw));
   v8::Local<v8::Value> value;
   if (Deserialize(isolate, isolate->GetCurrentContext(), msg.get()).ToLocal(&value)) {

@@ -2,7 +2,7 @@
 use std::ffi::{c_void, CStr, CString};
 
 use super::registry::{self, Spec};
-use crate::shim::{MessagePtr, WorkerSpec};
+use crate::shim::{InspectorHandle, MessagePtr, WorkerSpec};
 
 unsafe fn strings(list: *const *const libc::c_char, len: usize) -> Vec<CString> {
     (0..len).map(|i| CStr::from_ptr(*list.add(i)).to_owned()).collect()
@@ -13,7 +13,17 @@ unsafe fn strings(list: *const *const libc::c_char, len: usize) -> Vec<CString> 
 #[no_mangle]
 pub unsafe extern "C" fn corral_thread_spawn(spec: *const WorkerSpec, parent: u64) -> u64 {
     let spec = &*spec;
-    registry::spawn(owned_spec(spec), MessagePtr::from_raw(spec.payload), parent).unwrap_or(0)
+    let start = registry::Start {
+        id: (spec.thread_id != 0).then_some(spec.thread_id),
+        inspector: InspectorHandle::from_raw(spec.inspector),
+    };
+    registry::spawn(owned_spec(spec), MessagePtr::from_raw(spec.payload), parent, start).unwrap_or(0)
+}
+
+/// The threadId for a worker about to be spawned with it (its inspector handle names it).
+#[no_mangle]
+pub extern "C" fn corral_thread_reserve_id() -> u64 {
+    registry::reserve_id()
 }
 
 unsafe fn owned_spec(spec: &WorkerSpec) -> Spec {
@@ -80,11 +90,16 @@ pub extern "C" fn corral_current_thread_id() -> u64 {
     registry::current_thread_id()
 }
 
-/// # Safety
-/// As corral_thread_spawn (the spec's payload is ignored).
+/// How many warm threads to start so that `count` wait to be claimed.
 #[no_mangle]
-pub unsafe extern "C" fn corral_thread_keep_warm(spec: *const WorkerSpec, count: usize) {
-    registry::keep_warm(&owned_spec(&*spec), count);
+pub extern "C" fn corral_thread_warm_missing(count: usize) -> usize {
+    registry::warm_missing(count)
+}
+
+/// The (warm-range) id for a warm thread about to be spawned with it.
+#[no_mangle]
+pub extern "C" fn corral_thread_reserve_warm_id() -> u64 {
+    registry::reserve_warm_id()
 }
 
 /// Gives `payload` to a warm thread and returns the new worker's id; 0 (payload not taken)

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::thread::JoinHandle;
 
-use crate::shim::MessagePtr;
+use crate::shim::{InspectorHandle, MessagePtr};
 
 /// Node's default stack for workers is 4 MiB.
 const DEFAULT_STACK_MB: f64 = 4.0;
@@ -107,9 +107,21 @@ pub struct Spec {
 /// threadIds count `new Worker()` calls as in Node.
 static NEXT_WARM_ID: AtomicU64 = AtomicU64::new(1 << 48);
 
-pub fn spawn(spec: Spec, payload: Option<MessagePtr>, parent: u64) -> Option<u64> {
+/// How a worker starts: with a threadId reserved for it (its inspector handle names it), or
+/// the next one.
+pub struct Start {
+    pub id: Option<u64>,
+    pub inspector: InspectorHandle,
+}
+
+pub fn reserve_id() -> u64 {
+    NEXT_ID.fetch_add(1, Ordering::Relaxed)
+}
+
+pub fn spawn(spec: Spec, payload: Option<MessagePtr>, parent: u64, start: Start) -> Option<u64> {
     let next = if payload.is_some() { &NEXT_ID } else { &NEXT_WARM_ID };
-    let id = next.fetch_add(1, Ordering::Relaxed);
+    let id = start.id.unwrap_or_else(|| next.fetch_add(1, Ordering::Relaxed));
+    let inspector = start.inspector;
     let stop = StopCell(crate::shim::stop_cell_new());
     let cell = stop.0 as usize;
     let stack_mb = if spec.limits[3] > 0.0 { spec.limits[3] } else { DEFAULT_STACK_MB };
@@ -120,7 +132,7 @@ pub fn spawn(spec: Spec, payload: Option<MessagePtr>, parent: u64) -> Option<u64
     let thread = std::thread::Builder::new()
         .name(format!("corral-worker-{id}"))
         .stack_size(stack_bytes)
-        .spawn(move || run(id, spec, cell as *mut c_void));
+        .spawn(move || run(id, spec, cell as *mut c_void, inspector));
     let join = match thread {
         Ok(join) => join,
         Err(_) => {
@@ -138,14 +150,13 @@ pub fn spawn(spec: Spec, payload: Option<MessagePtr>, parent: u64) -> Option<u64
     Some(id)
 }
 
-/// Starts warm threads (environments that wait for a payload) until `count` are waiting.
-pub fn keep_warm(spec: &Spec, count: usize) {
-    let waiting = registry().warm.len();
-    for _ in waiting..count {
-        if spawn(spec.clone(), None, 0).is_none() {
-            break;
-        }
-    }
+/// How many warm threads (environments that wait for a payload) to start so that `count` wait.
+pub fn warm_missing(count: usize) -> usize {
+    count.saturating_sub(registry().warm.len())
+}
+
+pub fn reserve_warm_id() -> u64 {
+    NEXT_WARM_ID.fetch_add(1, Ordering::Relaxed)
 }
 
 /// Hands `payload` to a warm thread, which becomes a new worker with a fresh id (so ids
@@ -183,7 +194,7 @@ pub fn wait_payload() -> Option<MessagePtr> {
     }
 }
 
-fn run(id: u64, spec: Spec, cell: *mut c_void) {
+fn run(id: u64, spec: Spec, cell: *mut c_void, inspector: InspectorHandle) {
     CURRENT_ID.with(|c| c.set(id));
     let argv: Vec<*const libc::c_char> = spec.argv.iter().map(|s| s.as_ptr()).collect();
     let exec_argv: Vec<*const libc::c_char> = spec.exec_argv.iter().map(|s| s.as_ptr()).collect();
@@ -197,6 +208,8 @@ fn run(id: u64, spec: Spec, cell: *mut c_void) {
         limits: spec.limits,
         name: spec.name.as_ptr(),
         flags: spec.flags,
+        thread_id: if inspector.is_some() { id } else { 0 },
+        inspector: inspector.into_raw(),
     };
     // SAFETY: raw's pointers borrow `spec` and the vectors above, alive for the call; the
     // registry keeps the cell until this thread frees it below.

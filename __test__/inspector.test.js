@@ -1,0 +1,21 @@
+'use strict';
+// Inspector in worker threads: `inspector.Session` works inside a worker (warm or cold), and the
+// parent's inspector sees the worker as Node's sees its Workers (NodeWorker domain: title and
+// url), with and without --inspect. Compared with node's built-ins on the same script.
+const { describe, it } = require('node:test');
+const assert = require('node:assert');
+const { fixture, run, register } = require('./helpers');
+
+describe('inspector in workers', () => {
+  for (const flags of [[], ['--inspect=127.0.0.1:0']]) {
+    it(`serves sessions inside workers and lists them for the parent ${flags.join(' ') || '(no flag)'}`, async () => {
+      const file = fixture('worker-inspector.js');
+      const node = await run([...flags, file]);
+      const corral = await run([...flags, '-r', register, file]);
+      assert.strictEqual(node.code, 0, node.stderr);
+      assert.strictEqual(corral.code, 0, corral.stderr);
+      assert.match(corral.stdout, /"attached":"\[worker 3\] w2","url":"worker-inspector.js"/);
+      assert.strictEqual(corral.stdout, node.stdout);
+    });
+  }
+});
