@@ -271,7 +271,7 @@ exports.preload = function preload(process, internalRequire) {
   try {
     // port.js registers the MessagePort class the payload's ports are made with. What does
     // not depend on the payload is loaded first: a warm thread has it ready when claimed.
-    require('./port');
+    require('./port').setInternalRequire(internalRequire);
     const { native } = require('../binding');
     // The built-ins become corral's here: worker_threads now (synced again once this thread
     // knows it is a worker), cluster and child_process on first use. What runs until the

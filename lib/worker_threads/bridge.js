@@ -12,11 +12,14 @@ const isNodePort = (value) => typeof builtin.MessagePort === 'function' && value
 const isCorralPort = (value) => value instanceof corral().MessagePort;
 
 // Passes what `from` receives on to `to`; ports that came with a message travel on (as ports of
-// `to`'s kind).
+// `to`'s kind), and so do objects that transferred themselves (a FileHandle).
 function pump(from, to) {
   from.addEventListener('message', ({ data, ports }) => {
     try {
-      if (ports.length === 0) to.postMessage(data);
+      const transferred = isNodePort(to) && data !== null && typeof data === 'object' ?
+        corral().takeMadeJsTransferables(data) : [];
+      if (transferred.length > 0) to.postMessage(...forNode(data, [...ports, ...transferred]));
+      else if (ports.length === 0) to.postMessage(data);
       else if (isNodePort(to)) to.postMessage(...forNode(data, ports));
       else to.postMessage(data, ports);
     } catch {}

@@ -199,7 +199,15 @@ const portMethods = {
     if (arguments.length === 0) {
       throw makeError(TypeError, 'ERR_MISSING_ARGS', 'Not enough arguments to MessagePort.postMessage');
     }
-    if (native.post(this, value, normalizeTransfer(transfer)) === 'lost') {
+    const list = normalizeTransfer(transfer);
+    armJsTransferables(list);
+    let result;
+    try {
+      result = native.post(this, value, list);
+    } catch (error) {
+      throw nodeCloneError(error, value, list);
+    }
+    if (result === 'lost') {
       process.emitWarning('The target port was posted to itself, and the communication channel was lost');
     }
   },
@@ -274,6 +282,34 @@ function readIterable(value) {
 }
 
 // postMessage(value, transferList) or postMessage(value, { transfer }), validated like Node.
+// Objects that transferred themselves ride on the list (js-transferable.js) until the native
+// call that serializes the message.
+let jsTransferable = null;  // loaded with the first non-empty transfer list, or message that needs it
+let internalRequire = null;  // Node's, in a corral worker (boot.js)
+function setInternalRequire(fn) { internalRequire = fn; }
+native.setJsTransferableFactory((deserializeInfo, data, fd, index) => {
+  jsTransferable ??= require('./js-transferable');
+  return jsTransferable.create(deserializeInfo, data, fd, index, internalRequire);
+});
+// On lines where a FileHandle is a plain object to V8 (22+), a FileHandle left out of the
+// transfer list fails as some property that cannot be cloned: Node names the real cause.
+function nodeCloneError(error, value, list) {
+  if (error?.name !== 'DataCloneError' || value === null || typeof value !== 'object') return error;
+  jsTransferable ??= require('./js-transferable');
+  if (!jsTransferable.missingFromTransferList(value, list)) return error;
+  return new DOMException('Object that needs transfer was found in message but not listed in transferList',
+    'DataCloneError');
+}
+
+// The FileHandles and the like made for the message being delivered that are in `data`.
+function takeMadeJsTransferables(data) {
+  return jsTransferable === null ? [] : jsTransferable.takeMade(data);
+}
+
+function armJsTransferables(list) {
+  if (jsTransferable !== null && list !== undefined) jsTransferable.arm(list);
+}
+
 function normalizeTransfer(transfer) {
   if (transfer == null) return undefined;
   if (!isObject(transfer)) {
@@ -289,7 +325,11 @@ function normalizeTransfer(transfer) {
     }
   }
   if (list.length === 0) return list;
-  return applyToTransferList(bridgeNodePorts(list));
+  jsTransferable ??= require('./js-transferable');
+  const prepared = jsTransferable.prepare(list);
+  const out = applyToTransferList(bridgeNodePorts(prepared));
+  if (out !== prepared) jsTransferable.carry(prepared, out);
+  return out;
 }
 
 // Ports of Node's own in a transfer list travel as bridged corral ports (bridge.js); the
@@ -370,5 +410,6 @@ function moveMessagePortToContext(port, context) {
 }
 
 module.exports = {
-  MessagePort, MessageChannel, receiveMessageOnPort, moveMessagePortToContext, normalizeTransfer, internalChannel,
+  MessagePort, MessageChannel, receiveMessageOnPort, moveMessagePortToContext, normalizeTransfer, armJsTransferables,
+  takeMadeJsTransferables, setInternalRequire, internalChannel,
 };

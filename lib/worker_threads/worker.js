@@ -7,7 +7,7 @@ const path = require('path');
 const { pathToFileURL, fileURLToPath } = require('url');
 const { native } = require('../binding');
 const { makeError, invalidArgType, invalidArgValue, describeReceived } = require('../errors');
-const { MessageChannel, internalChannel, receiveMessageOnPort, normalizeTransfer } = require('./port');
+const { MessageChannel, internalChannel, receiveMessageOnPort, normalizeTransfer, armJsTransferables } = require('./port');
 const stdio = require('./stdio');
 const state = require('./state');
 const line = require('./line');
@@ -297,6 +297,7 @@ class Worker extends EventEmitter {
     // process.env copy keeps it, as in Node).
     if (process.env.NODE_CHANNEL_FD !== undefined && env !== SHARE_ENV) delete process.env.NODE_CHANNEL_FD;
     const warm = canUseWarm(options, requestedLimits);
+    armJsTransferables(transferList);
     this.threadId = native.spawn({
       // Only the executable: the boot sets process.argv (an argv[1] here would let Node's own
       // bootstrap start a cluster worker's IPC from the process's NODE_UNIQUE_ID).

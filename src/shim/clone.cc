@@ -74,8 +74,10 @@ bool IsMarkedUncloneable(v8::Isolate* isolate, v8::Local<v8::Object> object) {
 
 namespace {
 
-// A host object written as the plain object that follows (process.env); else a port's index.
+// A host object written as the plain object that follows (process.env); an object that
+// transferred itself (js_transferable.cc); else a port's index.
 constexpr uint32_t kPlainObject = 0xFFFFFFFF;
+constexpr uint32_t kJsTransferable = 0xFFFFFFFE;
 
 class SerializerDelegate : public v8::ValueSerializer::Delegate {
  public:
@@ -89,18 +91,25 @@ class SerializerDelegate : public v8::ValueSerializer::Delegate {
 #if NODE_MAJOR_VERSION >= 22
   // Objects given to markAsUncloneable are host objects that refuse to be written. The check
   // costs a lookup per object, so it runs only once something in the process has been marked.
+  // Objects that transfer themselves are plain JS objects on these lines: host objects too, for
+  // the message that transfers them.
   bool HasCustomHostObject(v8::Isolate* isolate) override {
-    return g_uncloneable_marked.load(std::memory_order_relaxed);
+    return g_uncloneable_marked.load(std::memory_order_relaxed) || HasJsTransferables();
   }
 
   v8::Maybe<bool> IsHostObject(v8::Isolate* isolate, v8::Local<v8::Object> object) override {
     // What V8 decides without a custom check: objects with embedder fields (ports, Node's own).
     if (object->InternalFieldCount() > 0) return v8::Just(true);
+    if (HasJsTransferables() && IsJsTransferable(isolate, object)) return v8::Just(true);
     return v8::Just(IsMarkedUncloneable(isolate, object));
   }
 #endif
 
   v8::Maybe<bool> WriteHostObject(v8::Isolate* isolate, v8::Local<v8::Object> object) override {
+    if (HasJsTransferables()) {
+      v8::Maybe<bool> written = WriteJsTransferable(isolate, serializer_, msg_, object, kJsTransferable);
+      if (written.IsNothing() || written.FromJust()) return written;
+    }
     if (object->InternalFieldCount() == 0 && IsMarkedUncloneable(isolate, object)) {
       corral::ThrowDataCloneError(isolate, Str(isolate, "Cannot clone object of unsupported type."));
       return v8::Nothing<bool>();
@@ -132,7 +141,7 @@ class SerializerDelegate : public v8::ValueSerializer::Delegate {
       serializer_->WriteUint32(kPlainObject);
       return serializer_->WriteValue(context, plain);
     }
-    if (IsPortObject(isolate, object)) {
+    if (IsPortObject(isolate, object) || LooksJsTransferable(isolate, object)) {
 #if NODE_MAJOR_VERSION >= 22
       corral::ThrowDataCloneError(isolate, Str(isolate, kMissingTransferable));
 #else
@@ -230,12 +239,19 @@ thread_local bool SerializerDelegate::scratch_in_use_ = false;
 
 class DeserializerDelegate : public v8::ValueDeserializer::Delegate {
  public:
-  DeserializerDelegate(Message* msg, std::vector<v8::Local<v8::Object>>* ports)
-      : msg_(msg), ports_(ports) {}
+  DeserializerDelegate(Message* msg, std::vector<v8::Local<v8::Object>>* ports,
+                       const std::vector<v8::Local<v8::Object>>* made)
+      : msg_(msg), ports_(ports), made_(made) {}
 
   v8::MaybeLocal<v8::Object> ReadHostObject(v8::Isolate* isolate) override {
     uint32_t index = 0;
     bool read = deserializer_->ReadUint32(&index);
+    if (read && index == kJsTransferable) {
+      uint32_t which = 0;
+      if (deserializer_->ReadUint32(&which) && which < made_->size()) return (*made_)[which];
+      isolate->ThrowException(v8::Exception::Error(Str(isolate, "Invalid host object in message")));
+      return {};
+    }
     if (read && index == kPlainObject) {
       v8::Local<v8::Value> value;
       if (!deserializer_->ReadValue(isolate->GetCurrentContext()).ToLocal(&value)) return {};
@@ -264,6 +280,7 @@ class DeserializerDelegate : public v8::ValueDeserializer::Delegate {
  private:
   Message* msg_;
   std::vector<v8::Local<v8::Object>>* ports_;
+  const std::vector<v8::Local<v8::Object>>* made_;
 };
 
 bool ThrowDataClone(v8::Isolate* isolate, const char* text) {
@@ -406,7 +423,7 @@ Message* Serialize(v8::Isolate* isolate, v8::Local<v8::Context> context, v8::Loc
                    v8::Local<v8::Value> transfer, void* source_endpoint) {
   bool nothing_to_transfer = transfer.IsEmpty() || transfer->IsNullOrUndefined() ||
                              (transfer->IsArray() && transfer.As<v8::Array>()->Length() == 0);
-  if (nothing_to_transfer && !value->IsObject()) {
+  if (nothing_to_transfer && !value->IsObject() && !HasJsTransferables()) {
     std::unique_ptr<Message> msg(new Message());
     if (SerializePrimitive(isolate, value, msg.get())) return msg.release();
   }
@@ -414,9 +431,16 @@ Message* Serialize(v8::Isolate* isolate, v8::Local<v8::Context> context, v8::Loc
   std::vector<v8::Local<v8::ArrayBuffer>> buffers;
   std::vector<v8::Local<v8::Object>> ports;
   struct ClearAliases {
-    ~ClearAliases() { t_port_aliases.clear(); }
+    ~ClearAliases() {
+      if (SerializingJsTransferableData()) return;  // a JS transferable's data, not the message
+      t_port_aliases.clear();
+      ClearJsTransferables();
+    }
   } clear_aliases;
   if (!ReadTransferList(isolate, context, transfer, source_endpoint, &buffers, &ports)) return nullptr;
+  if (HasJsTransferables() && !SerializingJsTransferableData() && !CloneJsTransferableData(isolate, context)) {
+    return nullptr;
+  }
 
   std::unique_ptr<Message> msg(new Message());
   SerializerDelegate delegate(isolate, msg.get(), ports);
@@ -454,7 +478,9 @@ v8::MaybeLocal<v8::Value> Deserialize(v8::Isolate* isolate, v8::Local<v8::Contex
     ports.push_back(port);
   }
   v8::EscapableHandleScope scope(isolate);
-  DeserializerDelegate delegate(msg, &ports);
+  std::vector<v8::Local<v8::Object>> made;
+  if (!MakeJsTransferables(isolate, context, msg, &made)) return {};
+  DeserializerDelegate delegate(msg, &ports, &made);
   v8::ValueDeserializer deserializer(isolate, msg->data.data(), msg->data.size(), &delegate);
   delegate.deserializer_ = &deserializer;
   for (uint32_t i = 0; i < attached.transferred.size(); i++) {

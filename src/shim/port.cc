@@ -434,6 +434,15 @@ void SetPortAliasesNative(const v8::FunctionCallbackInfo<v8::Value>& args) {
   if (args[0]->IsArray()) SetPortAliases(args.GetIsolate(), args[0].As<v8::Array>());
 }
 
+void SetJsTransferablesNative(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  if (args[0]->IsArray()) SetJsTransferables(args.GetIsolate(), args[0].As<v8::Array>());
+}
+
+
+void SetJsTransferableFactoryNative(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  if (args[0]->IsFunction()) SetJsTransferableFactory(args.GetIsolate(), args[0].As<v8::Function>());
+}
+
 void MarkUncloneableNative(const v8::FunctionCallbackInfo<v8::Value>& args) {
   if (args[0]->IsObject()) MarkUncloneable(args.GetIsolate(), args[0].As<v8::Object>());
 }
@@ -543,6 +552,8 @@ void InitPorts(v8::Isolate* isolate, v8::Local<v8::Context> context, v8::Local<v
   SetMethod(isolate, context, exports, "markUntransferable", MarkUntransferable);
   SetMethod(isolate, context, exports, "markUncloneable", MarkUncloneableNative);
   SetMethod(isolate, context, exports, "setPortAliases", SetPortAliasesNative);
+  SetMethod(isolate, context, exports, "setJsTransferables", SetJsTransferablesNative);
+  SetMethod(isolate, context, exports, "setJsTransferableFactory", SetJsTransferableFactoryNative);
   SetMethod(isolate, context, exports, "isMarkedUntransferable", IsMarkedUntransferable);
 }
 

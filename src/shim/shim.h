@@ -42,6 +42,16 @@ inline void* GetWrappedPointer(v8::Local<v8::Object> object, int index) {
 }
 
 // A structured-clone payload: made by Serialize on one thread, read by Deserialize on another.
+struct Message;
+// What an object that transferred itself sends: its deserializeInfo, its data (a message of
+// its own) and, for a FileHandle, the fd it gave up (closed with the record unless taken).
+struct JsTransferRecord {
+  std::string info;
+  std::unique_ptr<Message> data;
+  int fd = -1;
+  ~JsTransferRecord();
+};
+
 struct Message {
   // Primitives are their own structured clone: they skip the V8 serializer entirely.
   enum class Kind : uint8_t {
@@ -57,6 +67,8 @@ struct Message {
     std::vector<std::shared_ptr<v8::BackingStore>> transferred;  // ArrayBuffers moved, by id
     std::vector<void*> ports;  // Rust endpoints moved with the message (owned until taken)
     std::vector<v8::CompiledWasmModule> wasm_modules;  // WebAssembly.Modules, by transfer id
+    // Objects that transferred themselves, by index (js_transferable.cc).
+    std::vector<std::unique_ptr<JsTransferRecord>> js_transferables;
   };
   std::unique_ptr<Attached> attached;
   Attached& Attach() {
@@ -83,6 +95,26 @@ v8::MaybeLocal<v8::Value> Deserialize(v8::Isolate* isolate, v8::Local<v8::Contex
 
 // Node ports bridged by JS for the next Serialize on this thread: [original, corral port, ...].
 void SetPortAliases(v8::Isolate* isolate, v8::Local<v8::Array> pairs);
+
+// Objects that transfer themselves (FileHandle, Node's JSTransferable classes): js_transferable.cc.
+// [object, data, deserializeInfo, fd | -1, ...] for the next Serialize on this thread, which
+// clones each data (CloneJsTransferableData: false with an exception pending) once the transfer
+// list has passed its checks.
+void SetJsTransferables(v8::Isolate* isolate, v8::Local<v8::Array> list);
+bool CloneJsTransferableData(v8::Isolate* isolate, v8::Local<v8::Context> context);
+bool LooksJsTransferable(v8::Isolate* isolate, v8::Local<v8::Object> object);
+void ClearJsTransferables();
+bool HasJsTransferables();
+bool SerializingJsTransferableData();
+bool IsJsTransferable(v8::Isolate* isolate, v8::Local<v8::Object> object);
+// Just(false) when `object` is not one of them; writes `tag` and the record's index.
+v8::Maybe<bool> WriteJsTransferable(v8::Isolate* isolate, v8::ValueSerializer* serializer, Message* msg,
+                                    v8::Local<v8::Object> object, uint32_t tag);
+// Makes the message's objects (before its value is read: no JS runs inside V8's deserializer).
+bool MakeJsTransferables(v8::Isolate* isolate, v8::Local<v8::Context> context, Message* msg,
+                         std::vector<v8::Local<v8::Object>>* out);
+// The thread's factory(deserializeInfo, data, fd, index in its message) that makes such an object again.
+void SetJsTransferableFactory(v8::Isolate* isolate, v8::Local<v8::Function> factory);
 
 // markAsUncloneable: a marked object makes structured clone throw DataCloneError (clone.cc).
 extern std::atomic<bool> g_uncloneable_marked;

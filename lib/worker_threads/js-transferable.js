@@ -1,0 +1,182 @@
+'use strict';
+// Objects that transfer themselves, Node's way: a `fs.promises` FileHandle, and the classes
+// built on Node's internal JSTransferable. Node marks them with per-isolate symbols
+// (`messaging_transfer_symbol`, `messaging_transfer_list_symbol`), found here by their
+// description on the object or its prototypes. In a transfer list, such an object is asked for
+// its own transfer list (`[kTransferList]()`, merged into the message's) and for
+// `{ data, deserializeInfo }` (`[kTransfer]()`, which detaches a FileHandle); the serializer
+// writes those where the object stands in the message (src/shim/js_transferable.cc), and the
+// receiving thread makes the object again with `create` below, or fails with Node's error,
+// which becomes 'messageerror'.
+const { native } = require('../binding');
+const { isBuiltin } = require('module');
+
+const kPending = Symbol('corral.jsTransferables');
+const FILE_HANDLE = 'internal/fs/promises:FileHandle';
+const symbols = new Map();  // description -> symbol, once seen
+
+function findSymbol(object, description) {
+  const known = symbols.get(description);
+  if (known !== undefined) return known;
+  for (let o = object; o !== null && o !== Object.prototype; o = Object.getPrototypeOf(o)) {
+    const found = Object.getOwnPropertySymbols(o).find((s) => s.description === description);
+    if (found !== undefined) {
+      symbols.set(description, found);
+      return found;
+    }
+  }
+  return undefined;
+}
+
+function transferMethod(item, description) {
+  if (item === null || typeof item !== 'object' || item instanceof ArrayBuffer || native.isPort(item)) return undefined;
+  const symbol = findSymbol(item, description);
+  const method = symbol === undefined ? undefined : item[symbol];
+  return typeof method === 'function' ? method : undefined;
+}
+
+// The FileHandle class of this thread: the class of a FileHandle this thread has sent, or, in
+// a corral worker, Node's own (its boot has Node's internal require).
+let fileHandleClass = null;
+
+function fileHandleClassHere(internalRequire) {
+  if (fileHandleClass === null && internalRequire !== null) {
+    fileHandleClass = internalRequire('internal/fs/promises').FileHandle;
+  }
+  return fileHandleClass;
+}
+
+function isNativeFileHandle(value) {
+  return value !== null && typeof value === 'object' && typeof value.releaseFD === 'function' && 'fd' in value;
+}
+
+// A FileHandle's data holds its native handle: the fd it gives up travels instead.
+function releaseHandle(item, result) {
+  const handle = result?.data?.handle;
+  if (result?.deserializeInfo !== FILE_HANDLE || !isNativeFileHandle(handle)) {
+    return { data: result?.data, fd: -1 };
+  }
+  if (typeof item.constructor === 'function') fileHandleClass ??= item.constructor;
+  const { handle: _, ...rest } = result.data;
+  const fd = handle.fd;
+  handle.releaseFD();  // the native handle no longer closes it (on GC or otherwise)
+  return { data: rest, fd };
+}
+
+// The transfer list without the self-transferring objects, plus what they list; their
+// transfers ride on the returned list until `arm` hands them to the serializer.
+function prepare(list) {
+  let pending = null;
+  let out = list;
+  for (const item of list) {
+    const transfer = transferMethod(item, 'messaging_transfer_symbol');
+    if (transfer === undefined) continue;
+    if (pending === null) {
+      pending = [];
+      out = list.filter((other) => transferMethod(other, 'messaging_transfer_symbol') === undefined);
+    }
+    const listMethod = transferMethod(item, 'messaging_transfer_list_symbol');
+    const nested = listMethod === undefined ? [] : [...(listMethod.call(item) ?? [])];
+    const result = transfer.call(item);
+    const { data, fd } = releaseHandle(item, result);
+    // A FileHandle lists its native handle, which travels only as the fd it gave up (in the
+    // data it returned).
+    for (const extra of nested) {
+      if (!isNativeFileHandle(extra) && !out.includes(extra)) out.push(extra);
+    }
+    pending.push(item, data, result?.deserializeInfo, fd);
+  }
+  if (pending !== null) Object.defineProperty(out, kPending, { value: pending });
+  return out;
+}
+
+function carry(from, to) {
+  if (from[kPending] !== undefined) Object.defineProperty(to, kPending, { value: from[kPending] });
+}
+
+// Right before the native call that serializes the message.
+function arm(list) {
+  if (list !== undefined && list !== null && list[kPending] !== undefined) native.setJsTransferables(list[kPending]);
+}
+
+function closeQuietly(fd) {
+  try {
+    require('fs').closeSync(fd);
+  } catch {}
+}
+
+// (deserializeInfo, data, fd) -> the object, on the receiving thread. Like Node, only its own
+// deserializable classes are made; anything else is refused with the error Node gives.
+// The objects made for the message being delivered now (the bridge to Node's ports passes them
+// on in the transfer list; lib/worker_threads/bridge.js).
+let made = [];
+function takeMade(value) {
+  const found = made.filter((object) => contains(value, object, new Set()));
+  made = [];
+  return found;
+}
+
+function contains(value, object, seen) {
+  if (value === object) return true;
+  if (value === null || typeof value !== 'object' || seen.has(value)) return false;
+  seen.add(value);
+  if (Array.isArray(value)) return value.some((item) => contains(item, object, seen));
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return false;
+  return Object.values(value).some((item) => contains(item, object, seen));
+}
+
+function create(deserializeInfo, data, fd, index, internalRequire) {
+  if (index === 0) made = [];
+  const object = make(deserializeInfo, data, fd, internalRequire);
+  made.push(object);
+  return object;
+}
+
+function make(deserializeInfo, data, fd, internalRequire) {
+  if (deserializeInfo === FILE_HANDLE && typeof fd === 'number') {
+    const FileHandle = fileHandleClassHere(internalRequire);
+    if (FileHandle === null) {
+      closeQuietly(fd);
+      throw new Error('corral: this thread cannot receive a FileHandle before it has sent one ' +
+        '(the main thread has no other way to reach Node\'s FileHandle class)');
+    }
+    const { FileHandle: NativeFileHandle } = process.binding('fs');
+    return new FileHandle(new NativeFileHandle(fd));
+  }
+  if (typeof fd === 'number') closeQuietly(fd);
+  const [module, name] = String(deserializeInfo).split(':');
+  // Node's deserializer loads the module with its internal require, which knows only Node's
+  // own module ids, and makes only classes that can deserialize themselves. Node's internal
+  // modules are out of corral's reach: their classes are refused.
+  if (!module.startsWith('internal/') && !(isBuiltin(module) && !module.startsWith('node:'))) {
+    throw new TypeError(`Missing internal module '${module}'`);
+  }
+  const Ctor = module.startsWith('internal/') ? undefined : require(module)[name];
+  const deserialize = typeof Ctor === 'function' && Ctor.prototype !== null && typeof Ctor.prototype === 'object' ?
+    findSymbol(Ctor.prototype, 'messaging_deserialize_symbol') : undefined;
+  if (deserialize === undefined || typeof Ctor.prototype[deserialize] !== 'function') {
+    throw new Error(`Unknown deserialize spec ${deserializeInfo}`);
+  }
+  const object = new Ctor();
+  object[deserialize](data);
+  return object;
+}
+
+// Node's error for an object that transfers itself found in a message without being in its
+// transfer list, where the serializer only saw a plain object (Node 22+'s FileHandle): asked
+// once serialization has failed.
+function missingFromTransferList(value, list) {
+  const seen = new Set();
+  const visit = (v) => {
+    if (v === null || typeof v !== 'object' || seen.has(v)) return false;
+    seen.add(v);
+    if (transferMethod(v, 'messaging_transfer_symbol') !== undefined) return !(list ?? []).includes(v);
+    if (Array.isArray(v)) return v.some(visit);
+    const proto = Object.getPrototypeOf(v);
+    return (proto === Object.prototype || proto === null) && Object.values(v).some(visit);
+  };
+  return visit(value);
+}
+
+module.exports = { prepare, carry, arm, create, takeMade, missingFromTransferList };
