@@ -91,7 +91,7 @@ impl Channel {
     /// Sends one complete frame, with an optional fd that this channel now owns.
     pub fn send(&self, bytes: Vec<u8>, fd: Option<(OwnedFd, Origin)>) -> io::Result<Sent> {
         if self.is_dead() {
-            return Err(io::Error::from_raw_os_error(libc::EPIPE));
+            return Err(io::Error::from(nix::errno::Errno::EPIPE));
         }
         let mut w = self.w.lock();
         w.queued_bytes += bytes.len();

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use napi::bindgen_prelude::*;
 use napi::sys;
 use napi_derive::napi;
+use nix::errno::Errno;
 
 use super::channel::{Channel, Origin, Sent};
 use super::frame::{Control, Decoder, Mode};
@@ -87,11 +88,11 @@ pub fn ipc_write_buf(id: u32, data: BufferSlice, handle_fd: i32, token: u32) -> 
 }
 
 fn write(id: u32, bytes: Vec<u8>, handle_fd: i32, token: u32) -> i32 {
-    let Some(chan) = channel(id) else { return -libc::EPIPE };
+    let Some(chan) = channel(id) else { return -(Errno::EPIPE as i32) };
     let fd = if handle_fd >= 0 {
-        match scm::dup(handle_fd) {
+        match scm::dup_raw(handle_fd) {
             Ok(f) => Some((f, Origin::Js(token))),
-            Err(e) => return -e.raw_os_error().unwrap_or(libc::EBADF),
+            Err(e) => return -e.raw_os_error().unwrap_or(Errno::EBADF as i32),
         }
     } else {
         None
@@ -102,7 +103,7 @@ fn write(id: u32, bytes: Vec<u8>, handle_fd: i32, token: u32) -> i32 {
             want_write(id);
             1
         }
-        Err(e) => -e.raw_os_error().unwrap_or(libc::EPIPE),
+        Err(e) => -e.raw_os_error().unwrap_or(Errno::EPIPE as i32),
     }
 }
 

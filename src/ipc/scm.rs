@@ -1,12 +1,19 @@
-//! sendmsg/recvmsg on a unix stream socket, with file descriptors as SCM_RIGHTS.
-use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+//! sendmsg/recvmsg on a unix stream socket, with file descriptors as SCM_RIGHTS (nix's
+//! `ControlMessage::ScmRights`).
+use std::io::{self, IoSlice, IoSliceMut};
+use std::os::fd::{AsFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+
+use nix::errno::Errno;
+use nix::fcntl::{fcntl, FcntlArg, OFlag};
+use nix::sys::socket::{self, AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags, SockFlag, SockType, UnixAddr};
 
 /// Most fds one message can carry (the kernel's SCM_MAX_FD).
 pub const MAX_FDS: usize = 253;
 
-/// Control buffer for MAX_FDS descriptors; u64 storage keeps it aligned for cmsghdr.
-type ControlBuf = [u64; (16 + MAX_FDS * 4).div_ceil(8)];
+/// Control buffer for MAX_FDS descriptors (CMSG_SPACE: a 16-byte header plus the fds, rounded
+/// up to 8), aligned for cmsghdr as recvmsg needs.
+#[repr(C, align(8))]
+struct ControlBuf([u8; (16 + MAX_FDS * 4).div_ceil(8) * 8]);
 
 /// Writes without blocking; `fd` rides along with the first byte.
 pub fn send(sock: RawFd, data: &[u8], fd: Option<RawFd>) -> io::Result<usize> {
@@ -16,34 +23,14 @@ pub fn send(sock: RawFd, data: &[u8], fd: Option<RawFd>) -> io::Result<usize> {
 /// Writes without blocking, with up to MAX_FDS descriptors riding along with the first byte.
 pub fn send_fds(sock: RawFd, data: &[u8], fds: &[RawFd]) -> io::Result<usize> {
     assert!(fds.len() <= MAX_FDS);
-    let mut iov = libc::iovec { iov_base: data.as_ptr() as *mut _, iov_len: data.len() };
-    // SAFETY: zeroed msghdr is valid; pointers below outlive the call.
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    let mut cbuf: ControlBuf = [0; (16 + MAX_FDS * 4).div_ceil(8)];
-    if !fds.is_empty() {
-        let bytes = std::mem::size_of_val(fds) as u32;
-        // SAFETY: CMSG macros over our own, large enough, aligned buffer.
-        unsafe {
-            msg.msg_control = cbuf.as_mut_ptr().cast();
-            msg.msg_controllen = libc::CMSG_SPACE(bytes) as usize;
-            let c = libc::CMSG_FIRSTHDR(&msg);
-            (*c).cmsg_level = libc::SOL_SOCKET;
-            (*c).cmsg_type = libc::SCM_RIGHTS;
-            (*c).cmsg_len = libc::CMSG_LEN(bytes) as usize;
-            std::ptr::copy_nonoverlapping(fds.as_ptr(), libc::CMSG_DATA(c) as *mut RawFd, fds.len());
-        }
-    }
+    let iov = [IoSlice::new(data)];
+    let rights = [ControlMessage::ScmRights(fds)];
+    let cmsgs: &[ControlMessage] = if fds.is_empty() { &[] } else { &rights };
+    let flags = MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_NOSIGNAL;
     loop {
-        // SAFETY: msg is fully initialised.
-        let n = unsafe { libc::sendmsg(sock, &msg, libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL) };
-        if n >= 0 {
-            return Ok(n as usize);
-        }
-        let err = io::Error::last_os_error();
-        if err.kind() != io::ErrorKind::Interrupted {
-            return Err(err);
+        match socket::sendmsg::<UnixAddr>(sock, &iov, cmsgs, flags, None) {
+            Err(Errno::EINTR) => continue,
+            r => return r.map_err(io::Error::from),
         }
     }
 }
@@ -51,81 +38,59 @@ pub fn send_fds(sock: RawFd, data: &[u8], fds: &[RawFd]) -> io::Result<usize> {
 /// Reads without blocking; received fds (close-on-exec) are appended to `fds`.
 /// Ok(0) is end of stream.
 pub fn recv(sock: RawFd, buf: &mut [u8], fds: &mut Vec<OwnedFd>) -> io::Result<usize> {
-    let mut iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
-    // SAFETY: as in send.
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    let mut cbuf: ControlBuf = [0; (16 + MAX_FDS * 4).div_ceil(8)];
-    msg.msg_control = cbuf.as_mut_ptr().cast();
-    msg.msg_controllen = std::mem::size_of_val(&cbuf);
-    let n = loop {
-        // SAFETY: msg points at live buffers.
-        let n = unsafe { libc::recvmsg(sock, &mut msg, libc::MSG_DONTWAIT | libc::MSG_CMSG_CLOEXEC) };
-        if n >= 0 {
-            break n as usize;
-        }
-        let err = io::Error::last_os_error();
-        if err.kind() != io::ErrorKind::Interrupted {
-            return Err(err);
+    let mut iov = [IoSliceMut::new(buf)];
+    let mut cbuf = ControlBuf([0; std::mem::size_of::<ControlBuf>()]);
+    let flags = MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_CMSG_CLOEXEC;
+    let msg = loop {
+        match socket::recvmsg::<UnixAddr>(sock, &mut iov, Some(&mut cbuf.0), flags) {
+            Err(Errno::EINTR) => continue,
+            r => break r?,
         }
     };
-    // SAFETY: walking the control messages the kernel wrote into cbuf.
-    unsafe {
-        let mut c = libc::CMSG_FIRSTHDR(&msg);
-        while !c.is_null() {
-            if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SCM_RIGHTS {
-                let data = libc::CMSG_DATA(c) as *const RawFd;
-                let count = ((*c).cmsg_len - libc::CMSG_LEN(0) as usize) / std::mem::size_of::<RawFd>();
-                for i in 0..count {
-                    fds.push(OwnedFd::from_raw_fd(std::ptr::read_unaligned(data.add(i))));
-                }
-            }
-            c = libc::CMSG_NXTHDR(&msg, c);
+    // The buffer holds MAX_FDS (SCM_MAX_FD) descriptors, so the control data is never
+    // truncated and cmsgs() does not fail.
+    for cmsg in msg.cmsgs()? {
+        if let ControlMessageOwned::ScmRights(received) = cmsg {
+            // SAFETY: the kernel just installed these descriptors in our table for this
+            // message; nothing else knows their numbers, so each is owned exactly once here.
+            fds.extend(received.into_iter().map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }));
         }
     }
-    Ok(n)
+    Ok(msg.bytes)
 }
 
-/// A close-on-exec duplicate of `fd`.
-pub fn dup(fd: RawFd) -> io::Result<OwnedFd> {
-    // SAFETY: F_DUPFD_CLOEXEC returns a new fd we own, or -1.
-    let n = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3) };
-    if n < 0 {
-        return Err(io::Error::last_os_error());
+/// A close-on-exec duplicate of `fd` (numbered 3 or above).
+pub fn dup(fd: impl AsFd) -> io::Result<OwnedFd> {
+    fd.as_fd().try_clone_to_owned()
+}
+
+/// A close-on-exec duplicate of fd number `fd`, handed over from JS (which keeps it open for
+/// the duration of this call).
+pub fn dup_raw(fd: RawFd) -> io::Result<OwnedFd> {
+    if fd < 0 {
+        return Err(Errno::EBADF.into());
     }
-    // SAFETY: just created.
-    Ok(unsafe { OwnedFd::from_raw_fd(n) })
+    // SAFETY: the borrow lives only for this call, during which the caller (JS, holding the
+    // fd as a handle or a number it owns) keeps the descriptor open; an fd number that is not
+    // open makes F_DUPFD_CLOEXEC fail with EBADF and nothing else.
+    dup(unsafe { BorrowedFd::borrow_raw(fd) })
 }
 
 /// A connected pair of close-on-exec unix stream sockets.
 pub fn socketpair() -> io::Result<(OwnedFd, OwnedFd)> {
-    let mut fds = [0; 2];
-    // SAFETY: fds has room for two.
-    let r = unsafe {
-        libc::socketpair(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0, fds.as_mut_ptr())
-    };
-    if r < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: both just created.
-    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+    Ok(socket::socketpair(AddressFamily::Unix, SockType::Stream, None, SockFlag::SOCK_CLOEXEC)?)
 }
 
-pub fn set_nonblocking(fd: &impl AsRawFd) -> io::Result<()> {
-    // SAFETY: plain fcntl on a live fd.
-    unsafe {
-        let fl = libc::fcntl(fd.as_raw_fd(), libc::F_GETFL);
-        if fl < 0 || libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, fl | libc::O_NONBLOCK) < 0 {
-            return Err(io::Error::last_os_error());
-        }
-    }
+pub fn set_nonblocking(fd: &impl AsFd) -> io::Result<()> {
+    let fl = OFlag::from_bits_retain(fcntl(fd, FcntlArg::F_GETFL)?);
+    fcntl(fd, FcntlArg::F_SETFL(fl | OFlag::O_NONBLOCK))?;
     Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::fd::AsRawFd;
 
     #[test]
     fn passes_an_fd_with_bytes() {
@@ -144,5 +109,27 @@ mod tests {
         assert_eq!(fds.len(), 1);
         let err = recv(b.as_raw_fd(), &mut buf, &mut fds).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::WouldBlock);
+    }
+
+    #[test]
+    fn passes_the_most_fds_one_message_can_carry() {
+        let (a, b) = socketpair().unwrap();
+        let (x, _y) = socketpair().unwrap();
+        let many = vec![x.as_raw_fd(); MAX_FDS];
+        assert_eq!(send_fds(a.as_raw_fd(), b"k", &many).unwrap(), 1);
+        let mut buf = [0u8; 8];
+        let mut fds = Vec::new();
+        assert_eq!(recv(b.as_raw_fd(), &mut buf, &mut fds).unwrap(), 1);
+        assert_eq!(fds.len(), MAX_FDS);
+    }
+
+    #[test]
+    fn dup_is_close_on_exec_and_above_stdio() {
+        let (a, _b) = socketpair().unwrap();
+        let d = dup(&a).unwrap();
+        assert!(d.as_raw_fd() >= 3);
+        let fl = nix::fcntl::FdFlag::from_bits_retain(fcntl(&d, FcntlArg::F_GETFD).unwrap());
+        assert!(fl.contains(nix::fcntl::FdFlag::FD_CLOEXEC));
+        assert!(dup_raw(-1).is_err());
     }
 }

@@ -35,7 +35,7 @@ impl Lane {
         let (tx, peer) = scm::socketpair()?;
         scm::set_nonblocking(&tx)?;
         scm::set_nonblocking(&peer)?;
-        let give = scm::dup(peer.as_raw_fd())?;
+        let give = scm::dup(&peer)?;
         Ok((Lane { tx, peer }, give))
     }
 

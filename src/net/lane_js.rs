@@ -31,7 +31,7 @@ thread_local! {
 /// not keep the loop alive.
 #[napi]
 pub fn lane_open(fd: i32) -> Result<u32> {
-    let own = scm::dup(fd).map_err(to_napi)?;
+    let own = scm::dup_raw(fd).map_err(to_napi)?;
     scm::set_nonblocking(&own).map_err(to_napi)?;
     let id = next_id();
     let mut poll = Poll::new(own.as_raw_fd(), id, on_event)?;

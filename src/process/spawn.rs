@@ -52,7 +52,7 @@ fn stdio_for(spec: StdioSpec, parent_end: &mut Option<OwnedFd>) -> io::Result<St
     Ok(match spec {
         StdioSpec::Inherit => Stdio::inherit(),
         StdioSpec::Ignore => Stdio::null(),
-        StdioSpec::Fd(fd) => Stdio::from(scm::dup(fd)?),
+        StdioSpec::Fd(fd) => Stdio::from(scm::dup_raw(fd)?),
         StdioSpec::Pipe => {
             // libuv makes 'pipe' stdio from socketpairs too.
             let (ours, theirs) = scm::socketpair()?;
