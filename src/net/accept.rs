@@ -4,10 +4,13 @@
 //! the worker with the fewest connections waiting in its lane.
 use std::collections::{HashMap, VecDeque};
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
+use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
+use nix::sys::eventfd::{EfdFlags, EventFd};
+use nix::sys::socket::{accept4, SockFlag};
 use parking_lot::Mutex;
 
 use super::lane::{Lane, Pairing};
@@ -21,7 +24,7 @@ const WAKE: u64 = u64::MAX;
 const LANE: u64 = 1 << 32;
 /// While connections are parked for a key that has workers (their lanes were full), retry
 /// this often.
-const RETRY_MS: i32 = 10;
+const RETRY_MS: u16 = 10;
 
 struct Group {
     listener: OwnedFd,
@@ -42,8 +45,8 @@ struct State {
     /// One lane per worker (by channel id), made on its first round-robin listen.
     lanes: HashMap<u32, LaneEntry>,
     thread: Option<JoinHandle<()>>,
-    epfd: Option<Arc<OwnedFd>>,
-    wake: Option<Arc<OwnedFd>>,
+    epfd: Option<Arc<Epoll>>,
+    wake: Option<Arc<EventFd>>,
 }
 
 static STATE: Mutex<Option<State>> = Mutex::new(None);
@@ -53,67 +56,45 @@ fn with<R>(f: impl FnOnce(&mut State) -> R) -> R {
     f(g.get_or_insert_with(State::default))
 }
 
-fn epoll_ctl(epfd: RawFd, op: i32, fd: RawFd, data: u64) -> io::Result<()> {
-    let mut ev = libc::epoll_event { events: libc::EPOLLIN as u32, u64: data };
-    // SAFETY: plain syscall with a valid event.
-    if unsafe { libc::epoll_ctl(epfd, op, fd, &mut ev) } < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
+/// Watches `fd` for reading, reported with `data`.
+fn watch(ep: &Epoll, fd: impl AsFd, data: u64) -> io::Result<()> {
+    Ok(ep.add(fd, EpollEvent::new(EpollFlags::EPOLLIN, data))?)
 }
 
-fn ensure_thread(s: &mut State) -> io::Result<(RawFd, RawFd)> {
-    if let (Some(ep), Some(wk)) = (&s.epfd, &s.wake) {
-        return Ok((ep.as_raw_fd(), wk.as_raw_fd()));
+fn ensure_thread(s: &mut State) -> io::Result<Arc<Epoll>> {
+    if let (Some(ep), Some(_)) = (&s.epfd, &s.wake) {
+        return Ok(ep.clone());
     }
-    // SAFETY: plain syscalls; results checked and owned.
-    let (ep, wk) = unsafe {
-        let ep = libc::epoll_create1(libc::EPOLL_CLOEXEC);
-        if ep < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        let ep = OwnedFd::from_raw_fd(ep);
-        let wk = libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK);
-        if wk < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        (Arc::new(ep), Arc::new(OwnedFd::from_raw_fd(wk)))
-    };
-    epoll_ctl(ep.as_raw_fd(), libc::EPOLL_CTL_ADD, wk.as_raw_fd(), WAKE)?;
+    let ep = Arc::new(Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?);
+    let wk = Arc::new(EventFd::from_flags(EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK)?);
+    watch(&ep, &*wk, WAKE)?;
     // Lanes outlive a thread that ended with its last listener.
     for (id, entry) in &s.lanes {
-        epoll_ctl(ep.as_raw_fd(), libc::EPOLL_CTL_ADD, entry.lane.tx_fd(), LANE | *id as u64)?;
+        watch(&ep, entry.lane.tx_fd(), LANE | *id as u64)?;
     }
     let (ep2, wk2) = (ep.clone(), wk.clone());
     let handle = std::thread::Builder::new()
         .name("corral-accept".into())
         .spawn(move || run(ep2, wk2))?;
-    let fds = (ep.as_raw_fd(), wk.as_raw_fd());
     s.thread = Some(handle);
-    s.epfd = Some(ep);
+    s.epfd = Some(ep.clone());
     s.wake = Some(wk);
-    Ok(fds)
+    Ok(ep)
 }
 
-fn run(ep: Arc<OwnedFd>, wake: Arc<OwnedFd>) {
-    // SAFETY: zeroed epoll_event array.
-    let mut events: [libc::epoll_event; 32] = unsafe { std::mem::zeroed() };
-    let mut timeout = -1;
+fn run(ep: Arc<Epoll>, wake: Arc<EventFd>) {
+    let mut events = [EpollEvent::empty(); 32];
+    let mut timeout = EpollTimeout::NONE;
     loop {
-        // SAFETY: events has room for 32.
-        let n = unsafe { libc::epoll_wait(ep.as_raw_fd(), events.as_mut_ptr(), 32, timeout) };
-        if n < 0 {
-            if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
-                continue;
-            }
-            return;
-        }
-        for ev in &events[..n as usize] {
-            let data = ev.u64;
+        let n = match ep.wait(&mut events, timeout) {
+            Ok(n) => n,
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(_) => return,
+        };
+        for ev in &events[..n] {
+            let data = ev.data();
             if data == WAKE {
-                let mut v = 0u64;
-                // SAFETY: 8-byte read from our eventfd.
-                unsafe { libc::read(wake.as_raw_fd(), (&mut v as *mut u64).cast(), 8) };
+                let _ = wake.read();
                 let mut g = STATE.lock();
                 if g.as_ref().is_none_or(|s| s.groups.is_empty()) {
                     // Last listener gone: the thread ends (restarted on the next listen).
@@ -142,7 +123,7 @@ fn run(ep: Arc<OwnedFd>, wake: Arc<OwnedFd>) {
                     waiting |= !g.parked.is_empty();
                 }
             }
-            if waiting { RETRY_MS } else { -1 }
+            if waiting { EpollTimeout::from(RETRY_MS) } else { EpollTimeout::NONE }
         });
     }
 }
@@ -154,21 +135,11 @@ fn accept_burst(key: u32) {
     let Some(group) = groups.get_mut(&key) else { return };
     let mut conns = Vec::new();
     for _ in 0..64 {
-        // SAFETY: accept4 on our listening fd; the result is a new fd we own.
-        let fd = unsafe {
-            libc::accept4(
-                group.listener.as_raw_fd(),
-                std::ptr::null_mut(),
-                std::ptr::null_mut(),
-                // libuv does not make received fds non-blocking: they must arrive that way.
-                libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
-            )
-        };
-        if fd < 0 {
-            break;
+        // libuv does not make received fds non-blocking: they must arrive that way.
+        match accept4(&group.listener, SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC) {
+            Ok(fd) => conns.push(fd),
+            Err(_) => break,
         }
-        // SAFETY: just accepted.
-        conns.push(unsafe { OwnedFd::from_raw_fd(fd) });
     }
     if !conns.is_empty() {
         dispatch(key, group, lanes, conns, None);
@@ -225,8 +196,8 @@ fn dispatch(key: u32, group: &mut Group, lanes: &HashMap<u32, LaneEntry>, conns:
 /// Starts accepting on `listener` (listening, non-blocking) for `key`.
 pub fn listen(key: u32, listener: OwnedFd) -> io::Result<()> {
     with(|s| {
-        let (ep, _) = ensure_thread(s)?;
-        epoll_ctl(ep, libc::EPOLL_CTL_ADD, listener.as_raw_fd(), key as u64)?;
+        let ep = ensure_thread(s)?;
+        watch(&ep, &listener, key as u64)?;
         s.groups.insert(key, Group { listener, workers: Vec::new(), next: 0, parked: VecDeque::new() });
         Ok(())
     })
@@ -242,8 +213,8 @@ pub fn add_worker(key: u32, chan_id: u32) -> io::Result<Option<OwnedFd>> {
         let mut give = None;
         if !s.lanes.contains_key(&chan_id) {
             let (lane, worker_end) = Lane::new()?;
-            let (ep, _) = ensure_thread(s)?;
-            epoll_ctl(ep, libc::EPOLL_CTL_ADD, lane.tx_fd(), LANE | chan_id as u64)?;
+            let ep = ensure_thread(s)?;
+            watch(&ep, lane.tx_fd(), LANE | chan_id as u64)?;
             s.lanes.insert(chan_id, LaneEntry { lane, returns: Pairing::default() });
             give = Some(worker_end);
         }
@@ -281,7 +252,7 @@ pub fn worker_gone(chan_id: u32) {
         }
         let Some(mut entry) = s.lanes.remove(&chan_id) else { return };
         if let Some(ep) = &s.epfd {
-            let _ = epoll_ctl(ep.as_raw_fd(), libc::EPOLL_CTL_DEL, entry.lane.tx_fd(), 0);
+            let _ = ep.delete(entry.lane.tx_fd());
         }
         let mut back = entry.lane.take_back();
         back.extend(entry.lane.returned(&mut entry.returns));
@@ -299,14 +270,12 @@ pub fn close(key: u32) {
     with(|s| {
         if let Some(g) = s.groups.remove(&key) {
             if let Some(ep) = &s.epfd {
-                let _ = epoll_ctl(ep.as_raw_fd(), libc::EPOLL_CTL_DEL, g.listener.as_raw_fd(), 0);
+                let _ = ep.delete(&g.listener);
             }
         }
         if s.groups.is_empty() {
             if let Some(wk) = &s.wake {
-                let one = 1u64;
-                // SAFETY: 8-byte write to our eventfd.
-                unsafe { libc::write(wk.as_raw_fd(), (&one as *const u64).cast(), 8) };
+                let _ = wk.write(1);
             }
         }
     })

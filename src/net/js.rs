@@ -6,6 +6,7 @@ use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use napi_derive::napi;
+use nix::errno::Errno;
 
 use super::accept;
 use super::listen::{self, Addr, Opts};
@@ -31,7 +32,7 @@ fn open(spec: &ListenSpec) -> std::io::Result<OwnedFd> {
     } else {
         let host = match spec.host.as_deref() {
             None | Some("") => None,
-            Some(h) => Some(h.parse::<IpAddr>().map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?),
+            Some(h) => Some(h.parse::<IpAddr>().map_err(|_| std::io::Error::from(Errno::EINVAL))?),
         };
         Addr::Tcp { host, port: spec.port as u16 }
     };
@@ -54,7 +55,7 @@ pub fn net_open(spec: ListenSpec) -> Vec<i32> {
             let family = listen::local_family(fd.as_raw_fd());
             vec![fd.into_raw_fd(), port, family]
         }
-        Err(e) => vec![-e.raw_os_error().unwrap_or(libc::EINVAL)],
+        Err(e) => vec![-e.raw_os_error().unwrap_or(Errno::EINVAL as i32)],
     }
 }
 
@@ -78,10 +79,10 @@ pub fn rr_listen(spec: ListenSpec) -> Vec<i32> {
             let key = NEXT_KEY.fetch_add(1, Ordering::Relaxed);
             match accept::listen(key, fd) {
                 Ok(()) => vec![key as i32, port, family],
-                Err(e) => vec![-e.raw_os_error().unwrap_or(libc::EINVAL)],
+                Err(e) => vec![-e.raw_os_error().unwrap_or(Errno::EINVAL as i32)],
             }
         }
-        Err(e) => vec![-e.raw_os_error().unwrap_or(libc::EINVAL)],
+        Err(e) => vec![-e.raw_os_error().unwrap_or(Errno::EINVAL as i32)],
     }
 }
 
@@ -91,12 +92,12 @@ pub fn rr_listen(spec: ListenSpec) -> Vec<i32> {
 #[napi]
 pub fn rr_add(key: u32, chan: u32) -> Vec<i32> {
     if crate::ipc::js::channel(chan).is_none() {
-        return vec![-libc::EPIPE];
+        return vec![-(Errno::EPIPE as i32)];
     }
     match accept::add_worker(key, chan) {
         Ok(Some(fd)) => vec![fd.into_raw_fd()],
         Ok(None) => vec![],
-        Err(e) => vec![-e.raw_os_error().unwrap_or(libc::EINVAL)],
+        Err(e) => vec![-e.raw_os_error().unwrap_or(Errno::EINVAL as i32)],
     }
 }
 

@@ -8,7 +8,9 @@
 //! that cannot serve a connection (server closed, maxConnections) writes it back on its end.
 use std::collections::VecDeque;
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+
+use nix::poll::{poll, PollFd, PollFlags};
 
 use crate::ipc::scm;
 
@@ -39,8 +41,8 @@ impl Lane {
         Ok((Lane { tx, peer }, give))
     }
 
-    pub fn tx_fd(&self) -> RawFd {
-        self.tx.as_raw_fd()
+    pub fn tx_fd(&self) -> BorrowedFd<'_> {
+        self.tx.as_fd()
     }
 
     /// Connections written to the worker and not read by it yet.
@@ -56,7 +58,7 @@ impl Lane {
     /// Sends `items` (key, fd) and returns how many went (all of them, unless the worker's
     /// end is full); the kernel holds its own references, the caller may close its fds.
     pub fn send(&self, items: &[(u32, RawFd)]) -> usize {
-        send_pairs(self.tx.as_raw_fd(), items)
+        send_pairs(self.tx.as_fd(), items)
     }
 
     /// Connections the worker handed back.
@@ -75,22 +77,21 @@ impl Lane {
 }
 
 /// Writes (key, fd) pairs on `sock`, PER_WRITE per write; returns how many pairs went.
-pub fn send_pairs(sock: RawFd, items: &[(u32, RawFd)]) -> usize {
+pub fn send_pairs(sock: BorrowedFd<'_>, items: &[(u32, RawFd)]) -> usize {
+    let raw = sock.as_raw_fd();
     let mut sent = 0;
     for chunk in items.chunks(PER_WRITE.min(scm::MAX_FDS)) {
         let keys: Vec<u8> = chunk.iter().flat_map(|(k, _)| k.to_ne_bytes()).collect();
         let fds: Vec<RawFd> = chunk.iter().map(|(_, f)| *f).collect();
-        let Ok(n) = scm::send_fds(sock, &keys, &fds) else { return sent };
+        let Ok(n) = scm::send_fds(raw, &keys, &fds) else { return sent };
         // The fds went with the first byte; the rest of their keys must follow. (A write this
         // small is taken whole by the kernel; this is only a safety net.)
         let mut off = n;
         while off < keys.len() {
-            match scm::send(sock, &keys[off..], None) {
+            match scm::send(raw, &keys[off..], None) {
                 Ok(m) => off += m,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    let mut p = libc::pollfd { fd: sock, events: libc::POLLOUT, revents: 0 };
-                    // SAFETY: one pollfd.
-                    unsafe { libc::poll(&mut p, 1, 100) };
+                    let _ = poll(&mut [PollFd::new(sock, PollFlags::POLLOUT)], 100u16);
                 }
                 Err(_) => return sent + chunk.len(),
             }
@@ -180,7 +181,7 @@ mod tests {
         assert_eq!(back.iter().map(|(k, _)| *k).collect::<Vec<_>>(), vec![7, 9]);
         assert_eq!(lane.queued(), 0);
         let (c, _c2) = conn();
-        assert_eq!(send_pairs(worker.as_raw_fd(), &[(3, c.as_raw_fd())]), 1);
+        assert_eq!(send_pairs(worker.as_fd(), &[(3, c.as_raw_fd())]), 1);
         let returned = lane.returned(&mut Pairing::default());
         assert_eq!(returned.len(), 1);
         assert_eq!(returned[0].0, 3);

@@ -4,10 +4,11 @@
 //! worker if this one dies.
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, IntoRawFd, OwnedFd};
 
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
+use nix::sys::socket::{socket, AddressFamily, SockFlag, SockType};
 
 use super::lane::{send_pairs, Pairing};
 use crate::ipc::js::{int_array, next_id, to_napi, EV_CLOSE};
@@ -47,7 +48,7 @@ pub fn lane_return(id: u32, key: u32, fd: i32) -> bool {
     // SAFETY: the caller gives up an fd the lane handed out.
     let conn = unsafe { OwnedFd::from_raw_fd(fd) };
     LANES.with(|l| match l.borrow().get(&id) {
-        Some(e) => send_pairs(e.fd.as_raw_fd(), &[(key, conn.as_raw_fd())]) == 1,
+        Some(e) => send_pairs(e.fd.as_fd(), &[(key, conn.as_raw_fd())]) == 1,
         None => false,
     })
 }
@@ -57,11 +58,11 @@ pub fn lane_close(id: u32) {
     LANES.with(|l| l.borrow_mut().remove(&id));
 }
 
-/// An unconnected TCP socket, for JS to learn the TCP handle class from (then close).
+/// An unconnected TCP socket, for JS to learn the TCP handle class from (then close); -1 if
+/// none could be made.
 #[napi]
 pub fn tcp_probe_fd() -> i32 {
-    // SAFETY: plain syscall; the caller owns the result.
-    unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) }
+    socket(AddressFamily::Inet, SockType::Stream, SockFlag::SOCK_CLOEXEC, None).map_or(-1, IntoRawFd::into_raw_fd)
 }
 
 fn on_event(id: u32, status: i32, _events: i32) {

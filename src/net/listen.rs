@@ -1,9 +1,14 @@
 //! Listening sockets made in the primary for workers: non-blocking and close-on-exec, like
 //! libuv's (SO_REUSEADDR on TCP), plus SO_REUSEPORT for the per-worker schedule.
-use std::ffi::CString;
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddrV4, SocketAddrV6};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+
+use nix::errno::Errno;
+use nix::sys::socket::{
+    self, getsockname, setsockopt, sockopt, AddressFamily, SockFlag, SockType, SockaddrIn, SockaddrIn6, SockaddrLike,
+    SockaddrStorage, UnixAddr,
+};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Addr {
@@ -23,90 +28,46 @@ pub struct Opts {
     pub reuseaddr: bool,
 }
 
-fn cvt(r: libc::c_int) -> io::Result<libc::c_int> {
-    if r < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(r)
-    }
-}
-
-fn setopt(fd: RawFd, level: i32, name: i32, on: bool) -> io::Result<()> {
-    let v: libc::c_int = on as libc::c_int;
-    // SAFETY: int option on a live fd.
-    cvt(unsafe {
-        libc::setsockopt(fd, level, name, (&v as *const libc::c_int).cast(), std::mem::size_of_val(&v) as u32)
-    })
-    .map(drop)
-}
-
-fn socket(domain: i32, udp: bool) -> io::Result<OwnedFd> {
-    let ty = if udp { libc::SOCK_DGRAM } else { libc::SOCK_STREAM };
-    // SAFETY: plain syscall.
-    let fd = cvt(unsafe { libc::socket(domain, ty | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC, 0) })?;
-    // SAFETY: just created.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+fn socket(family: AddressFamily, udp: bool) -> io::Result<OwnedFd> {
+    let ty = if udp { SockType::Datagram } else { SockType::Stream };
+    Ok(socket::socket(family, ty, SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC, None)?)
 }
 
 fn bind_ip(ip: IpAddr, port: u16, opts: Opts) -> io::Result<OwnedFd> {
-    let (domain, storage, len) = sockaddr(ip, port);
-    let fd = socket(domain, opts.udp)?;
-    let raw = fd.as_raw_fd();
+    let family = if ip.is_ipv6() { AddressFamily::Inet6 } else { AddressFamily::Inet };
+    let fd = socket(family, opts.udp)?;
     if !opts.udp || opts.reuseaddr {
-        setopt(raw, libc::SOL_SOCKET, libc::SO_REUSEADDR, true)?;
+        setsockopt(&fd, sockopt::ReuseAddr, &true)?;
     }
     if opts.reuseport {
-        setopt(raw, libc::SOL_SOCKET, libc::SO_REUSEPORT, true)?;
+        setsockopt(&fd, sockopt::ReusePort, &true)?;
     }
-    if domain == libc::AF_INET6 {
-        setopt(raw, libc::IPPROTO_IPV6, libc::IPV6_V6ONLY, opts.ipv6_only)?;
-    }
-    // SAFETY: storage holds a sockaddr of `len` bytes.
-    cvt(unsafe { libc::bind(raw, (&storage as *const libc::sockaddr_storage).cast(), len) })?;
-    Ok(fd)
-}
-
-fn sockaddr(ip: IpAddr, port: u16) -> (i32, libc::sockaddr_storage, u32) {
-    // SAFETY: all-zero is a valid sockaddr_storage.
-    let mut ss: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
     match ip {
-        IpAddr::V4(a) => {
-            // SAFETY: sockaddr_storage is large enough and aligned for sockaddr_in.
-            let sin = unsafe { &mut *(&mut ss as *mut _ as *mut libc::sockaddr_in) };
-            sin.sin_family = libc::AF_INET as u16;
-            sin.sin_port = port.to_be();
-            sin.sin_addr.s_addr = u32::from_ne_bytes(a.octets());
-            (libc::AF_INET, ss, std::mem::size_of::<libc::sockaddr_in>() as u32)
-        }
+        IpAddr::V4(a) => socket::bind(fd.as_raw_fd(), &SockaddrIn::from(SocketAddrV4::new(a, port)))?,
         IpAddr::V6(a) => {
-            // SAFETY: as above, for sockaddr_in6.
-            let sin6 = unsafe { &mut *(&mut ss as *mut _ as *mut libc::sockaddr_in6) };
-            sin6.sin6_family = libc::AF_INET6 as u16;
-            sin6.sin6_port = port.to_be();
-            sin6.sin6_addr.s6_addr = a.octets();
-            (libc::AF_INET6, ss, std::mem::size_of::<libc::sockaddr_in6>() as u32)
+            setsockopt(&fd, sockopt::Ipv6V6Only, &opts.ipv6_only)?;
+            socket::bind(fd.as_raw_fd(), &SockaddrIn6::from(SocketAddrV6::new(a, port, 0, 0)))?
         }
     }
+    Ok(fd)
 }
 
 fn bind_unix(path: &str, opts: Opts) -> io::Result<OwnedFd> {
-    let fd = socket(libc::AF_UNIX, opts.udp)?;
-    // SAFETY: zeroed sockaddr_un is valid.
-    let mut sun: libc::sockaddr_un = unsafe { std::mem::zeroed() };
-    sun.sun_family = libc::AF_UNIX as u16;
-    let c = CString::new(path).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
-    let bytes = c.as_bytes_with_nul();
-    if bytes.len() > sun.sun_path.len() {
-        return Err(io::Error::from_raw_os_error(libc::ENAMETOOLONG));
-    }
-    for (d, s) in sun.sun_path.iter_mut().zip(bytes) {
-        *d = *s as libc::c_char;
-    }
-    // SAFETY: sun is a complete sockaddr_un.
-    cvt(unsafe {
-        libc::bind(fd.as_raw_fd(), (&sun as *const libc::sockaddr_un).cast(), std::mem::size_of_val(&sun) as u32)
-    })?;
+    let fd = socket(AddressFamily::Unix, opts.udp)?;
+    // EINVAL for a path with a NUL, ENAMETOOLONG for one longer than sun_path. An empty path
+    // binds the all-zero sun_path of full length, as a zeroed sockaddr_un always did here.
+    let addr = if path.is_empty() { UnixAddr::new_abstract(&[0; 107])? } else { UnixAddr::new(path)? };
+    socket::bind(fd.as_raw_fd(), &addr)?;
     Ok(fd)
+}
+
+/// listen(2) with any backlog, as libuv passes it: the kernel caps it at net.core.somaxconn
+/// (and treats a negative one as that cap). nix's `listen` takes a `Backlog`, which refuses
+/// values outside -1..=SOMAXCONN, hence the raw call.
+fn listen(fd: impl AsFd, backlog: i32) -> io::Result<()> {
+    // SAFETY: listen(2) on a descriptor the borrow keeps open; it reads no memory of ours.
+    Errno::result(unsafe { libc::listen(fd.as_fd().as_raw_fd(), backlog) })?;
+    Ok(())
 }
 
 /// A bound (and, with a backlog, listening) socket; errors carry the errno.
@@ -120,43 +81,33 @@ pub fn open(addr: &Addr, opts: Opts) -> io::Result<OwnedFd> {
         Addr::Unix(path) => bind_unix(path, opts)?,
     };
     if let Some(backlog) = opts.backlog {
-        // SAFETY: plain syscall on our fd.
-        cvt(unsafe { libc::listen(fd.as_raw_fd(), backlog) })?;
+        listen(&fd, backlog)?;
     }
     Ok(fd)
 }
 
+fn local_addr(fd: RawFd) -> Option<SockaddrStorage> {
+    getsockname::<SockaddrStorage>(fd).ok()
+}
+
 /// The local address family of a socket: 4, 6, or 0 for others.
 pub fn local_family(fd: RawFd) -> i32 {
-    // SAFETY: getsockname fills at most `len` bytes of ss.
-    unsafe {
-        let mut ss: libc::sockaddr_storage = std::mem::zeroed();
-        let mut len = std::mem::size_of_val(&ss) as u32;
-        if libc::getsockname(fd, (&mut ss as *mut libc::sockaddr_storage).cast(), &mut len) < 0 {
-            return 0;
-        }
-        match ss.ss_family as i32 {
-            libc::AF_INET => 4,
-            libc::AF_INET6 => 6,
-            _ => 0,
-        }
+    match local_addr(fd).and_then(|a| a.family()) {
+        Some(AddressFamily::Inet) => 4,
+        Some(AddressFamily::Inet6) => 6,
+        _ => 0,
     }
 }
 
 /// The local port of an IP socket (0 for others).
 pub fn local_port(fd: RawFd) -> u16 {
-    // SAFETY: getsockname fills at most `len` bytes of ss.
-    unsafe {
-        let mut ss: libc::sockaddr_storage = std::mem::zeroed();
-        let mut len = std::mem::size_of_val(&ss) as u32;
-        if libc::getsockname(fd, (&mut ss as *mut libc::sockaddr_storage).cast(), &mut len) < 0 {
-            return 0;
-        }
-        match ss.ss_family as i32 {
-            libc::AF_INET => u16::from_be((*(&ss as *const _ as *const libc::sockaddr_in)).sin_port),
-            libc::AF_INET6 => u16::from_be((*(&ss as *const _ as *const libc::sockaddr_in6)).sin6_port),
-            _ => 0,
-        }
+    let Some(a) = local_addr(fd) else { return 0 };
+    if let Some(sin) = a.as_sockaddr_in() {
+        sin.port()
+    } else if let Some(sin6) = a.as_sockaddr_in6() {
+        sin6.port()
+    } else {
+        0
     }
 }
 
@@ -179,9 +130,27 @@ mod tests {
         // Without SO_REUSEPORT the port is taken.
         let plain = Opts { backlog: Some(16), ..Default::default() };
         let err = open(&Addr::Tcp { host: lo, port }, plain).unwrap_err();
-        assert_eq!(err.raw_os_error(), Some(libc::EADDRINUSE));
-        // SAFETY: F_GETFL/F_GETFD on our fd.
-        let (fl, fdfl) = unsafe { (libc::fcntl(a.as_raw_fd(), libc::F_GETFL), libc::fcntl(a.as_raw_fd(), libc::F_GETFD)) };
-        assert!(fl & libc::O_NONBLOCK != 0 && fdfl & libc::FD_CLOEXEC != 0);
+        assert_eq!(err.raw_os_error(), Some(Errno::EADDRINUSE as i32));
+        use nix::fcntl::{fcntl, FcntlArg, FdFlag, OFlag};
+        let fl = OFlag::from_bits_retain(fcntl(&a, FcntlArg::F_GETFL).unwrap());
+        let fdfl = FdFlag::from_bits_retain(fcntl(&a, FcntlArg::F_GETFD).unwrap());
+        assert!(fl.contains(OFlag::O_NONBLOCK) && fdfl.contains(FdFlag::FD_CLOEXEC));
+    }
+
+    #[test]
+    fn unix_paths_and_big_backlogs() {
+        let path = std::env::temp_dir().join(format!("corral-listen-{}.sock", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let p = path.to_str().unwrap().to_string();
+        // A backlog beyond SOMAXCONN is capped by the kernel, not refused.
+        let fd = open(&Addr::Unix(p.clone()), Opts { backlog: Some(1 << 20), ..Default::default() }).unwrap();
+        assert_eq!(local_family(fd.as_raw_fd()), 0);
+        assert_eq!(local_port(fd.as_raw_fd()), 0);
+        std::fs::remove_file(&path).unwrap();
+        let long = format!("/tmp/{}", "x".repeat(200));
+        let err = open(&Addr::Unix(long), Opts::default()).unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(Errno::ENAMETOOLONG as i32));
+        let err = open(&Addr::Unix("/tmp/a\0b".into()), Opts::default()).unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(Errno::EINVAL as i32));
     }
 }

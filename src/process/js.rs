@@ -81,7 +81,7 @@ pub fn proc_spawn(o: SpawnOptions) -> Vec<i32> {
             out.extend(s.extra.into_iter().map(raw));
             out
         }
-        Err(e) => vec![-e.raw_os_error().unwrap_or(libc::EINVAL)],
+        Err(e) => vec![-e.raw_os_error().unwrap_or(nix::errno::Errno::EINVAL as i32)],
     }
 }
 

@@ -9,6 +9,10 @@ use std::os::unix::ffi::OsStringExt;
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 
+use nix::errno::Errno;
+use nix::sys::signal::{signal, SigHandler, Signal};
+use nix::unistd::{getpid, getppid, setsid};
+
 use crate::ipc::scm;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -121,10 +125,12 @@ pub fn spawn(spec: SpawnSpec) -> io::Result<Spawned> {
     }
     let detached = spec.detached;
     let death_signal = spec.death_signal;
-    // SAFETY: getpid is always safe.
-    let parent_pid = unsafe { libc::getpid() };
+    let parent_pid = getpid();
 
-    // SAFETY: the closure runs between fork and exec and only makes async-signal-safe calls.
+    // SAFETY: the closure runs between fork and exec and only makes async-signal-safe calls
+    // (nix's getppid/setsid/signal are the bare calls and do not allocate). fcntl and dup2
+    // stay raw: they act on fd numbers (0-2, dup2 targets) that are no Rust values here;
+    // prctl and _exit have no nix wrapper for this use.
     unsafe {
         cmd.pre_exec(move || {
             for fd in 0..3 {
@@ -149,18 +155,17 @@ pub fn spawn(spec: SpawnSpec) -> io::Result<Spawned> {
                     return Err(io::Error::last_os_error());
                 }
             }
-            for sig in 1..32 {
-                if sig != libc::SIGKILL && sig != libc::SIGSTOP {
-                    libc::signal(sig, libc::SIG_DFL);
-                }
+            // Signals 1-31; SIGKILL and SIGSTOP cannot be changed.
+            for sig in Signal::iterator().filter(|s| *s != Signal::SIGKILL && *s != Signal::SIGSTOP) {
+                let _ = signal(sig, SigHandler::SigDfl);
             }
             if detached {
-                libc::setsid();
+                let _ = setsid();
             }
             if death_signal > 0 {
                 libc::prctl(libc::PR_SET_PDEATHSIG, death_signal as libc::c_ulong, 0, 0, 0);
                 // The parent may already be gone (then we were reparented).
-                if libc::getppid() != parent_pid {
+                if getppid() != parent_pid {
                     libc::_exit(128 + death_signal);
                 }
             }
@@ -178,7 +183,7 @@ pub fn spawn(spec: SpawnSpec) -> io::Result<Spawned> {
 
 /// Opens a pidfd for `pid`: readable once the process has exited.
 pub fn pidfd_open(pid: i32) -> io::Result<OwnedFd> {
-    // SAFETY: plain syscall.
+    // SAFETY: pidfd_open(2) (no nix wrapper) reads no memory of ours; it returns a new fd or -1.
     let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
     if fd < 0 {
         return Err(io::Error::last_os_error());
@@ -195,22 +200,23 @@ pub enum Exit {
 }
 
 /// Reaps `pid` if it has exited.
+///
+/// Raw waitpid, not nix's: nix decodes the status into its `Signal` enum, which has no
+/// real-time signals, so a child killed by one (SIGRTMIN+n) would be reaped and then reported
+/// as EINVAL, losing its exit for good.
 pub fn try_wait(pid: i32) -> io::Result<Option<Exit>> {
     let mut status = 0;
     loop {
-        // SAFETY: plain syscall; status is ours.
+        // SAFETY: waitpid writes only `status`, a live local.
         let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
         if r == 0 {
             return Ok(None);
         }
-        if r < 0 {
-            let e = io::Error::last_os_error();
-            if e.kind() == io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(e);
+        match Errno::result(r) {
+            Ok(_) => break,
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(e.into()),
         }
-        break;
     }
     Ok(Some(if libc::WIFSIGNALED(status) {
         Exit::Signal(libc::WTERMSIG(status))
@@ -240,10 +246,10 @@ mod tests {
     }
 
     fn wait(pid: i32) -> Exit {
+        use nix::poll::{poll, PollFd, PollFlags};
+        use std::os::fd::AsFd;
         let pidfd = pidfd_open(pid).unwrap();
-        let mut p = libc::pollfd { fd: pidfd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
-        // SAFETY: one pollfd.
-        unsafe { libc::poll(&mut p, 1, 5000) };
+        let _ = poll(&mut [PollFd::new(pidfd.as_fd(), PollFlags::POLLIN)], 5000u16);
         try_wait(pid).unwrap().unwrap()
     }
 
@@ -287,8 +293,7 @@ mod tests {
                 break;
             }
         }
-        // SAFETY: our own child.
-        unsafe { libc::kill(s.pid, libc::SIGKILL) };
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(s.pid), nix::sys::signal::SIGKILL).unwrap();
         wait(s.pid);
         for std_fd in ["0", "1", "2", "3"] {
             assert!(fds.iter().any(|f| f == std_fd), "{fds:?}");
@@ -300,9 +305,9 @@ mod tests {
     #[test]
     fn signals_and_spawn_errors() {
         let s = spawn(spec("kill -TERM $$")).unwrap();
-        assert_eq!(wait(s.pid), Exit::Signal(libc::SIGTERM));
+        assert_eq!(wait(s.pid), Exit::Signal(nix::sys::signal::SIGTERM as i32));
         let mut bad = spec("");
         bad.file = "/nonexistent/corral".into();
-        assert_eq!(spawn(bad).err().and_then(|e| e.raw_os_error()), Some(libc::ENOENT));
+        assert_eq!(spawn(bad).err().and_then(|e| e.raw_os_error()), Some(Errno::ENOENT as i32));
     }
 }
