@@ -15,6 +15,7 @@ use std::io;
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::{AtomicU32, Ordering};
 
+use nix::errno::Errno;
 use parking_lot::Mutex;
 
 use super::region::{check_name, open_proc_fd, Mapping, MAX_NAME};
@@ -66,11 +67,8 @@ pub struct Entry {
 pub type LiveCheck = fn(Holder, u64) -> bool;
 
 pub fn holder_alive(h: Holder, ino: u64) -> bool {
-    let path = std::ffi::CString::new(format!("/proc/{}/fd/{}", h.pid, h.fd)).expect("no NUL");
-    // SAFETY: zeroed stat is a valid out buffer; path is a valid C string.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    // SAFETY: as above.
-    unsafe { libc::stat(path.as_ptr(), &mut st) == 0 && st.st_ino == ino }
+    let path = format!("/proc/{}/fd/{}", h.pid, h.fd);
+    nix::sys::stat::stat(path.as_str()).is_ok_and(|st| st.st_ino == ino)
 }
 
 pub struct Directory {
@@ -86,8 +84,7 @@ struct Locked<'a> {
 
 impl Drop for Locked<'_> {
     fn drop(&mut self) {
-        // SAFETY: our own open fd.
-        unsafe { libc::flock(self.dir.map.fd(), libc::LOCK_UN) };
+        let _ = self.dir.map.file().unlock();
     }
 }
 
@@ -104,15 +101,15 @@ impl Directory {
 
     /// Opens the directory named by `token` (see `token`).
     pub fn open(token: &str) -> io::Result<Directory> {
-        let (pid, fd, ino) = parse_token(token).ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))?;
+        let (pid, fd, ino) = parse_token(token).ok_or_else(|| io::Error::from(Errno::EINVAL))?;
         let file = open_proc_fd(pid, fd, ino)?;
         let map = Mapping::from_fd(file, super::region::Kind::Memfd)?;
         if map.len() != SIZE {
-            return Err(io::Error::from_raw_os_error(libc::EINVAL));
+            return Err(io::Error::from(Errno::EINVAL));
         }
         let dir = Directory { map, lock: Mutex::new(()), alive: holder_alive };
         if dir.u32_at(0).load(Ordering::SeqCst) != MAGIC || dir.u32_at(4).load(Ordering::SeqCst) != VERSION {
-            return Err(io::Error::from_raw_os_error(libc::EINVAL));
+            return Err(io::Error::from(Errno::EINVAL));
         }
         Ok(dir)
     }
@@ -140,10 +137,9 @@ impl Directory {
 
     fn lock(&self) -> Locked<'_> {
         let guard = self.lock.lock();
-        loop {
-            // SAFETY: our own open fd.
-            let r = unsafe { libc::flock(self.map.fd(), libc::LOCK_EX) };
-            if r == 0 || io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+        // flock(LOCK_EX) through std (nix's Flock would take the fd over).
+        while let Err(e) = self.map.file().lock() {
+            if e.kind() != io::ErrorKind::Interrupted {
                 break;
             }
         }

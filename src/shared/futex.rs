@@ -7,6 +7,10 @@
 use std::sync::atomic::AtomicI32;
 use std::time::Duration;
 
+use nix::errno::Errno;
+use nix::sys::time::TimeSpec;
+use nix::time::{clock_gettime, ClockId};
+
 /// How a wait ended, as `Atomics.wait` reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WaitOutcome {
@@ -43,10 +47,9 @@ pub struct Deadline(Duration);
 
 impl Deadline {
     pub fn now() -> Deadline {
-        let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-        // SAFETY: valid out pointer; CLOCK_MONOTONIC always exists on Linux.
-        unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-        Deadline(Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32))
+        // CLOCK_MONOTONIC always exists on Linux.
+        let ts = clock_gettime(ClockId::CLOCK_MONOTONIC).expect("CLOCK_MONOTONIC");
+        Deadline(Duration::new(ts.tv_sec() as u64, ts.tv_nsec() as u32))
     }
 
     pub fn after(d: Duration) -> Deadline {
@@ -75,16 +78,17 @@ impl Deadline {
         std::cmp::min(self, other)
     }
 
-    fn timespec(&self) -> libc::timespec {
-        libc::timespec { tv_sec: self.0.as_secs() as libc::time_t, tv_nsec: self.0.subsec_nanos() as _ }
+    fn timespec(&self) -> TimeSpec {
+        TimeSpec::from_duration(self.0)
     }
 }
 
-/// One FUTEX_WAIT_BITSET call (absolute CLOCK_MONOTONIC deadline). `Ok` when woken; the raw
-/// errno otherwise (EAGAIN: value differed, ETIMEDOUT, EINTR, EFAULT...).
-fn futex_wait_once(word: &AtomicI32, expected: i32, deadline: Option<Deadline>) -> Result<(), i32> {
+/// One FUTEX_WAIT_BITSET call (absolute CLOCK_MONOTONIC deadline). `Ok` when woken; the
+/// errno otherwise (EAGAIN: value differed, ETIMEDOUT, EINTR, EFAULT...). A raw syscall: nix
+/// has no futex wrapper.
+fn futex_wait_once(word: &AtomicI32, expected: i32, deadline: Option<Deadline>) -> Result<(), Errno> {
     let ts = deadline.map(|d| d.timespec());
-    let ts_ptr = ts.as_ref().map_or(std::ptr::null(), |t| t as *const libc::timespec);
+    let ts_ptr = ts.as_ref().map_or(std::ptr::null(), |t| std::ptr::from_ref(t.as_ref()));
     // SAFETY: `word` is a live, aligned 4-byte location; the kernel only reads it.
     let r = unsafe {
         libc::syscall(
@@ -97,11 +101,7 @@ fn futex_wait_once(word: &AtomicI32, expected: i32, deadline: Option<Deadline>) 
             libc::FUTEX_BITSET_MATCH_ANY,
         )
     };
-    if r == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EINVAL))
-    }
+    Errno::result(r).map(drop)
 }
 
 /// Sleeps while `*word == expected`, until woken or `deadline`. Signals (EINTR) do not end the
@@ -120,10 +120,10 @@ fn wait_inner(word: &AtomicI32, expected: i32, deadline: Option<Deadline>, mut f
     loop {
         match futex_wait_once(word, expected, deadline) {
             Ok(()) => return WaitOutcome::Woken,
-            Err(libc::EAGAIN) if first => return WaitOutcome::NotEqual,
-            Err(libc::EAGAIN) => return WaitOutcome::Woken,
-            Err(libc::ETIMEDOUT) => return WaitOutcome::TimedOut,
-            Err(libc::EINTR) => first = false,
+            Err(Errno::EAGAIN) if first => return WaitOutcome::NotEqual,
+            Err(Errno::EAGAIN) => return WaitOutcome::Woken,
+            Err(Errno::ETIMEDOUT) => return WaitOutcome::TimedOut,
+            Err(Errno::EINTR) => first = false,
             // EFAULT and friends cannot happen on a live mapping; report a (spurious) wake
             // rather than spinning.
             Err(_) => return WaitOutcome::Woken,

@@ -5,9 +5,18 @@
 //! through an inherited fd or by opening `/proc/<pid>/fd/<fd>` of a process that holds it
 //! (see `directory`), which reopens the same memory.
 use std::ffi::CString;
+use std::fs::File;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::num::NonZeroUsize;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::ptr::NonNull;
+
+use nix::errno::Errno;
+use nix::fcntl::{fcntl, FcntlArg, OFlag, SealFlag};
+use nix::sys::memfd::{memfd_create, MFdFlags};
+use nix::sys::mman::{mmap, munmap, shm_open, shm_unlink, MapFlags, ProtFlags};
+use nix::sys::stat::{fchmod, fstat, FileStat, Mode, SFlag};
+use nix::unistd::ftruncate;
 
 /// Largest region (bytes): what a SharedArrayBuffer may hold in Node 20 (buffer.constants.MAX_LENGTH).
 pub const MAX_SIZE: u64 = 1 << 32;
@@ -53,7 +62,8 @@ pub enum Kind {
 pub struct Mapping {
     ptr: NonNull<u8>,
     len: usize,
-    fd: OwnedFd,
+    /// The memfd / shm file (a `File` so that the directory can flock it).
+    file: File,
     dev: u64,
     ino: u64,
     kind: Kind,
@@ -63,21 +73,18 @@ pub struct Mapping {
 unsafe impl Send for Mapping {}
 unsafe impl Sync for Mapping {}
 
-fn cvt(r: libc::c_int) -> io::Result<libc::c_int> {
-    if r < 0 { Err(io::Error::last_os_error()) } else { Ok(r) }
+fn stat_of(fd: impl AsFd) -> io::Result<FileStat> {
+    Ok(fstat(fd)?)
 }
 
-fn fstat(fd: RawFd) -> io::Result<libc::stat> {
-    // SAFETY: zeroed stat is a valid out buffer.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    // SAFETY: fd is open; st is a valid out pointer.
-    cvt(unsafe { libc::fstat(fd, &mut st) })?;
-    Ok(st)
+/// `size` as a file length (off_t).
+fn file_len<T: TryFrom<u64>>(size: u64) -> Result<T, Errno> {
+    T::try_from(size).map_err(|_| Errno::EINVAL)
 }
 
 fn check_size(size: u64) -> io::Result<()> {
     if size == 0 || size > MAX_SIZE {
-        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+        return Err(Errno::EINVAL.into());
     }
     Ok(())
 }
@@ -87,39 +94,28 @@ impl Mapping {
     /// under another process's mapping (which would SIGBUS that process).
     pub fn create_memfd(size: u64, label: &str) -> io::Result<Mapping> {
         check_size(size)?;
-        let label = CString::new(format!("corral-shared:{}", label.replace('\0', "")))
-            .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
-        // SAFETY: valid C string; flags are memfd flags.
-        let raw = cvt(unsafe {
-            libc::memfd_create(label.as_ptr(), libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING)
-        })?;
-        // SAFETY: memfd_create just returned this fd to us.
-        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
-        // SAFETY: fd is ours.
-        cvt(unsafe { libc::ftruncate(fd.as_raw_fd(), size as libc::off_t) })?;
-        let seals = libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_SEAL;
-        // SAFETY: fd is a memfd created with MFD_ALLOW_SEALING.
-        cvt(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_ADD_SEALS, seals) })?;
+        let label = CString::new(format!("corral-shared:{}", label.replace('\0', ""))).map_err(|_| Errno::EINVAL)?;
+        let fd = memfd_create(label.as_c_str(), MFdFlags::MFD_CLOEXEC | MFdFlags::MFD_ALLOW_SEALING)?;
+        ftruncate(&fd, file_len(size)?)?;
+        let seals = SealFlag::F_SEAL_SHRINK | SealFlag::F_SEAL_GROW | SealFlag::F_SEAL_SEAL;
+        fcntl(&fd, FcntlArg::F_ADD_SEALS(seals))?;
         Mapping::map(fd, size as usize, Kind::Memfd)
     }
 
     /// Maps the whole of an open memfd / shm file (the fd is taken over).
     pub fn from_fd(fd: OwnedFd, kind: Kind) -> io::Result<Mapping> {
-        let st = fstat(fd.as_raw_fd())?;
-        if st.st_mode & libc::S_IFMT != libc::S_IFREG {
-            return Err(io::Error::from_raw_os_error(libc::EINVAL));
+        let st = stat_of(&fd)?;
+        if SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT != SFlag::S_IFREG {
+            return Err(Errno::EINVAL.into());
         }
         let size = st.st_size as u64;
         check_size(size)?;
         Mapping::map(fd, size as usize, kind)
     }
 
-    /// Maps a duplicate of `fd` (which stays the caller's).
+    /// Maps a duplicate of fd number `fd` (which stays the caller's, open during the call).
     pub fn from_borrowed_fd(fd: RawFd) -> io::Result<Mapping> {
-        // SAFETY: F_DUPFD_CLOEXEC on any fd number is safe; an invalid one gives EBADF.
-        let dup = cvt(unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) })?;
-        // SAFETY: the duplicate is ours.
-        Mapping::from_fd(unsafe { OwnedFd::from_raw_fd(dup) }, Kind::Memfd)
+        Mapping::from_fd(crate::ipc::scm::dup_raw(fd)?, Kind::Memfd)
     }
 
     /// Reopens a region held by process `pid` as its fd `fd`, checking that it is still the
@@ -133,23 +129,13 @@ impl Mapping {
     pub fn create_posix(name: &str, size: u64) -> io::Result<Mapping> {
         check_size(size)?;
         let path = posix_path(name)?;
-        // SAFETY: valid C string.
-        let raw = cvt(unsafe {
-            libc::shm_open(path.as_ptr(), libc::O_RDWR | libc::O_CREAT | libc::O_EXCL | libc::O_CLOEXEC, 0o600)
-        })?;
-        // SAFETY: shm_open returned this fd to us.
-        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
-        let made = (|| {
-            // SAFETY: fd is ours.
-            cvt(unsafe { libc::fchmod(fd.as_raw_fd(), 0o600) })?;
-            // SAFETY: fd is ours.
-            cvt(unsafe { libc::ftruncate(fd.as_raw_fd(), size as libc::off_t) })?;
-            Ok(())
-        })();
+        let owner_rw = Mode::S_IRUSR | Mode::S_IWUSR;
+        let flags = OFlag::O_RDWR | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_CLOEXEC;
+        let fd = shm_open(path.as_c_str(), flags, owner_rw)?;
+        let made = fchmod(&fd, owner_rw).and_then(|()| ftruncate(&fd, file_len(size)?));
         if let Err(e) = made {
-            // SAFETY: valid C string.
-            unsafe { libc::shm_unlink(path.as_ptr()) };
-            return Err(e);
+            let _ = shm_unlink(path.as_c_str());
+            return Err(e.into());
         }
         Mapping::map(fd, size as usize, Kind::Posix)
     }
@@ -157,31 +143,20 @@ impl Mapping {
     /// Opens the existing POSIX shm object `/corral.<name>`.
     pub fn open_posix(name: &str) -> io::Result<Mapping> {
         let path = posix_path(name)?;
-        // SAFETY: valid C string.
-        let raw = cvt(unsafe { libc::shm_open(path.as_ptr(), libc::O_RDWR | libc::O_CLOEXEC, 0) })?;
-        // SAFETY: shm_open returned this fd to us.
-        Mapping::from_fd(unsafe { OwnedFd::from_raw_fd(raw) }, Kind::Posix)
+        let fd = shm_open(path.as_c_str(), OFlag::O_RDWR | OFlag::O_CLOEXEC, Mode::empty())?;
+        Mapping::from_fd(fd, Kind::Posix)
     }
 
     fn map(fd: OwnedFd, len: usize, kind: Kind) -> io::Result<Mapping> {
-        let st = fstat(fd.as_raw_fd())?;
+        let st = stat_of(&fd)?;
         let (dev, ino) = (st.st_dev, st.st_ino);
-        // SAFETY: mapping a file we hold open; the kernel picks the address.
-        let ptr = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED,
-                fd.as_raw_fd(),
-                0,
-            )
-        };
-        if ptr == libc::MAP_FAILED {
-            return Err(io::Error::last_os_error());
-        }
-        let ptr = NonNull::new(ptr as *mut u8).ok_or_else(|| io::Error::from_raw_os_error(libc::ENOMEM))?;
-        Ok(Mapping { ptr, len, fd, dev, ino, kind })
+        // Callers refuse size 0 (check_size).
+        let length = NonZeroUsize::new(len).ok_or(Errno::EINVAL)?;
+        // SAFETY: a new MAP_SHARED mapping of a file we hold open, at an address the kernel
+        // picks, so it aliases no Rust object; the memory is only reached through raw pointers
+        // and atomics (as_ptr), and unmapped once, in Drop.
+        let ptr = unsafe { mmap(None, length, ProtFlags::PROT_READ | ProtFlags::PROT_WRITE, MapFlags::MAP_SHARED, &fd, 0) }?;
+        Ok(Mapping { ptr: ptr.cast(), len, file: File::from(fd), dev, ino, kind })
     }
 
     pub fn as_ptr(&self) -> *mut u8 {
@@ -197,7 +172,12 @@ impl Mapping {
     }
 
     pub fn fd(&self) -> RawFd {
-        self.fd.as_raw_fd()
+        self.file.as_raw_fd()
+    }
+
+    /// The region's file (its fd).
+    pub fn file(&self) -> &File {
+        &self.file
     }
 
     pub fn ino(&self) -> u64 {
@@ -217,36 +197,31 @@ impl Mapping {
 impl Drop for Mapping {
     fn drop(&mut self) {
         // SAFETY: we mapped exactly this range; nobody may use it after the last holder dropped.
-        unsafe { libc::munmap(self.ptr.as_ptr() as *mut libc::c_void, self.len) };
+        let _ = unsafe { munmap(self.ptr.cast(), self.len) };
     }
 }
 
 /// Opens `/proc/<pid>/fd/<fd>` read-write and checks its inode.
 pub fn open_proc_fd(pid: i32, fd: i32, ino: u64) -> io::Result<OwnedFd> {
     if pid <= 0 || fd < 0 {
-        return Err(io::Error::from_raw_os_error(libc::ENOENT));
+        return Err(Errno::ENOENT.into());
     }
-    let path = CString::new(format!("/proc/{pid}/fd/{fd}")).expect("no NUL");
-    // SAFETY: valid C string.
-    let raw = cvt(unsafe { libc::open(path.as_ptr(), libc::O_RDWR | libc::O_CLOEXEC) })?;
-    // SAFETY: open returned this fd to us.
-    let file = unsafe { OwnedFd::from_raw_fd(raw) };
-    if fstat(file.as_raw_fd())?.st_ino != ino {
-        return Err(io::Error::from_raw_os_error(libc::ENOENT));
+    let path = format!("/proc/{pid}/fd/{fd}");
+    let file = nix::fcntl::open(path.as_str(), OFlag::O_RDWR | OFlag::O_CLOEXEC, Mode::empty())?;
+    if stat_of(&file)?.st_ino != ino {
+        return Err(Errno::ENOENT.into());
     }
     Ok(file)
 }
 
 fn posix_path(name: &str) -> io::Result<CString> {
-    check_name(name).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
-    CString::new(format!("{POSIX_PREFIX}{name}")).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))
+    check_name(name).map_err(|_| Errno::EINVAL)?;
+    Ok(CString::new(format!("{POSIX_PREFIX}{name}")).map_err(|_| Errno::EINVAL)?)
 }
 
 /// Removes the POSIX shm object `/corral.<name>` (mappings stay valid).
 pub fn unlink_posix(name: &str) -> io::Result<()> {
-    let path = posix_path(name)?;
-    // SAFETY: valid C string.
-    cvt(unsafe { libc::shm_unlink(path.as_ptr()) })?;
+    shm_unlink(posix_path(name)?.as_c_str())?;
     Ok(())
 }
 
@@ -296,8 +271,8 @@ mod tests {
     #[test]
     fn sealed_against_resizing() {
         let a = Mapping::create_memfd(4096, "t").unwrap();
-        // SAFETY: fd is open.
-        assert!(unsafe { libc::ftruncate(a.fd(), 0) } < 0);
+        assert_eq!(ftruncate(a.file(), 0), Err(Errno::EPERM));
+        assert_eq!(ftruncate(a.file(), 8192), Err(Errno::EPERM));
     }
 
     #[test]
@@ -305,7 +280,7 @@ mod tests {
         let name = format!("unit-{}", std::process::id());
         let a = Mapping::create_posix(&name, 64).unwrap();
         assert!(Mapping::create_posix(&name, 64).is_err(), "exclusive");
-        let st = fstat(a.fd()).unwrap();
+        let st = stat_of(a.file()).unwrap();
         assert_eq!(st.st_mode & 0o777, 0o600);
         let b = Mapping::open_posix(&name).unwrap();
         word(&a, 0).store(7, Ordering::SeqCst);
@@ -322,23 +297,24 @@ mod tests {
         use std::time::Duration;
         let m = Mapping::create_memfd(4096, "t").unwrap();
         // SAFETY: the child only does async-signal-safe work (mmap, futex, _exit).
-        let pid = unsafe { libc::fork() };
-        assert!(pid >= 0);
-        if pid == 0 {
-            // Child: a fresh mapping (different address) of the same memfd.
-            let code = match Mapping::from_borrowed_fd(m.fd()) {
-                Ok(c) => {
-                    word(&c, 1).store(1, Ordering::SeqCst);
-                    match wait(word(&c, 0), 0, Some(Deadline::after(Duration::from_secs(10)))) {
-                        WaitOutcome::Woken => 0,
-                        _ => 1,
+        let pid = match unsafe { nix::unistd::fork() }.unwrap() {
+            nix::unistd::ForkResult::Parent { child } => child,
+            nix::unistd::ForkResult::Child => {
+                // Child: a fresh mapping (different address) of the same memfd.
+                let code = match Mapping::from_borrowed_fd(m.fd()) {
+                    Ok(c) => {
+                        word(&c, 1).store(1, Ordering::SeqCst);
+                        match wait(word(&c, 0), 0, Some(Deadline::after(Duration::from_secs(10)))) {
+                            WaitOutcome::Woken => 0,
+                            _ => 1,
+                        }
                     }
-                }
-                Err(_) => 2,
-            };
-            // SAFETY: leave the forked child without running the parent's destructors.
-            unsafe { libc::_exit(code) };
-        }
+                    Err(_) => 2,
+                };
+                // SAFETY: leave the forked child without running the parent's destructors.
+                unsafe { libc::_exit(code) };
+            }
+        };
         while word(&m, 1).load(Ordering::SeqCst) == 0 {
             std::thread::sleep(Duration::from_millis(1));
         }
@@ -352,9 +328,7 @@ mod tests {
             std::thread::sleep(Duration::from_millis(1));
         }
         assert_eq!(woke, 1, "the child was never seen asleep");
-        let mut status = 0;
-        // SAFETY: pid is our child.
-        unsafe { libc::waitpid(pid, &mut status, 0) };
-        assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "child status {status}");
+        let status = nix::sys::wait::waitpid(pid, None).unwrap();
+        assert!(matches!(status, nix::sys::wait::WaitStatus::Exited(_, 0)), "child status {status:?}");
     }
 }

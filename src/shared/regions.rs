@@ -5,10 +5,15 @@ use std::collections::HashMap;
 use std::io;
 use std::sync::{Arc, LazyLock};
 
+use nix::errno::Errno;
 use parking_lot::Mutex;
 
 use super::directory::{parse_token, DirError, Directory, Holder};
 use super::region::{self, check_name, Kind, Mapping};
+
+const E_EEXIST: i32 = Errno::EEXIST as i32;
+const E_ENOENT: i32 = Errno::ENOENT as i32;
+const E_ESRCH: i32 = Errno::ESRCH as i32;
 
 #[derive(Debug)]
 pub enum RegionError {
@@ -39,7 +44,7 @@ impl RegionError {
     /// The number the C++ shim passes to JS: a negative errno, or one of ours.
     pub fn code(&self) -> i32 {
         match self {
-            RegionError::Io(e) => -e.raw_os_error().unwrap_or(libc::EIO),
+            RegionError::Io(e) => -e.raw_os_error().unwrap_or(Errno::EIO as i32),
             RegionError::NotFound => 1000,
             RegionError::Exists => 1001,
             RegionError::Full => 1002,
@@ -143,7 +148,7 @@ pub fn create(size: u64, name: Option<&str>, posix: bool) -> Result<Box<Region>,
     match (name, posix) {
         (Some(n), true) => match Mapping::create_posix(n, size) {
             Ok(map) => Ok(Region::new(map, None, Some(n.to_string()))),
-            Err(e) if e.raw_os_error() == Some(libc::EEXIST) => Err(RegionError::Exists),
+            Err(e) if e.raw_os_error() == Some(E_EEXIST) => Err(RegionError::Exists),
             Err(e) => Err(e.into()),
         },
         (Some(n), false) => {
@@ -161,7 +166,7 @@ pub fn open_name(name: &str, posix: bool) -> Result<Box<Region>, RegionError> {
     if posix {
         return match Mapping::open_posix(name) {
             Ok(map) => Ok(Region::new(map, None, Some(name.to_string()))),
-            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Err(RegionError::NotFound),
+            Err(e) if e.raw_os_error() == Some(E_ENOENT) => Err(RegionError::NotFound),
             Err(e) => Err(e.into()),
         };
     }
@@ -176,7 +181,7 @@ pub fn open_handle(handle: &str) -> Result<Box<Region>, RegionError> {
     let (pid, fd, ino) = parse_token(token).ok_or(RegionError::InvalidName)?;
     match Mapping::open_proc(pid, fd, ino) {
         Ok(map) => Ok(Region::new(map, None, None)),
-        Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT) | Some(libc::ESRCH)) => Err(RegionError::NotFound),
+        Err(e) if matches!(e.raw_os_error(), Some(E_ENOENT) | Some(E_ESRCH)) => Err(RegionError::NotFound),
         Err(e) => Err(e.into()),
     }
 }
@@ -197,7 +202,7 @@ pub fn unlink(name: &str, posix: bool) -> Result<bool, RegionError> {
     if posix {
         return match region::unlink_posix(name) {
             Ok(()) => Ok(true),
-            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(false),
+            Err(e) if e.raw_os_error() == Some(E_ENOENT) => Ok(false),
             Err(e) => Err(e.into()),
         };
     }
