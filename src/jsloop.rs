@@ -7,17 +7,17 @@ use std::ptr;
 
 use napi::sys;
 
-const UV_POLL: libc::c_int = 8;
+const UV_POLL: std::ffi::c_int = 8;
 pub const UV_READABLE: i32 = 1;
 pub const UV_WRITABLE: i32 = 2;
 
 type PollCb = fn(id: u32, status: i32, events: i32);
 
 extern "C" {
-    fn uv_handle_size(kind: libc::c_int) -> usize;
-    fn uv_poll_init(lp: *mut c_void, h: *mut c_void, fd: libc::c_int) -> libc::c_int;
-    fn uv_poll_start(h: *mut c_void, events: libc::c_int, cb: extern "C" fn(*mut c_void, libc::c_int, libc::c_int)) -> libc::c_int;
-    fn uv_poll_stop(h: *mut c_void) -> libc::c_int;
+    fn uv_handle_size(kind: std::ffi::c_int) -> usize;
+    fn uv_poll_init(lp: *mut c_void, h: *mut c_void, fd: std::ffi::c_int) -> std::ffi::c_int;
+    fn uv_poll_start(h: *mut c_void, events: std::ffi::c_int, cb: extern "C" fn(*mut c_void, std::ffi::c_int, std::ffi::c_int)) -> std::ffi::c_int;
+    fn uv_poll_stop(h: *mut c_void) -> std::ffi::c_int;
     fn uv_close(h: *mut c_void, cb: extern "C" fn(*mut c_void));
     fn uv_ref(h: *mut c_void);
     fn uv_unref(h: *mut c_void);
@@ -90,10 +90,22 @@ pub fn emit(build: impl FnOnce(sys::napi_env) -> Vec<sys::napi_value>) {
 }
 
 pub fn int(env: sys::napi_env, v: i64) -> sys::napi_value {
+    number(env, v as f64)
+}
+
+pub fn number(env: sys::napi_env, v: f64) -> sys::napi_value {
     let mut out = ptr::null_mut();
     // SAFETY: creating a number.
-    unsafe { sys::napi_create_double(env, v as f64, &mut out) };
+    unsafe { sys::napi_create_double(env, v, &mut out) };
     out
+}
+
+/// A JS string from UTF-8 `bytes` (V8 replaces invalid sequences).
+pub fn string(env: sys::napi_env, bytes: &[u8]) -> sys::napi_value {
+    let mut v = ptr::null_mut();
+    // SAFETY: V8 copies `bytes.len()` bytes from a live slice.
+    unsafe { sys::napi_create_string_utf8(env, bytes.as_ptr().cast(), bytes.len() as isize, &mut v) };
+    v
 }
 
 #[repr(C)]
@@ -108,7 +120,7 @@ pub struct Poll {
     events: i32,
 }
 
-extern "C" fn on_poll(h: *mut c_void, status: libc::c_int, events: libc::c_int) {
+extern "C" fn on_poll(h: *mut c_void, status: std::ffi::c_int, events: std::ffi::c_int) {
     // SAFETY: `data` (the handle's first field) holds our PollData until close.
     let (id, cb) = unsafe {
         let d = *(h as *mut *mut PollData);

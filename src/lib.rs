@@ -16,3 +16,5 @@ pub mod thread;
 mod binding;
 #[cfg(not(test))]
 mod jsloop;
+#[cfg(not(test))]
+mod tsfn;

@@ -1,6 +1,5 @@
 //! JS bindings of the control plane: one server per process (the supervisor's), whose requests
 //! reach a JS function through a thread-safe function that does not hold the event loop.
-use std::ffi::c_void;
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::sync::Arc;
@@ -8,7 +7,11 @@ use std::sync::Arc;
 use napi::bindgen_prelude::*;
 use napi::sys;
 use napi_derive::napi;
+use nix::errno::Errno;
 use parking_lot::Mutex;
+
+use crate::jsloop;
+use crate::tsfn::{Post, Tsfn};
 
 use super::procstat::CpuMeter;
 use super::server::{Dispatch, Kind, Server};
@@ -22,75 +25,21 @@ struct Request {
     text: String,
 }
 
-/// The JS callback, shared with the control thread; None once Node has finalized it.
-struct Callback(Mutex<Option<usize>>);
-
-unsafe extern "C" fn deliver(env: sys::napi_env, callback: sys::napi_value, _ctx: *mut c_void, data: *mut c_void) {
-    // SAFETY: data is the Box<Request> posted by Callback::post.
-    let request = unsafe { Box::from_raw(data as *mut Request) };
-    if env.is_null() || callback.is_null() {
-        return;
-    }
-    // SAFETY: called by Node on the env's thread with a live handle scope.
-    unsafe {
-        let mut args = [std::ptr::null_mut(); 3];
-        let mut recv = std::ptr::null_mut();
-        let kind = request.kind.as_str();
-        sys::napi_create_double(env, request.id as f64, &mut args[0]);
-        sys::napi_create_string_utf8(env, kind.as_ptr().cast(), kind.len() as _, &mut args[1]);
-        sys::napi_create_string_utf8(env, request.text.as_ptr().cast(), request.text.len() as _, &mut args[2]);
-        sys::napi_get_undefined(env, &mut recv);
-        sys::napi_call_function(env, recv, callback, 3, args.as_ptr(), std::ptr::null_mut());
+impl Post for Request {
+    fn args(self, env: sys::napi_env) -> Vec<sys::napi_value> {
+        vec![
+            jsloop::number(env, self.id as f64),
+            jsloop::string(env, self.kind.as_str().as_bytes()),
+            jsloop::string(env, self.text.as_bytes()),
+        ]
     }
 }
 
-unsafe extern "C" fn finalize(_env: sys::napi_env, data: *mut c_void, _hint: *mut c_void) {
-    // SAFETY: data is the Arc<Callback> leaked in control_start.
-    let callback = unsafe { Arc::from_raw(data as *const Callback) };
-    *callback.0.lock() = None;
-}
-
-impl Callback {
-    fn post(&self, request: Request) {
-        let tsfn = self.0.lock();
-        if let Some(t) = *tsfn {
-            let data = Box::into_raw(Box::new(request)) as *mut c_void;
-            // SAFETY: the tsfn is alive while it is in the cell (finalize clears it under the lock).
-            let status = unsafe {
-                sys::napi_call_threadsafe_function(t as sys::napi_threadsafe_function, data, sys::ThreadsafeFunctionCallMode::nonblocking)
-            };
-            if status != sys::Status::napi_ok {
-                // SAFETY: not taken by Node.
-                drop(unsafe { Box::from_raw(data as *mut Request) });
-            }
-        }
-    }
-}
-
-fn thread_safe(env: &Env, function: &Unknown) -> Result<Arc<Callback>> {
-    let callback = Arc::new(Callback(Mutex::new(None)));
-    let raw = env.raw();
-    let mut name = std::ptr::null_mut();
-    let mut tsfn = std::ptr::null_mut();
-    let finalize_data = Arc::into_raw(callback.clone()) as *mut c_void;
-    // SAFETY: raw napi calls on the env's thread; the finalizer takes back finalize_data.
-    let status = unsafe {
-        sys::napi_create_string_utf8(raw, c"corral.control".as_ptr(), usize::MAX as _, &mut name);
-        sys::napi_create_threadsafe_function(
-            raw, function.raw(), std::ptr::null_mut(), name, 0, 1,
-            finalize_data, Some(finalize), std::ptr::null_mut(), Some(deliver), &mut tsfn,
-        )
-    };
-    if status != sys::Status::napi_ok {
-        // SAFETY: not handed to Node.
-        drop(unsafe { Arc::from_raw(finalize_data as *const Callback) });
-        return Err(Error::new(Status::GenericFailure, "could not create the control callback"));
-    }
-    // SAFETY: the tsfn was just created on this thread. Unref'd: the control socket alone
-    // does not keep the primary running.
-    unsafe { sys::napi_unref_threadsafe_function(raw, tsfn) };
-    *callback.0.lock() = Some(tsfn as usize);
-    Ok(callback)
+/// The JS callback, reached from the control thread. Unref'd: the control socket alone does
+/// not keep the primary running.
+fn thread_safe(env: &Env, function: &Unknown) -> Result<Arc<Tsfn<Request>>> {
+    Tsfn::new(env, function, c"corral.control", || {})
+        .map_err(|_| Error::new(Status::GenericFailure, "could not create the control callback"))
 }
 
 /// Serves the control socket at `path` (and `GET /metrics` on host:port when given); requests
@@ -124,12 +73,12 @@ pub fn control_start(env: Env, path: String, metrics_host: Option<String>, metri
 }
 
 fn errno_name(errno: i32) -> String {
-    match errno {
-        libc::EACCES => "EACCES".into(),
-        libc::ENOENT => "ENOENT".into(),
-        libc::EADDRNOTAVAIL => "EADDRNOTAVAIL".into(),
-        libc::ENAMETOOLONG => "ENAMETOOLONG".into(),
-        other => format!("errno {other}"),
+    match Errno::from_raw(errno) {
+        Errno::EACCES => "EACCES".into(),
+        Errno::ENOENT => "ENOENT".into(),
+        Errno::EADDRNOTAVAIL => "EADDRNOTAVAIL".into(),
+        Errno::ENAMETOOLONG => "ENAMETOOLONG".into(),
+        _ => format!("errno {errno}"),
     }
 }
 

@@ -3,6 +3,8 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
+use nix::unistd::{sysconf, SysconfVar};
+
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Reading {
     /// utime + stime, in clock ticks.
@@ -68,15 +70,17 @@ pub fn percent(before: u64, after: u64, seconds: f64, ticks_per_s: f64) -> f64 {
 }
 
 fn clock_ticks_per_second() -> f64 {
-    // SAFETY: sysconf only reads a constant of the system.
-    let n = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    if n > 0 { n as f64 } else { 100.0 }
+    match sysconf(SysconfVar::CLK_TCK) {
+        Ok(Some(n)) if n > 0 => n as f64,
+        _ => 100.0,
+    }
 }
 
 fn page_size() -> u64 {
-    // SAFETY: as above.
-    let n = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    if n > 0 { n as u64 } else { 4096 }
+    match sysconf(SysconfVar::PAGE_SIZE) {
+        Ok(Some(n)) if n > 0 => n as u64,
+        _ => 4096,
+    }
 }
 
 #[cfg(test)]

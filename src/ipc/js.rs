@@ -229,7 +229,7 @@ fn on_event(id: u32, status: i32, events: i32) {
         let fd_list: Vec<i32> = fds.into_iter().map(std::os::fd::IntoRawFd::into_raw_fd).collect();
         jsloop::emit(|env| {
             let data = match mode {
-                Mode::Json => string(env, &out),
+                Mode::Json => jsloop::string(env, &out),
                 Mode::Advanced => buffer(env, &out),
             };
             vec![jsloop::int(env, EV_MESSAGE), jsloop::int(env, id as i64), data, int_array(env, &fd_list)]
@@ -252,13 +252,6 @@ fn on_event(id: u32, status: i32, events: i32) {
             jsloop::emit(|env| vec![jsloop::int(env, EV_CLOSE), jsloop::int(env, id as i64)]);
         }
     }
-}
-
-fn string(env: sys::napi_env, bytes: &[u8]) -> sys::napi_value {
-    let mut v = ptr::null_mut();
-    // SAFETY: bytes are UTF-8 (JSON text) or replaced by V8 when not.
-    unsafe { sys::napi_create_string_utf8(env, bytes.as_ptr().cast(), bytes.len() as isize, &mut v) };
-    v
 }
 
 fn buffer(env: sys::napi_env, bytes: &[u8]) -> sys::napi_value {

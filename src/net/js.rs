@@ -2,7 +2,7 @@
 //! reuseport, or a holder reserving a port), `rrListen`/`rrAdd`/`rrRemove`/`rrClose` for the
 //! round-robin accept thread.
 use std::net::IpAddr;
-use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, IntoRawFd, OwnedFd};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use napi_derive::napi;
@@ -62,8 +62,8 @@ pub fn net_open(spec: ListenSpec) -> Vec<i32> {
 #[napi]
 pub fn net_close(fd: i32) {
     if fd >= 0 {
-        // SAFETY: the caller gives back an fd that net_open handed out.
-        drop(unsafe { OwnedFd::from_raw_fd(fd) });
+        // The caller gives back an fd that net_open handed out.
+        let _ = nix::unistd::close(fd);
     }
 }
 

@@ -47,7 +47,7 @@ impl Lane {
 
     /// Connections written to the worker and not read by it yet.
     pub fn queued(&self) -> usize {
-        let mut n: libc::c_int = 0;
+        let mut n: std::ffi::c_int = 0;
         // SAFETY: FIONREAD writes one int.
         if unsafe { libc::ioctl(self.peer.as_raw_fd(), libc::FIONREAD, &mut n) } < 0 {
             return 0;

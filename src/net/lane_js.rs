@@ -4,7 +4,7 @@
 //! worker if this one dies.
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, IntoRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, IntoRawFd, OwnedFd};
 
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
@@ -45,12 +45,14 @@ pub fn lane_open(fd: i32) -> Result<u32> {
 /// Hands connection `fd` (now ours) back to the primary for another worker.
 #[napi]
 pub fn lane_return(id: u32, key: u32, fd: i32) -> bool {
-    // SAFETY: the caller gives up an fd the lane handed out.
-    let conn = unsafe { OwnedFd::from_raw_fd(fd) };
-    LANES.with(|l| match l.borrow().get(&id) {
-        Some(e) => send_pairs(e.fd.as_fd(), &[(key, conn.as_raw_fd())]) == 1,
+    // The caller gives up an fd the lane handed out: it goes back with its key (the kernel
+    // holds its own reference) and is closed here either way.
+    let sent = LANES.with(|l| match l.borrow().get(&id) {
+        Some(e) => send_pairs(e.fd.as_fd(), &[(key, fd)]) == 1,
         None => false,
-    })
+    });
+    let _ = nix::unistd::close(fd);
+    sent
 }
 
 #[napi]

@@ -64,28 +64,28 @@ pub unsafe extern "C" fn corral_ep_entangled(a: *mut c_void, b: *mut c_void) -> 
     ep(a).is_entangled_with(ep(b))
 }
 
-unsafe fn group_name<'a>(name: *const libc::c_char) -> std::borrow::Cow<'a, str> {
+unsafe fn group_name<'a>(name: *const std::ffi::c_char) -> std::borrow::Cow<'a, str> {
     std::ffi::CStr::from_ptr(name).to_string_lossy()
 }
 
 /// # Safety
 /// `name` is a NUL-terminated string.
 #[no_mangle]
-pub unsafe extern "C" fn corral_bc_join(name: *const libc::c_char) -> *mut c_void {
+pub unsafe extern "C" fn corral_bc_join(name: *const std::ffi::c_char) -> *mut c_void {
     Box::into_raw(super::broadcast::join(&group_name(name))) as *mut c_void
 }
 
 /// # Safety
 /// `name` is a NUL-terminated string; `raw` a live endpoint made by corral_bc_join.
 #[no_mangle]
-pub unsafe extern "C" fn corral_bc_leave(name: *const libc::c_char, raw: *mut c_void) {
+pub unsafe extern "C" fn corral_bc_leave(name: *const std::ffi::c_char, raw: *mut c_void) {
     super::broadcast::leave(&group_name(name), ep(raw));
 }
 
 /// # Safety
 /// As corral_bc_leave; `msg` an owned `Message*` with nothing transferred.
 #[no_mangle]
-pub unsafe extern "C" fn corral_bc_post(name: *const libc::c_char, raw: *mut c_void, msg: *mut c_void) {
+pub unsafe extern "C" fn corral_bc_post(name: *const std::ffi::c_char, raw: *mut c_void, msg: *mut c_void) {
     if let Some(msg) = MessagePtr::from_raw(msg) {
         super::broadcast::post(&group_name(name), ep(raw), msg, |m| m.duplicate());
     }

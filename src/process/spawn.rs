@@ -276,8 +276,13 @@ mod tests {
             .filter_map(|e| e.ok()?.file_name().into_string().ok())
             .filter(|n| {
                 let fd: i32 = n.parse().unwrap();
-                // SAFETY: F_GETFD on a possibly stale fd number is harmless.
-                fd > 3 && unsafe { libc::fcntl(fd, libc::F_GETFD) } == 0
+                // Still open and not close-on-exec: /proc/self/fdinfo shows close-on-exec as
+                // O_CLOEXEC in its octal flags (and nothing for a number closed meanwhile).
+                let flags = std::fs::read_to_string(format!("/proc/self/fdinfo/{fd}")).ok().and_then(|info| {
+                    let field = info.lines().find_map(|l| l.strip_prefix("flags:"))?;
+                    i32::from_str_radix(field.trim(), 8).ok()
+                });
+                fd > 3 && flags.is_some_and(|f| f & nix::fcntl::OFlag::O_CLOEXEC.bits() == 0)
             })
             .collect();
         let s = spawn(spec("exec sleep 5")).unwrap();

@@ -2,14 +2,15 @@
 //! through the wait pool, and the directory/name calls. Region creation itself lives in the C++
 //! shim (it needs V8 to make a SharedArrayBuffer) and calls ffi.rs.
 use std::cell::RefCell;
-use std::ffi::c_void;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::Arc;
 
 use napi::bindgen_prelude::*;
 use napi::{sys, JsValue};
 use napi_derive::napi;
-use parking_lot::Mutex;
+
+use crate::jsloop;
+use crate::tsfn::{Post, Tsfn};
 
 use super::futex::{self, Deadline};
 use super::regions::{self, RegionError};
@@ -33,31 +34,35 @@ fn word_at(env: &Env, array: &Unknown, index: u32) -> Result<*const AtomicI32> {
     if index as usize >= len {
         return Err(Error::new(Status::InvalidArg, "index out of range"));
     }
-    // SAFETY: in bounds of the array's live buffer; Int32Array elements are 4-aligned.
-    Ok(unsafe { (data as *const AtomicI32).add(index as usize) })
+    // In bounds of the array's live buffer (checked above); Int32Array elements are 4-aligned.
+    Ok((data as *const AtomicI32).wrapping_add(index as usize))
+}
+
+/// Runs `f` on the element `index` of an Int32Array (see word_at), within this synchronous call.
+fn with_word<R>(env: &Env, array: &Unknown, index: u32, f: impl FnOnce(&AtomicI32) -> R) -> Result<R> {
+    let word = word_at(env, array, index)?;
+    // SAFETY: the typed array (and its buffer) is alive for this synchronous call, and `f`
+    // cannot keep the reference past it.
+    Ok(f(unsafe { &*word }))
 }
 
 /// Blocks the calling thread like `Atomics.wait`, but on a process-shared futex.
 /// Returns 0 ("ok"), 1 ("not-equal") or 2 ("timed-out").
 #[napi(js_name = "sharedWait")]
 pub fn shared_wait(env: Env, array: Unknown, index: u32, value: i32, timeout_ms: f64) -> Result<i32> {
-    let word = word_at(&env, &array, index)?;
-    // SAFETY: the typed array (and its buffer) is alive for this synchronous call.
-    Ok(futex::wait(unsafe { &*word }, value, Deadline::from_millis(timeout_ms)).code())
+    with_word(&env, &array, index, |word| futex::wait(word, value, Deadline::from_millis(timeout_ms)).code())
 }
 
 /// Wakes up to `count` futex waiters on the element (any process); returns how many woke.
 #[napi(js_name = "sharedNotify")]
 pub fn shared_notify(env: Env, array: Unknown, index: u32, count: f64) -> Result<u32> {
-    let word = word_at(&env, &array, index)?;
     let count = if count.is_nan() || count >= u32::MAX as f64 { u32::MAX } else { count.max(0.0) as u32 };
-    // SAFETY: as in shared_wait.
-    Ok(futex::wake(unsafe { &*word }, count))
+    with_word(&env, &array, index, |word| futex::wake(word, count))
 }
 
 /// This environment's channel from pool threads back to JS.
 struct Mailbox {
-    tsfn: Mutex<Option<usize>>,
+    tsfn: Arc<Tsfn<Completion>>,
     cancelled: Arc<AtomicBool>,
 }
 
@@ -70,50 +75,15 @@ struct Completion {
     code: i32,
 }
 
-unsafe extern "C" fn deliver(env: sys::napi_env, callback: sys::napi_value, _ctx: *mut c_void, data: *mut c_void) {
-    // SAFETY: data is the Box<Completion> posted by post().
-    let done = unsafe { Box::from_raw(data as *mut Completion) };
-    if env.is_null() || callback.is_null() {
-        return;
+impl Post for Completion {
+    fn args(self, env: sys::napi_env) -> Vec<sys::napi_value> {
+        vec![jsloop::number(env, self.id as f64), jsloop::number(env, self.code as f64)]
     }
-    // SAFETY: called by Node on the env's thread with a live handle scope.
-    unsafe {
-        let mut args = [std::ptr::null_mut(); 2];
-        let mut recv = std::ptr::null_mut();
-        sys::napi_create_uint32(env, done.id, &mut args[0]);
-        sys::napi_create_int32(env, done.code, &mut args[1]);
-        sys::napi_get_undefined(env, &mut recv);
-        sys::napi_call_function(env, recv, callback, 2, args.as_ptr(), std::ptr::null_mut());
-    }
-}
-
-unsafe extern "C" fn finalize(_env: sys::napi_env, data: *mut c_void, _hint: *mut c_void) {
-    // SAFETY: data is the Arc<Mailbox> leaked in shared_waiter_init.
-    let mailbox = unsafe { Arc::from_raw(data as *const Mailbox) };
-    mailbox.cancelled.store(true, Ordering::Release);
-    *mailbox.tsfn.lock() = None;
-    MAILBOX.with(|m| {
-        let mut m = m.borrow_mut();
-        if m.as_ref().is_some_and(|cur| Arc::ptr_eq(cur, &mailbox)) {
-            *m = None;
-        }
-    });
 }
 
 impl Mailbox {
     fn post(&self, id: u32, code: i32) {
-        let tsfn = self.tsfn.lock();
-        if let Some(t) = *tsfn {
-            let data = Box::into_raw(Box::new(Completion { id, code })) as *mut c_void;
-            // SAFETY: the tsfn is alive while it is in the cell (finalize clears it under the lock).
-            let status = unsafe {
-                sys::napi_call_threadsafe_function(t as sys::napi_threadsafe_function, data, sys::ThreadsafeFunctionCallMode::nonblocking)
-            };
-            if status != sys::Status::napi_ok {
-                // SAFETY: not taken by Node.
-                drop(unsafe { Box::from_raw(data as *mut Completion) });
-            }
-        }
+        self.tsfn.post(Completion { id, code });
     }
 }
 
@@ -123,28 +93,21 @@ pub fn shared_waiter_init(env: Env, callback: Unknown) -> Result<()> {
     if MAILBOX.with(|m| m.borrow().is_some()) {
         return Ok(());
     }
-    let mailbox = Arc::new(Mailbox { tsfn: Mutex::new(None), cancelled: Arc::new(AtomicBool::new(false)) });
-    let raw = env.raw();
-    let mut name = std::ptr::null_mut();
-    let mut tsfn = std::ptr::null_mut();
-    let finalize_data = Arc::into_raw(mailbox.clone()) as *mut c_void;
-    // SAFETY: raw napi calls on the env's thread; the finalizer takes back finalize_data.
-    let status = unsafe {
-        sys::napi_create_string_utf8(raw, c"corral.shared.waitAsync".as_ptr(), usize::MAX as _, &mut name);
-        sys::napi_create_threadsafe_function(
-            raw, callback.raw(), std::ptr::null_mut(), name, 0, 1,
-            finalize_data, Some(finalize), std::ptr::null_mut(), Some(deliver), &mut tsfn,
-        )
+    let cancelled = Arc::new(AtomicBool::new(false));
+    let gone = cancelled.clone();
+    // When Node finalizes the function (the environment ends), pending waits are cancelled.
+    let finalized = move || {
+        gone.store(true, Ordering::Release);
+        MAILBOX.with(|m| {
+            let mut m = m.borrow_mut();
+            if m.as_ref().is_some_and(|cur| Arc::ptr_eq(&cur.cancelled, &gone)) {
+                *m = None;
+            }
+        });
     };
-    if status != sys::Status::napi_ok {
-        // SAFETY: not handed to Node.
-        drop(unsafe { Arc::from_raw(finalize_data as *const Mailbox) });
-        return Err(Error::new(Status::GenericFailure, "could not create the waitAsync callback"));
-    }
-    // SAFETY: the tsfn was just created on this thread.
-    unsafe { sys::napi_unref_threadsafe_function(raw, tsfn) };
-    *mailbox.tsfn.lock() = Some(tsfn as usize);
-    MAILBOX.with(|m| *m.borrow_mut() = Some(mailbox));
+    let tsfn = Tsfn::new(&env, &callback, c"corral.shared.waitAsync", finalized)
+        .map_err(|_| Error::new(Status::GenericFailure, "could not create the waitAsync callback"))?;
+    MAILBOX.with(|m| *m.borrow_mut() = Some(Arc::new(Mailbox { tsfn, cancelled })));
     Ok(())
 }
 
@@ -153,16 +116,7 @@ pub fn shared_waiter_init(env: Env, callback: Unknown) -> Result<()> {
 pub fn shared_waiter_ref(env: Env, keep_alive: bool) {
     MAILBOX.with(|m| {
         if let Some(mailbox) = m.borrow().as_ref() {
-            if let Some(t) = *mailbox.tsfn.lock() {
-                // SAFETY: on the env's thread; the tsfn is alive.
-                unsafe {
-                    if keep_alive {
-                        sys::napi_ref_threadsafe_function(env.raw(), t as _);
-                    } else {
-                        sys::napi_unref_threadsafe_function(env.raw(), t as _);
-                    }
-                }
-            }
+            mailbox.tsfn.set_ref(&env, keep_alive);
         }
     });
 }

@@ -168,10 +168,17 @@ impl Directory {
         if self.get32(b + E_STATE) != 1 || self.get32(b + E_NAME_LEN) as usize != name.len() {
             return false;
         }
-        // SAFETY: in range (name_len <= MAX_NAME checked on insert); read under the lock.
-        let stored = unsafe { std::slice::from_raw_parts(self.map.as_ptr().add(b + E_NAME), name.len()) };
-        stored == name.as_bytes()
+        self.name_bytes(i, name.len()) == name.as_bytes()
     }
+    /// The first `len` bytes (at most MAX_NAME) of entry `i`'s name field, under the lock.
+    fn name_bytes(&self, i: usize, len: usize) -> &[u8] {
+        assert!(i < ENTRIES);
+        let len = len.min(MAX_NAME);
+        // SAFETY: entry i's name field (MAX_NAME bytes) lies inside the mapping (i and len
+        // bounded above), which lives as long as self; the lock orders the read after writes.
+        unsafe { std::slice::from_raw_parts(self.map.as_ptr().add(self.base(i) + E_NAME), len) }
+    }
+
     fn holders(&self, i: usize) -> Vec<Holder> {
         let b = self.base(i) + E_HOLDERS;
         (0..HOLDERS)
@@ -331,9 +338,7 @@ impl Directory {
             .map(|i| {
                 let b = self.base(i);
                 let len = (self.get32(b + E_NAME_LEN) as usize).min(MAX_NAME);
-                // SAFETY: in range; read under the lock.
-                let bytes = unsafe { std::slice::from_raw_parts(self.map.as_ptr().add(b + E_NAME), len) };
-                String::from_utf8_lossy(bytes).into_owned()
+                String::from_utf8_lossy(self.name_bytes(i, len)).into_owned()
             })
             .collect()
     }

@@ -93,12 +93,12 @@ impl Waker {
     }
 }
 
-#[cfg(not(test))]
 unsafe extern "C" fn port_wake(target: *mut c_void) {
-    corral_port_wake(target)
+    #[cfg(not(test))]
+    corral_port_wake(target);
+    #[cfg(test)]
+    let _ = target;
 }
-#[cfg(test)]
-unsafe extern "C" fn port_wake(_target: *mut c_void) {}
 
 /// Wakes a pool endpoint: `target` is its `uv_async_t*`.
 ///
@@ -119,14 +119,14 @@ extern "C" {
 /// Mirrors `CorralWorkerSpec` in shim.h.
 #[repr(C)]
 pub struct WorkerSpec {
-    pub argv: *const *const libc::c_char,
+    pub argv: *const *const std::ffi::c_char,
     pub argc: usize,
-    pub exec_argv: *const *const libc::c_char,
+    pub exec_argv: *const *const std::ffi::c_char,
     pub exec_argc: usize,
-    pub bootstrap: *const libc::c_char,
+    pub bootstrap: *const std::ffi::c_char,
     pub payload: *mut c_void,
     pub limits: [f64; 4],
-    pub name: *const libc::c_char,
+    pub name: *const std::ffi::c_char,
     /// WORKER_TRACK_UNMANAGED_FDS, ...
     pub flags: u32,
     /// With an inspector: the reserved threadId and its node::InspectorParentHandle (owned).
@@ -166,31 +166,67 @@ pub fn spin_note_delivery() {
     }
 }
 
-// Safe wrappers; in unit tests (no Node to link against) they are inert.
-pub fn stop_cell_new() -> *mut c_void {
-    #[cfg(not(test))]
-    // SAFETY: allocates a fresh cell.
-    return unsafe { corral_stop_cell_new() };
-    #[cfg(test)]
-    std::ptr::null_mut()
+/// A C++ stop cell (a mutex-guarded `Environment*` through which a worker is stopped from any
+/// thread), owned here: made by `new`, freed on drop. The worker's own thread passes
+/// `as_ptr()` to `env_run`; its owner drops the cell only once `env_run` has returned (see
+/// src/thread/registry.rs). In unit tests (no Node to link against) it is inert.
+pub struct StopCell(*mut c_void);
+
+// SAFETY: the cell is a mutex-guarded object made to be stopped from any thread.
+unsafe impl Send for StopCell {}
+
+impl StopCell {
+    pub fn new() -> StopCell {
+        #[cfg(not(test))]
+        // SAFETY: allocates a fresh cell, owned by the StopCell from here on.
+        return StopCell(unsafe { corral_stop_cell_new() });
+        #[cfg(test)]
+        StopCell(std::ptr::null_mut())
+    }
+
+    /// The cell for `env_run` on the worker's thread.
+    pub fn as_ptr(&self) -> *mut c_void {
+        self.0
+    }
+
+    /// Stops the environment running with this cell, if any (later: at its start).
+    pub fn stop(&self) {
+        #[cfg(not(test))]
+        // SAFETY: `self.0` came from corral_stop_cell_new and is live until our Drop; the cell
+        // locks its own mutex, so any thread may call this.
+        unsafe {
+            corral_stop_cell_stop(self.0)
+        }
+    }
+
+    /// A running worker's event-loop (idle ns, start time ns).
+    pub fn loop_times(&self) -> Option<(u64, u64)> {
+        #[cfg(not(test))]
+        {
+            let (mut idle, mut start) = (0, 0);
+            // SAFETY: as in `stop`; the two out pointers are live locals.
+            unsafe { corral_stop_cell_loop_times(self.0, &mut idle, &mut start) }.then_some((idle, start))
+        }
+        #[cfg(test)]
+        None
+    }
 }
 
-/// # Safety
-/// `cell` comes from `stop_cell_new` and is freed once.
-pub unsafe fn stop_cell_free(cell: *mut c_void) {
-    #[cfg(not(test))]
-    corral_stop_cell_free(cell);
-    #[cfg(test)]
-    let _ = cell;
+impl Default for StopCell {
+    fn default() -> StopCell {
+        StopCell::new()
+    }
 }
 
-/// # Safety
-/// `cell` is a live cell from `stop_cell_new`.
-pub unsafe fn stop_cell_stop(cell: *mut c_void) {
-    #[cfg(not(test))]
-    corral_stop_cell_stop(cell);
-    #[cfg(test)]
-    let _ = cell;
+impl Drop for StopCell {
+    fn drop(&mut self) {
+        #[cfg(not(test))]
+        // SAFETY: we own the cell and free it once, here; its owner drops it only after the
+        // worker's env_run returned (or when the thread never started).
+        unsafe {
+            corral_stop_cell_free(self.0)
+        }
+    }
 }
 
 /// # Safety
@@ -238,22 +274,5 @@ impl Drop for InspectorHandle {
             // SAFETY: an owned handle (from_raw's contract), freed once.
             unsafe { corral_inspector_handle_free(self.0) };
         }
-    }
-}
-
-/// A running worker's event-loop (idle ns, start time ns), read through its stop cell.
-///
-/// # Safety
-/// `cell` is a live cell from `stop_cell_new`.
-pub unsafe fn stop_cell_loop_times(cell: *mut c_void) -> Option<(u64, u64)> {
-    #[cfg(not(test))]
-    {
-        let (mut idle, mut start) = (0, 0);
-        corral_stop_cell_loop_times(cell, &mut idle, &mut start).then_some((idle, start))
-    }
-    #[cfg(test)]
-    {
-        let _ = cell;
-        None
     }
 }

@@ -4,7 +4,7 @@ use std::ffi::{c_void, CStr, CString};
 use super::registry::{self, Spec};
 use crate::shim::{InspectorHandle, MessagePtr, WorkerSpec};
 
-unsafe fn strings(list: *const *const libc::c_char, len: usize) -> Vec<CString> {
+unsafe fn strings(list: *const *const std::ffi::c_char, len: usize) -> Vec<CString> {
     (0..len).map(|i| CStr::from_ptr(*list.add(i)).to_owned()).collect()
 }
 
@@ -132,7 +132,7 @@ pub extern "C" fn corral_thread_take_out_of_memory(id: u64) -> bool {
 /// # Safety
 /// `detail` is a NUL-terminated string.
 #[no_mangle]
-pub unsafe extern "C" fn corral_thread_set_init_failed(id: u64, detail: *const libc::c_char) {
+pub unsafe extern "C" fn corral_thread_set_init_failed(id: u64, detail: *const std::ffi::c_char) {
     registry::set_init_failed(id, CStr::from_ptr(detail).to_string_lossy().into_owned());
 }
 
@@ -142,11 +142,11 @@ pub unsafe extern "C" fn corral_thread_set_init_failed(id: u64, detail: *const l
 /// # Safety
 /// `out` holds `len` bytes, `len` > 0.
 #[no_mangle]
-pub unsafe extern "C" fn corral_thread_take_init_failed(id: u64, out: *mut libc::c_char, len: usize) -> bool {
+pub unsafe extern "C" fn corral_thread_take_init_failed(id: u64, out: *mut std::ffi::c_char, len: usize) -> bool {
     let Some(detail) = registry::take_init_failed(id) else { return false };
     let bytes = detail.as_bytes();
     let n = bytes.len().min(len - 1);
-    std::ptr::copy_nonoverlapping(bytes.as_ptr() as *const libc::c_char, out, n);
+    std::ptr::copy_nonoverlapping(bytes.as_ptr() as *const std::ffi::c_char, out, n);
     *out.add(n) = 0;
     true
 }

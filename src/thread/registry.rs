@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::thread::JoinHandle;
 
-use crate::shim::{InspectorHandle, MessagePtr};
+use crate::shim::{InspectorHandle, MessagePtr, StopCell};
 
 /// Node's default stack for workers is 4 MiB.
 const DEFAULT_STACK_MB: f64 = 4.0;
@@ -31,13 +31,9 @@ pub fn current_thread_id() -> u64 {
     CURRENT_ID.with(Cell::get)
 }
 
-/// A C++ stop cell (mutex-guarded Environment*), freed when the worker's thread ends.
-pub struct StopCell(pub *mut c_void);
-// SAFETY: the cell is a mutex-guarded object made to be stopped from any thread.
-unsafe impl Send for StopCell {}
-
 struct Entry {
     parent: u64,
+    /// Freed when the entry goes, which is only after the worker's env_run returned.
     stop: StopCell,
     join: Option<JoinHandle<()>>,
     payload: Option<MessagePtr>,
@@ -122,8 +118,8 @@ pub fn spawn(spec: Spec, payload: Option<MessagePtr>, parent: u64, start: Start)
     let next = if payload.is_some() { &NEXT_ID } else { &NEXT_WARM_ID };
     let id = start.id.unwrap_or_else(|| next.fetch_add(1, Ordering::Relaxed));
     let inspector = start.inspector;
-    let stop = StopCell(crate::shim::stop_cell_new());
-    let cell = stop.0 as usize;
+    let stop = StopCell::new();
+    let cell = stop.as_ptr() as usize;
     let stack_mb = if spec.limits[3] > 0.0 { spec.limits[3] } else { DEFAULT_STACK_MB };
     // Some headroom above the JS stack limit for native frames, as Node does.
     let stack_bytes = ((stack_mb + 0.2) * 1024.0 * 1024.0) as usize;
@@ -136,8 +132,8 @@ pub fn spawn(spec: Spec, payload: Option<MessagePtr>, parent: u64, start: Start)
     let join = match thread {
         Ok(join) => join,
         Err(_) => {
-            // SAFETY: the cell was never shared: the thread did not start.
-            unsafe { crate::shim::stop_cell_free(stop.0) };
+            // The cell was never shared (the thread did not start): freed here.
+            drop(stop);
             return None;
         }
     };
@@ -196,8 +192,8 @@ pub fn wait_payload() -> Option<MessagePtr> {
 
 fn run(id: u64, spec: Spec, cell: *mut c_void, inspector: InspectorHandle) {
     CURRENT_ID.with(|c| c.set(id));
-    let argv: Vec<*const libc::c_char> = spec.argv.iter().map(|s| s.as_ptr()).collect();
-    let exec_argv: Vec<*const libc::c_char> = spec.exec_argv.iter().map(|s| s.as_ptr()).collect();
+    let argv: Vec<*const std::ffi::c_char> = spec.argv.iter().map(|s| s.as_ptr()).collect();
+    let exec_argv: Vec<*const std::ffi::c_char> = spec.exec_argv.iter().map(|s| s.as_ptr()).collect();
     let raw = crate::shim::WorkerSpec {
         argv: argv.as_ptr(),
         argc: argv.len(),
@@ -226,16 +222,16 @@ fn run(id: u64, spec: Spec, cell: *mut c_void, inspector: InspectorHandle) {
     if let Some(entry) = reg.running.remove(&id) {
         // Dropping our own JoinHandle detaches this (finishing) thread.
         drop(entry.payload);
-        // SAFETY: the environment has ended and the entry (the cell's only other user) is gone.
-        unsafe { crate::shim::stop_cell_free(entry.stop.0) };
+        // The environment has ended and the entry (the cell's only other user) is gone: the
+        // cell is freed.
+        drop(entry.stop);
     }
 }
 
 pub fn stop(id: u64) {
     if let Some(entry) = registry().running.get_mut(&id) {
         entry.stopping = true;
-        // SAFETY: cells stay alive while their entry is in the registry (we hold its lock).
-        unsafe { crate::shim::stop_cell_stop(entry.stop.0) };
+        entry.stop.stop();
         entry.signal();
     }
 }
@@ -243,8 +239,7 @@ pub fn stop(id: u64) {
 pub fn loop_times(id: u64) -> Option<(u64, u64)> {
     let reg = registry();
     let entry = reg.running.get(&id)?;
-    // SAFETY: cells stay alive while their entry is in the registry (we hold its lock).
-    unsafe { crate::shim::stop_cell_loop_times(entry.stop.0) }
+    entry.stop.loop_times()
 }
 
 /// A warm thread stopped before it took its payload still goes by its warm id: its worker's.
@@ -312,8 +307,7 @@ pub fn stop_join(parent: u64, all: bool) {
             .filter(|e| all || e.parent == parent)
             .filter_map(|e| {
                 e.stopping = true;
-                // SAFETY: as in stop(): the entry, and so its cell, is alive under the lock.
-                unsafe { crate::shim::stop_cell_stop(e.stop.0) };
+                e.stop.stop();
                 e.signal();
                 e.join.take()
             })
