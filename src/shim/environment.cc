@@ -9,6 +9,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 
 namespace {
 
@@ -182,6 +183,23 @@ void WaitForInspectorFrontend(node::Environment* env) {
   if (wait != nullptr) wait(env);
 }
 
+std::mutex g_inspector_handles_mutex;
+std::unordered_map<uint64_t, std::unique_ptr<node::InspectorParentHandle>> g_inspector_handles;
+
+void StashInspectorHandle(uint64_t thread_id, std::unique_ptr<node::InspectorParentHandle> handle) {
+  std::lock_guard<std::mutex> lock(g_inspector_handles_mutex);
+  g_inspector_handles[thread_id] = std::move(handle);
+}
+
+std::unique_ptr<node::InspectorParentHandle> TakeInspectorHandle(uint64_t thread_id) {
+  std::lock_guard<std::mutex> lock(g_inspector_handles_mutex);
+  auto found = g_inspector_handles.find(thread_id);
+  if (found == g_inspector_handles.end()) return nullptr;
+  std::unique_ptr<node::InspectorParentHandle> handle = std::move(found->second);
+  g_inspector_handles.erase(found);
+  return handle;
+}
+
 // A warm thread is not a worker until claimed: announced then, a debugger never sees idle ones.
 thread_local node::Environment* g_pending_announce = nullptr;
 void SetPendingInspectorAnnounce(node::Environment* env) { g_pending_announce = env; }
@@ -214,7 +232,7 @@ extern "C" {
 
 void* corral_stop_cell_new() { return new StopCell(); }
 void corral_stop_cell_free(void* cell) { delete static_cast<StopCell*>(cell); }
-void corral_inspector_handle_free(void* handle) { delete static_cast<node::InspectorParentHandle*>(handle); }
+void corral_inspector_handle_drop(uint64_t thread_id) { corral::TakeInspectorHandle(thread_id); }
 bool corral_stop_cell_loop_times(void* raw, uint64_t* idle_ns, uint64_t* start_ns) {
   auto* cell = static_cast<StopCell*>(raw);
   std::lock_guard<std::mutex> lock(cell->mutex);
@@ -236,8 +254,8 @@ int32_t corral_env_run(const CorralWorkerSpec* spec, uint64_t thread_id, void* s
   auto* cell = static_cast<StopCell*>(stop_raw);
   // Taken first, so every return below frees it (a handle never given to an environment tells
   // the parent's inspector the worker is gone).
-  std::unique_ptr<node::InspectorParentHandle> inspector(
-      static_cast<node::InspectorParentHandle*>(spec->inspector));
+  std::unique_ptr<node::InspectorParentHandle> inspector =
+      spec->thread_id != 0 ? corral::TakeInspectorHandle(spec->thread_id) : nullptr;
   if (g_platform == nullptr) return 1;
 
   uv_loop_t loop;
@@ -308,7 +326,7 @@ int32_t corral_env_run(const CorralWorkerSpec* spec, uint64_t thread_id, void* s
         if (!context.IsEmpty()) context_scope.emplace(context);
       }
       node::ThreadId node_thread_id;  // default: Node allocates one
-      if (spec->thread_id != 0) node_thread_id.id = spec->thread_id;
+      if (has_inspector) node_thread_id.id = spec->thread_id;
       node::Environment* env =
           context.IsEmpty() && !snapshot
               ? nullptr

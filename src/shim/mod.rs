@@ -129,9 +129,8 @@ pub struct WorkerSpec {
     pub name: *const std::ffi::c_char,
     /// WORKER_TRACK_UNMANAGED_FDS, ...
     pub flags: u32,
-    /// With an inspector: the reserved threadId and its node::InspectorParentHandle (owned).
+    /// The worker's threadId (its inspector handle, if any, waits in the shim under it).
     pub thread_id: u64,
-    pub inspector: *mut c_void,
 }
 
 /// The worker closes the fds it opened and left open when it ends (Node's trackUnmanagedFds).
@@ -150,7 +149,7 @@ extern "C" {
     pub fn corral_env_run(spec: *const WorkerSpec, thread_id: u64, stop_cell: *mut c_void) -> i32;
     pub fn corral_stop_cell_new() -> *mut c_void;
     pub fn corral_stop_cell_free(cell: *mut c_void);
-    pub fn corral_inspector_handle_free(handle: *mut c_void);
+    pub fn corral_inspector_handle_drop(thread_id: u64);
     pub fn corral_stop_cell_stop(cell: *mut c_void);
     pub fn corral_stop_cell_loop_times(cell: *mut c_void, idle_ns: *mut u64, start_ns: *mut u64) -> bool;
     pub fn corral_spin_note_delivery();
@@ -241,38 +240,13 @@ pub unsafe fn env_run(spec: &WorkerSpec, thread_id: u64, cell: *mut c_void) -> i
     }
 }
 
-/// A worker's node::InspectorParentHandle, owned until its environment takes it; dropped
-/// unused (the thread never started), it is freed.
-pub struct InspectorHandle(*mut c_void);
-
-// SAFETY: the handle is made on the parent's thread to be handed to the worker's thread (that
-// is what Node's own Worker does with it); corral never touches it, only passes it on.
-unsafe impl Send for InspectorHandle {}
-
-impl InspectorHandle {
-    /// # Safety
-    /// `raw` is null or an owned `node::InspectorParentHandle*`.
-    pub unsafe fn from_raw(raw: *mut c_void) -> Self {
-        Self(raw)
+/// Frees the inspector handle the shim keeps for a worker whose thread never started.
+pub fn inspector_handle_drop(thread_id: u64) {
+    #[cfg(not(test))]
+    // SAFETY: the shim looks the id up under its own lock; an unknown id is a no-op.
+    unsafe {
+        corral_inspector_handle_drop(thread_id)
     }
-
-    pub fn is_some(&self) -> bool {
-        !self.0.is_null()
-    }
-
-    pub fn into_raw(self) -> *mut c_void {
-        let raw = self.0;
-        std::mem::forget(self);
-        raw
-    }
-}
-
-impl Drop for InspectorHandle {
-    fn drop(&mut self) {
-        #[cfg(not(test))]
-        if !self.0.is_null() {
-            // SAFETY: an owned handle (from_raw's contract), freed once.
-            unsafe { corral_inspector_handle_free(self.0) };
-        }
-    }
+    #[cfg(test)]
+    let _ = thread_id;
 }

@@ -20,6 +20,9 @@ namespace corral {
 // The worker has started, for the parent's inspector (and a debugger that asked to be waited
 // for): right after its environment is made, or, on a warm thread, once a Worker claims it.
 void WaitForInspectorFrontend(node::Environment* env);
+// Inspector handles made on the parent's thread, waiting for their worker's thread (by id).
+void StashInspectorHandle(uint64_t thread_id, std::unique_ptr<node::InspectorParentHandle> handle);
+std::unique_ptr<node::InspectorParentHandle> TakeInspectorHandle(uint64_t thread_id);
 // A warm thread's environment waiting to be announced when claimed (environment.cc).
 void SetPendingInspectorAnnounce(node::Environment* env);
 void AnnouncePendingInspector();
@@ -226,18 +229,16 @@ struct CorralWorkerSpec {
   double limits[4];        // maxYoungGenerationSizeMb, maxOldGenerationSizeMb, codeRangeSizeMb, stackSizeMb
   const char* name;
   uint32_t flags;          // kWorkerTrackUnmanagedFds, ...
-  // With an inspector: the worker's threadId, reserved by corral_thread_reserve_id, and its
-  // node::InspectorParentHandle* (owned by the spec: corral_env_run takes it, or
-  // corral_inspector_handle_free if the thread never starts). 0 / null: no inspector.
+  // The worker's threadId when it was reserved before the spawn (corral_thread_reserve_id, or a
+  // warm one): its inspector handle, if any, waits under it (StashInspectorHandle). 0: none.
   uint64_t thread_id;
-  void* inspector;
 };
 constexpr uint32_t kWorkerTrackUnmanagedFds = 1;  // src/shim/mod.rs WORKER_TRACK_UNMANAGED_FDS
 constexpr uint32_t kWorkerWarm = 2;  // a warm thread: its worker does not exist yet
 // Reserves the threadId of a worker that is about to be spawned with it (spec->thread_id).
 uint64_t corral_thread_reserve_id();
-// Frees an InspectorParentHandle that no environment took (its thread did not start).
-void corral_inspector_handle_free(void* handle);
+// Frees the InspectorParentHandle kept for a worker whose thread did not start.
+void corral_inspector_handle_drop(uint64_t thread_id);
 // Starts a worker thread; returns its threadId (0 on failure, with payload freed).
 uint64_t corral_thread_spawn(const CorralWorkerSpec* spec, uint64_t parent_id);
 // Asks a worker to stop (thread-safe; no-op once it has ended).

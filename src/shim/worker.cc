@@ -40,7 +40,7 @@ struct SpecStrings {
     for (auto& s : exec_argv) exec_argv_c.push_back(s.c_str());
     return CorralWorkerSpec{argv_c.data(), argv_c.size(), exec_argv_c.data(), exec_argv_c.size(),
                             bootstrap.c_str(), payload, {limits[0], limits[1], limits[2], limits[3]},
-                            name.c_str(), flags, 0, nullptr};
+                            name.c_str(), flags, 0};
   }
 };
 
@@ -80,9 +80,9 @@ void AttachInspector(v8::Local<v8::Context> context, const SpecStrings& spec, Co
   node::Environment* env = node::GetCurrentEnvironment(context);
   if (env == nullptr) return;
   raw->thread_id = warm ? corral_thread_reserve_warm_id() : corral_thread_reserve_id();
-  raw->inspector = node::GetInspectorParentHandle(env, node::ThreadId{raw->thread_id}, spec.url.c_str(),
-                                                  spec.name.c_str())
-                       .release();
+  std::unique_ptr<node::InspectorParentHandle> handle =
+      node::GetInspectorParentHandle(env, node::ThreadId{raw->thread_id}, spec.url.c_str(), spec.name.c_str());
+  if (handle) StashInspectorHandle(raw->thread_id, std::move(handle));
 }
 
 // spawn({ argv, execArgv, bootstrap, limits, name, url, warm }, payload, transferList) -> threadId.

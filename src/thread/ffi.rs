@@ -2,7 +2,7 @@
 use std::ffi::{c_void, CStr, CString};
 
 use super::registry::{self, Spec};
-use crate::shim::{InspectorHandle, MessagePtr, WorkerSpec};
+use crate::shim::{MessagePtr, WorkerSpec};
 
 unsafe fn strings(list: *const *const std::ffi::c_char, len: usize) -> Vec<CString> {
     (0..len).map(|i| CStr::from_ptr(*list.add(i)).to_owned()).collect()
@@ -13,11 +13,8 @@ unsafe fn strings(list: *const *const std::ffi::c_char, len: usize) -> Vec<CStri
 #[no_mangle]
 pub unsafe extern "C" fn corral_thread_spawn(spec: *const WorkerSpec, parent: u64) -> u64 {
     let spec = &*spec;
-    let start = registry::Start {
-        id: (spec.thread_id != 0).then_some(spec.thread_id),
-        inspector: InspectorHandle::from_raw(spec.inspector),
-    };
-    registry::spawn(owned_spec(spec), MessagePtr::from_raw(spec.payload), parent, start).unwrap_or(0)
+    let reserved = (spec.thread_id != 0).then_some(spec.thread_id);
+    registry::spawn(owned_spec(spec), MessagePtr::from_raw(spec.payload), parent, reserved).unwrap_or(0)
 }
 
 /// The threadId for a worker about to be spawned with it (its inspector handle names it).

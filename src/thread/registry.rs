@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::thread::JoinHandle;
 
-use crate::shim::{InspectorHandle, MessagePtr, StopCell};
+use crate::shim::{MessagePtr, StopCell};
 
 /// Node's default stack for workers is 4 MiB.
 const DEFAULT_STACK_MB: f64 = 4.0;
@@ -103,21 +103,15 @@ pub struct Spec {
 /// threadIds count `new Worker()` calls as in Node.
 static NEXT_WARM_ID: AtomicU64 = AtomicU64::new(1 << 48);
 
-/// How a worker starts: with a threadId reserved for it (its inspector handle names it), or
-/// the next one.
-pub struct Start {
-    pub id: Option<u64>,
-    pub inspector: InspectorHandle,
-}
-
 pub fn reserve_id() -> u64 {
     NEXT_ID.fetch_add(1, Ordering::Relaxed)
 }
 
-pub fn spawn(spec: Spec, payload: Option<MessagePtr>, parent: u64, start: Start) -> Option<u64> {
+/// `reserved`: a threadId from reserve_id (or a warm one) that the shim's inspector handle for
+/// this worker names; otherwise the next id.
+pub fn spawn(spec: Spec, payload: Option<MessagePtr>, parent: u64, reserved: Option<u64>) -> Option<u64> {
     let next = if payload.is_some() { &NEXT_ID } else { &NEXT_WARM_ID };
-    let id = start.id.unwrap_or_else(|| next.fetch_add(1, Ordering::Relaxed));
-    let inspector = start.inspector;
+    let id = reserved.unwrap_or_else(|| next.fetch_add(1, Ordering::Relaxed));
     let stop = StopCell::new();
     let cell = stop.as_ptr() as usize;
     let stack_mb = if spec.limits[3] > 0.0 { spec.limits[3] } else { DEFAULT_STACK_MB };
@@ -128,12 +122,14 @@ pub fn spawn(spec: Spec, payload: Option<MessagePtr>, parent: u64, start: Start)
     let thread = std::thread::Builder::new()
         .name(format!("corral-worker-{id}"))
         .stack_size(stack_bytes)
-        .spawn(move || run(id, spec, cell as *mut c_void, inspector));
+        .spawn(move || run(id, spec, cell as *mut c_void));
     let join = match thread {
         Ok(join) => join,
         Err(_) => {
-            // The cell was never shared (the thread did not start): freed here.
+            // The cell was never shared (the thread did not start): freed here, and so is the
+            // inspector handle the shim keeps for it.
             drop(stop);
+            crate::shim::inspector_handle_drop(id);
             return None;
         }
     };
@@ -190,7 +186,7 @@ pub fn wait_payload() -> Option<MessagePtr> {
     }
 }
 
-fn run(id: u64, spec: Spec, cell: *mut c_void, inspector: InspectorHandle) {
+fn run(id: u64, spec: Spec, cell: *mut c_void) {
     CURRENT_ID.with(|c| c.set(id));
     let argv: Vec<*const std::ffi::c_char> = spec.argv.iter().map(|s| s.as_ptr()).collect();
     let exec_argv: Vec<*const std::ffi::c_char> = spec.exec_argv.iter().map(|s| s.as_ptr()).collect();
@@ -204,8 +200,7 @@ fn run(id: u64, spec: Spec, cell: *mut c_void, inspector: InspectorHandle) {
         limits: spec.limits,
         name: spec.name.as_ptr(),
         flags: spec.flags,
-        thread_id: if inspector.is_some() { id } else { 0 },
-        inspector: inspector.into_raw(),
+        thread_id: id,
     };
     // SAFETY: raw's pointers borrow `spec` and the vectors above, alive for the call; the
     // registry keeps the cell until this thread frees it below.
