@@ -18,6 +18,7 @@ const root = path.join(__dirname, '..');
 const quick = process.argv.includes('--quick');
 const runs = quick ? 1 : 5;
 const workloads = path.join(root, 'benchmark', 'peers', 'workloads.mjs');
+const clusterHttp = path.join(root, 'benchmark', 'peers', 'cluster-http.js');
 
 function runtimes() {
   const list = [
@@ -33,22 +34,31 @@ function runtimes() {
   return list;
 }
 
+// The last stdout line of a run, parsed, or null (with the failure said).
+function runJson(name, cmd, args) {
+  const res = spawnSync(cmd, [...args, ...(quick ? ['--quick'] : [])], { encoding: 'utf8', timeout: 300000 });
+  try {
+    return JSON.parse(res.stdout.trim().split('\n').pop());
+  } catch {
+    console.error(`bench: ${name} failed: ${res.stderr.slice(0, 500)}`);
+    return null;
+  }
+}
+
 function peerRuns() {
   const all = runtimes();
   const results = {};  // runtime -> { version, values: { workload: [..] } }
   for (let i = 0; i < runs; i++) {
     const order = i % 2 ? [...all].reverse() : all;
     for (const rt of order) {
-      const res = spawnSync(rt.cmd, [...rt.args, ...(quick ? ['--quick'] : [])], { encoding: 'utf8', timeout: 300000 });
-      const line = res.stdout.trim().split('\n').pop();
-      let parsed;
-      try { parsed = JSON.parse(line); } catch {
-        console.error(`bench: ${rt.name} failed: ${res.stderr.slice(0, 500)}`);
-        continue;
-      }
+      const parsed = runJson(rt.name, rt.cmd, rt.args);
+      if (parsed === null) continue;
       const version = rt.name === 'corral' ? `corral on ${parsed.runtime}` : parsed.runtime;
       const entry = (results[rt.name] ??= { version, values: {} });
-      for (const [k, v] of Object.entries(parsed.results)) (entry.values[k] ??= []).push(v);
+      // The same runtime serving a clustered HTTP server (its workloads.mjs args less the script).
+      const http = runJson(`${rt.name} cluster HTTP`, process.execPath,
+        [clusterHttp, '--', rt.cmd, ...rt.args.filter((a) => a !== workloads)]);
+      for (const [k, v] of Object.entries({ ...parsed.results, ...http?.results })) (entry.values[k] ??= []).push(v);
       process.stderr.write(`bench: peers run ${i + 1}/${runs} ${rt.name} done\n`);
     }
   }
@@ -96,8 +106,9 @@ function main() {
     '`--import corral/register`). Lower is better everywhere; the ratio is to Node (below 1: faster than Node).',
     `${runs} run(s) per runtime, alternating; median (min to max). A noisy 2-core machine: read the medians.`, '',
     '## Workloads every runtime runs', '',
-    'Through `node:worker_threads` and `node:child_process` (benchmark/peers/workloads.mjs). A clustered HTTP ' +
-    'server is not among them: Deno has no `node:cluster`; corral against Node\'s cluster is in the next part.', '');
+    'Through `node:worker_threads` and `node:child_process` (benchmark/peers/workloads.mjs), and a ' +
+    'hello-world HTTP server on 2 `node:cluster` workers loaded with 50 keep-alive connections from the ' +
+    'benchmark process (benchmark/peers/cluster-http.js; the client shares the 2 cores).', '');
   const chartDir = path.join(root, 'benchmark', 'report');
   fs.mkdirSync(chartDir, { recursive: true });
   const names = Object.keys(peers.node?.values ?? {});
