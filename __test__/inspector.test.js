@@ -2,6 +2,9 @@
 // Inspector in worker threads: `inspector.Session` works inside a worker (warm or cold), and the
 // parent's inspector sees the worker as Node's sees its Workers (NodeWorker domain: title and
 // url), with and without --inspect. Compared with node's built-ins on the same script.
+// (The fixture's last worker closes its session to the parent while the parent is still
+// answering it and ends at once: on Node 26 that aborted about 1 run in 170 until a worker that
+// ends waits for a turn of its parent's thread before freeing its inspector.)
 const { describe, it } = require('node:test');
 const assert = require('node:assert');
 const { fixture, run, register } = require('./helpers');

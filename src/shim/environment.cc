@@ -5,6 +5,8 @@
 #include <dlfcn.h>
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <climits>
 #include <mutex>
 #include <optional>
@@ -184,20 +186,44 @@ void WaitForInspectorFrontend(node::Environment* env) {
 }
 
 std::mutex g_inspector_handles_mutex;
-std::unordered_map<uint64_t, std::unique_ptr<node::InspectorParentHandle>> g_inspector_handles;
+std::unordered_map<uint64_t, ParentInspector> g_inspector_handles;
 
-void StashInspectorHandle(uint64_t thread_id, std::unique_ptr<node::InspectorParentHandle> handle) {
+void StashInspectorHandle(uint64_t thread_id, ParentInspector parent) {
   std::lock_guard<std::mutex> lock(g_inspector_handles_mutex);
-  g_inspector_handles[thread_id] = std::move(handle);
+  g_inspector_handles[thread_id] = std::move(parent);
 }
 
-std::unique_ptr<node::InspectorParentHandle> TakeInspectorHandle(uint64_t thread_id) {
+ParentInspector TakeInspectorHandle(uint64_t thread_id) {
   std::lock_guard<std::mutex> lock(g_inspector_handles_mutex);
   auto found = g_inspector_handles.find(thread_id);
-  if (found == g_inspector_handles.end()) return nullptr;
-  std::unique_ptr<node::InspectorParentHandle> handle = std::move(found->second);
+  if (found == g_inspector_handles.end()) return {};
+  ParentInspector parent = std::move(found->second);
   g_inspector_handles.erase(found);
-  return handle;
+  return parent;
+}
+
+// Before a worker that ended on its own frees its inspector: one interrupt through the parent's
+// thread, so that whatever the parent's inspector was still doing for this worker (answering a
+// `connectToMainThread` session the worker has just closed) is done. Node's inspector posts
+// such answers to a worker's thread without keeping it alive, and one arriving while the
+// worker's inspector is being destroyed aborts the process. Bounded: a parent that is busy or
+// is itself ending (waiting for its workers) lets the worker go after 100 ms.
+struct ParentTurn {
+  std::mutex mutex;
+  std::condition_variable done_cv;
+  bool done = false;
+};
+
+void AwaitParentTurn(node::Environment* parent) {
+  auto turn = std::make_shared<ParentTurn>();
+  node::RequestInterrupt(parent, [](void* arg) {
+    std::unique_ptr<std::shared_ptr<ParentTurn>> held(static_cast<std::shared_ptr<ParentTurn>*>(arg));
+    std::lock_guard<std::mutex> lock((*held)->mutex);
+    (*held)->done = true;
+    (*held)->done_cv.notify_all();
+  }, new std::shared_ptr<ParentTurn>(turn));
+  std::unique_lock<std::mutex> lock(turn->mutex);
+  turn->done_cv.wait_for(lock, std::chrono::milliseconds(100), [&] { return turn->done; });
 }
 
 // A warm thread is not a worker until claimed: announced then, a debugger never sees idle ones.
@@ -254,8 +280,9 @@ int32_t corral_env_run(const CorralWorkerSpec* spec, uint64_t thread_id, void* s
   auto* cell = static_cast<StopCell*>(stop_raw);
   // Taken first, so every return below frees it (a handle never given to an environment tells
   // the parent's inspector the worker is gone).
-  std::unique_ptr<node::InspectorParentHandle> inspector =
-      spec->thread_id != 0 ? corral::TakeInspectorHandle(spec->thread_id) : nullptr;
+  corral::ParentInspector parent_inspector =
+      spec->thread_id != 0 ? corral::TakeInspectorHandle(spec->thread_id) : corral::ParentInspector{};
+  std::unique_ptr<node::InspectorParentHandle> inspector = std::move(parent_inspector.handle);
   if (g_platform == nullptr) return 1;
 
   uv_loop_t loop;
@@ -354,6 +381,14 @@ int32_t corral_env_run(const CorralWorkerSpec* spec, uint64_t thread_id, void* s
         exit_code.compare_exchange_strong(expected, corral_thread_begun() ? 1 : 0);
         // The current id: a warm thread took its worker's when it was claimed.
         corral_thread_set_exit_code(corral_current_thread_id(), exit_code.load());
+        bool stopped;
+        {
+          std::lock_guard<std::mutex> lock(cell->mutex);
+          stopped = cell->stop_requested;
+        }
+        if (has_inspector && !stopped && parent_inspector.env != nullptr) {
+          corral::AwaitParentTurn(parent_inspector.env);
+        }
         isolate->CancelTerminateExecution();
         corral::StopProfilers(isolate);
         node::FreeEnvironment(env);

@@ -21,8 +21,13 @@ namespace corral {
 // for): right after its environment is made, or, on a warm thread, once a Worker claims it.
 void WaitForInspectorFrontend(node::Environment* env);
 // Inspector handles made on the parent's thread, waiting for their worker's thread (by id).
-void StashInspectorHandle(uint64_t thread_id, std::unique_ptr<node::InspectorParentHandle> handle);
-std::unique_ptr<node::InspectorParentHandle> TakeInspectorHandle(uint64_t thread_id);
+struct ParentInspector {
+  std::unique_ptr<node::InspectorParentHandle> handle;
+  node::Environment* env = nullptr;  // the parent's (it outlives its workers: it joins them)
+};
+void StashInspectorHandle(uint64_t thread_id, ParentInspector parent);
+ParentInspector TakeInspectorHandle(uint64_t thread_id);
+void AwaitParentTurn(node::Environment* parent);
 // A warm thread's environment waiting to be announced when claimed (environment.cc).
 void SetPendingInspectorAnnounce(node::Environment* env);
 void AnnouncePendingInspector();

@@ -82,7 +82,7 @@ void AttachInspector(v8::Local<v8::Context> context, const SpecStrings& spec, Co
   raw->thread_id = warm ? corral_thread_reserve_warm_id() : corral_thread_reserve_id();
   std::unique_ptr<node::InspectorParentHandle> handle =
       node::GetInspectorParentHandle(env, node::ThreadId{raw->thread_id}, spec.url.c_str(), spec.name.c_str());
-  if (handle) StashInspectorHandle(raw->thread_id, std::move(handle));
+  if (handle) StashInspectorHandle(raw->thread_id, ParentInspector{std::move(handle), env});
 }
 
 // spawn({ argv, execArgv, bootstrap, limits, name, url, warm }, payload, transferList) -> threadId.
