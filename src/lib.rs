@@ -12,6 +12,9 @@ pub mod shared;
 pub mod shim;
 pub mod thread;
 
+#[cfg(test)]
+mod queue_bench;
+
 #[cfg(not(test))]
 mod binding;
 #[cfg(not(test))]
