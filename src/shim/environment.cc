@@ -207,7 +207,12 @@ ParentInspector TakeInspectorHandle(uint64_t thread_id) {
 // `connectToMainThread` session the worker has just closed) is done. Node's inspector posts
 // such answers to a worker's thread without keeping it alive, and one arriving while the
 // worker's inspector is being destroyed aborts the process. Bounded: a parent that is busy or
-// is itself ending (waiting for its workers) lets the worker go after 100 ms.
+// is itself ending (waiting for its workers) lets the worker go after 100 ms. Only for workers
+// of the main thread, whose environment is sure to be alive.
+// The process's main environment: it outlives every worker (it stops and joins them before it
+// goes). A worker's parent that is itself a worker may be gone by the time its child ends.
+std::atomic<node::Environment*> g_main_env{nullptr};
+
 struct ParentTurn {
   std::mutex mutex;
   std::condition_variable done_cv;
@@ -215,6 +220,7 @@ struct ParentTurn {
 };
 
 void AwaitParentTurn(node::Environment* parent) {
+  if (parent == nullptr || parent != g_main_env.load()) return;
   auto turn = std::make_shared<ParentTurn>();
   node::RequestInterrupt(parent, [](void* arg) {
     std::unique_ptr<std::shared_ptr<ParentTurn>> held(static_cast<std::shared_ptr<ParentTurn>*>(arg));
@@ -247,6 +253,7 @@ void CapturePlatform(v8::Isolate* isolate, v8::Local<v8::Context> context) {
 void WrapMainExitHandler(v8::Local<v8::Context> context) {
   node::Environment* env = node::GetCurrentEnvironment(context);
   if (env == nullptr) return;
+  g_main_env.store(env);
   node::SetProcessExitHandler(env, [](node::Environment* env, int code) {
     corral_thread_stop_join(0, true);
     node::DefaultProcessExitHandler(env, code);
