@@ -16,28 +16,29 @@ if [[ -z $dir ]]; then
   echo "conformance: Node's test suite (shared/conformance/run.sh) not found; set CONFORMANCE_DIR" >&2
   exit 1
 fi
-# Short paths: tests put unix sockets under their output folder, and sun_path holds 107 bytes.
-out="$(mktemp -d /tmp/cc.XXXX)"
+# Short paths: tests put unix sockets under their output folder (as a path relative to the
+# suite), and sun_path holds 107 bytes: the longest such path here is 104 with /tmp/cXXX.
+out="$(mktemp -d /tmp/cXXX)"
 cd "$root"
-OUT="$out/1" "$dir/run.sh" "$root/register.js" | grep -v '^results:'
+OUT="$out" "$dir/run.sh" "$root/register.js" | grep -v '^results:'
 
 # Signal kills (not the timeout's SIGKILL) in the first run: a crash, whatever a retry says.
-crashed=$(awk '$1 == "fail" && ($2 >= 128 && $2 != 137) {print $3 " (exit " $2 ")"}' "$out/1/results.txt")
+crashed=$(awk '$1 == "fail" && ($2 >= 128 && $2 != 137) {print $3 " (exit " $2 ")"}' "$out/results.txt")
 
-final="$out/results.txt"
-cp "$out/1/results.txt" "$final"
+final="$out.results"
+cp "$out/results.txt" "$final"
 flaky=()
 n=0
 while read -r _ _ file; do
   name=$(basename "$file" .js)
   n=$((n + 1))
-  retry=$(OUT="$out/r$n" JOBS=1 FILTER="/$name\\.js\$" "$dir/run.sh" "$root/register.js" >/dev/null; \
-    cat "$out/r$n/results.txt")
+  retry=$(OUT="${out}r$n" JOBS=1 FILTER="/$name\\.js\$" "$dir/run.sh" "$root/register.js" >/dev/null; \
+    cat "${out}r$n/results.txt")
   if [[ $retry == pass* ]]; then
     flaky+=("$file")
     sed -i "s#^fail [0-9]* $file\$#pass 0 $file#" "$final"
   fi
-done < <(grep '^fail ' "$out/1/results.txt")
+done < <(grep '^fail ' "$out/results.txt")
 
 status=0
 declare -A floor=([cluster]=82 [worker]=127 [child-process-fork]=21)
@@ -59,5 +60,5 @@ if [[ -n $crashed ]]; then
   echo "$crashed" | sed 's/^/  /'
   status=1
 fi
-echo "logs: $out"
+echo "logs: $out (retries: ${out}r<n>)"
 exit $status
