@@ -77,6 +77,39 @@ describe('corral/register', () => {
     assert.strictEqual(preloaded.stdout, plain.stdout, preloaded.stderr);
   });
 
+  it("loads none of Node's worker_threads, cluster, child_process until the program does", async () => {
+    const probe = `process._rawDebug(JSON.stringify([Object.getPrototypeOf(process.moduleLoadList) === Array.prototype,
+      process.moduleLoadList.filter((m) => /^NativeModule (worker_threads|cluster|child_process|internal\\/worker\\/io)$/.test(m))]))`;
+    const plain = await run(['-e', probe]);
+    const preloaded = await run(['-r', register, '-e', probe]);
+    assert.strictEqual(plain.stderr, '[true,[]]\n');
+    assert.strictEqual(preloaded.stderr, '[false,[]]\n');
+    // Once all three are loaded, the list of loaded modules is a plain array again.
+    const all = await run(['-r', register, '-e', `require('cluster'); require('worker_threads'); ${probe}`]);
+    assert.match(all.stderr, /^\[true,\[.*"NativeModule cluster".*\]\]\n$/);
+  });
+
+  it('every way to reach the built-ins gets corral: getBuiltinModule, ESM import, createRequire', async () => {
+    const corral = (name) => JSON.stringify(path.join(root, `${name}.js`));
+    const script = `
+      import { createRequire } from 'node:module';
+      import { Worker } from 'worker_threads';
+      import cluster from 'node:cluster';
+      import { fork, spawn } from 'child_process';
+      const require = createRequire(import.meta.url);
+      const corral = { wt: require(${corral('worker_threads')}), cluster: require(${corral('cluster')}),
+        cp: require(${corral('child_process')}) };
+      const child = fork(${JSON.stringify(fixture('exit-code.js'))}, ['4']);
+      child.on('exit', (code) => console.log([
+        Worker === corral.wt.Worker,
+        process.getBuiltinModule('node:worker_threads').Worker === corral.wt.Worker,
+        cluster.fork === corral.cluster.fork,
+        process.getBuiltinModule('child_process').fork === corral.cp.fork,
+        spawn === require('node:child_process').spawn, code].join()));`;
+    const res = await run(['-r', register, '--input-type=module', '-e', script]);
+    assert.strictEqual(res.stdout, 'true,true,true,true,true,4\n', res.stderr);
+  });
+
   it('a process that Node\'s own cluster started as a worker stays Node\'s cluster worker (pm2, -r in execArgv)', async () => {
     const res = await run([fixture('cluster-node-primary.js'), register], { timeout: 30000 });
     assert.strictEqual(res.stdout,

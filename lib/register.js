@@ -5,6 +5,8 @@
 const Module = require('module');
 // (lib/builtins.js's helpers, inlined: the preload loads this one file.)
 const getBuiltin = (name) => (process.getBuiltinModule ? process.getBuiltinModule(name) : require(`node:${name}`));
+// Whether this thread has loaded a built-in already (then reading it costs nothing).
+const isLoaded = (name) => process.moduleLoadList.includes(`NativeModule ${name}`);
 const kLazy = Symbol.for('corral.register.lazy');
 
 // Built-in name -> corral module.
@@ -128,6 +130,9 @@ function installGlobals() {
     const define = (value) => Object.defineProperty(globalThis, name, {
       value, writable: true, enumerable: false, configurable: true,
     });
+    // Deleted first: on 22+ Node's global is a lazy data property, and redefining it in place
+    // makes Node load its own MessageChannel (and streams) first, 1.5 ms for nothing.
+    delete globalThis[name];
     Object.defineProperty(globalThis, name, {
       enumerable: false,
       configurable: true,
@@ -197,20 +202,84 @@ function installPreload() {
   // Already done in this environment (a corral worker's boot): the program's earlier preloads
   // may have changed the built-ins since, so corral's values are put back.
   if (globalThis[Symbol.for('corral.register')] === true) {
-    syncBuiltins(Object.keys(replacements).filter((name) => !pending.has(name)));
+    syncBuiltins(Object.keys(replacements).filter((name) => !pending.has(name) && !waiting.has(name)));
     return;
   }
   // A thread of Node's own (the ESM loader-hooks thread, which inherits the preload, or a
-  // node:worker_threads Worker): none of corral's business.
-  if (getBuiltin('worker_threads').isMainThread === false) return;
-  // Node has set its cluster up as a worker before any preload runs (and removed NODE_UNIQUE_ID).
-  const clusterWorkerOfNode = getBuiltin('cluster').isWorker === true;
+  // node:worker_threads Worker): none of corral's business. Node's workers have loaded
+  // worker_threads before any preload; the main thread has not (unless an earlier preload did),
+  // and is not made to load it here.
+  if (isLoaded('worker_threads') && getBuiltin('worker_threads').isMainThread === false) return;
+  // Node has set its cluster up as a worker before any preload runs (and removed
+  // NODE_UNIQUE_ID); in any other process its cluster module is not loaded yet.
+  const clusterWorkerOfNode = isLoaded('cluster') && getBuiltin('cluster').isWorker === true;
   const clusterWorkerOfCorral = process.env.CORRAL_CLUSTER_WORKER !== undefined;
   // cluster first: loading Node's cluster module reads child_process.fork.
   const lazy = ['worker_threads', 'child_process'];
   if (!clusterWorkerOfNode && !clusterWorkerOfCorral) lazy.unshift('cluster');
-  installBuiltins(clusterWorkerOfCorral ? ['cluster'] : [], lazy);
+  if (clusterWorkerOfCorral || !watchBuiltinLoads(lazy)) {
+    installBuiltins(clusterWorkerOfCorral ? ['cluster'] : [], lazy);
+  }
 }
+
+// Built-ins not loaded yet, whose lazy accessors wait for Node to load them (watchBuiltinLoads).
+const waiting = new Set();
+
+// A built-in gets the lazy accessors of installLazily the moment Node loads it, not at start-up:
+// a process that never loads worker_threads, cluster or child_process pays neither their load
+// time nor their memory (5 ms and more: they bring streams, net and dgram).
+// The moment: Node records each built-in it loads in process.moduleLoadList (with the generic
+// Array push), after the module has run and before anyone gets it: CJS require,
+// getBuiltinModule, the facade of an ESM import (static or dynamic; nothing else announces
+// those on Node 20, and module.registerHooks, where a line has it, taxes every module loaded
+// afterwards by 7-13 µs). The list gets a prototype of its own with a setter at the next
+// index; the setter stores the entry as a plain element and moves itself one on.
+// Array.prototype is not touched, so V8's fast paths stay as they are for every other array.
+// Checked on Node 20, 22, 24 and 26 (register tests); another line gets the accessors at once.
+function watchBuiltinLoads(names) {
+  const list = process.moduleLoadList;
+  const major = Number(process.versions.node.split('.')[0]);
+  if (major < 20 || major > 26 || !Array.isArray(list) || Object.getPrototypeOf(list) !== Array.prototype ||
+      !Object.isExtensible(list)) {
+    return false;
+  }
+  globalThis[Symbol.for('corral.register')] = true;
+  if (names.includes('worker_threads')) installGlobals();
+  for (const name of names) {
+    if (isLoaded(name)) installLazily(name);  // an earlier preload loaded it
+    else waiting.add(name);
+  }
+  if (waiting.size === 0) return true;
+  const trap = Object.create(Array.prototype);
+  let index = -1;
+  const arm = () => {
+    if (index >= 0) delete trap[index];
+    index = list.length;
+    Object.defineProperty(trap, index, { configurable: true, enumerable: false, get: () => undefined, set: onPush });
+  };
+  function onPush(entry) {
+    // What the push meant: a plain element at this index.
+    Object.defineProperty(list, index, { value: entry, writable: true, enumerable: true, configurable: true });
+    arm();
+    const name = typeof entry === 'string' && entry.startsWith('NativeModule ') ? entry.slice(13) : undefined;
+    if (!waiting.delete(name)) return;
+    if (waiting.size === 0) {
+      delete trap[index];
+      Object.setPrototypeOf(list, Array.prototype);
+    }
+    // Only defines properties: nothing here loads a module (a load now would push inside this
+    // push, and the outer push's length would cut it off).
+    try {
+      installLazily(name);
+    } catch (error) {
+      process.emitWarning(`corral/register could not take over ${name}: ${error?.message}`);
+    }
+  }
+  arm();
+  Object.setPrototypeOf(list, trap);
+  return true;
+}
+
 const workerEager = ['worker_threads'];
 const workerLazy = ['cluster', 'child_process'];
 
