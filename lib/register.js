@@ -2,7 +2,6 @@
 // `node -r corral/register app.js` (or `--import corral/register`): the program's
 // worker_threads, cluster and child_process — CJS require, ESM import, with or without the
 // `node:` prefix — are corral's.
-const Module = require('module');
 // (lib/builtins.js's helpers, inlined: the preload loads this one file.)
 const getBuiltin = (name) => (process.getBuiltinModule ? process.getBuiltinModule(name) : require(`node:${name}`));
 // Whether this thread has loaded a built-in already (then reading it costs nothing).
@@ -30,7 +29,7 @@ function syncBuiltins(names = Object.keys(replacements), esm = true) {
       } catch {}
     }
   }
-  if (esm && names.length > 0) Module.syncBuiltinESMExports();
+  if (esm && names.length > 0) require('module').syncBuiltinESMExports();
 }
 
 // The keys of a built-in that corral's module gives its own values.
@@ -112,7 +111,7 @@ function installLazily(name) {
 function installBuiltins(names, lazy = []) {
   // Seen by corral/cluster: the primary then lives on Node's own cluster object.
   globalThis[Symbol.for('corral.register')] = true;
-  for (const name of lazy) installLazily(name);
+  installWhenLoaded(lazy);
   syncBuiltins(names);
   if (names.includes('worker_threads') || lazy.includes('worker_threads')) installGlobals();
 }
@@ -176,20 +175,25 @@ function installGlobals() {
       return nodeClone(value, options);
     };
   }
-  if (typeof Module.register === 'function') {
-    const nodeRegister = Module.register;
-    Module.register = function register(specifier, parentURL, options) {
-      // register(specifier, { data, transferList, parentURL }) or (specifier, parentURL, options)
-      const opts = parentURL !== null && typeof parentURL === 'object' && !(parentURL instanceof URL) ? parentURL : options;
-      if (opts && Array.isArray(opts.transferList) && opts.transferList.length > 0) {
-        const [data, transferList] = require('./worker_threads/bridge').forNode(opts.data, opts.transferList);
-        const bridged = { ...opts, data, transferList };
-        return opts === parentURL ? nodeRegister.call(this, specifier, bridged) :
-          nodeRegister.call(this, specifier, parentURL, bridged);
-      }
-      return nodeRegister.apply(this, arguments);
-    };
-  }
+  // module.register(..., { transferList }) gets Node ports for corral's, once Node has loaded
+  // its public module (not loaded here: it brings source maps along).
+  whenLoaded('module', () => wrapModuleRegister(getBuiltin('module')));
+}
+
+function wrapModuleRegister(Module) {
+  if (typeof Module.register !== 'function') return;
+  const nodeRegister = Module.register;
+  Module.register = function register(specifier, parentURL, options) {
+    // register(specifier, { data, transferList, parentURL }) or (specifier, parentURL, options)
+    const opts = parentURL !== null && typeof parentURL === 'object' && !(parentURL instanceof URL) ? parentURL : options;
+    if (opts && Array.isArray(opts.transferList) && opts.transferList.length > 0) {
+      const [data, transferList] = require('./worker_threads/bridge').forNode(opts.data, opts.transferList);
+      const bridged = { ...opts, data, transferList };
+      return opts === parentURL ? nodeRegister.call(this, specifier, bridged) :
+        nodeRegister.call(this, specifier, parentURL, bridged);
+    }
+    return nodeRegister.apply(this, arguments);
+  };
 }
 
 // What `-r corral/register` / `--import corral/register` runs. Worker threads inherit the
@@ -217,17 +221,35 @@ function installPreload() {
   // cluster first: loading Node's cluster module reads child_process.fork.
   const lazy = ['worker_threads', 'child_process'];
   if (!clusterWorkerOfNode && !clusterWorkerOfCorral) lazy.unshift('cluster');
-  if (clusterWorkerOfCorral || !watchBuiltinLoads(lazy)) {
-    installBuiltins(clusterWorkerOfCorral ? ['cluster'] : [], lazy);
-  }
+  installBuiltins(clusterWorkerOfCorral ? ['cluster'] : [], lazy);
 }
 
-// Built-ins not loaded yet, whose lazy accessors wait for Node to load them (watchBuiltinLoads).
-const waiting = new Set();
+// installLazily for each of `names`: now for those already loaded (by an earlier preload, or by
+// Node before any preload), the others when Node loads them.
+function installWhenLoaded(names) {
+  for (const name of names) whenLoaded(name, () => installLazily(name));
+}
+
+// Built-ins not loaded yet -> what to do when Node loads them (see watchBuiltinLoads).
+const waiting = new Map();
+let watching = null;  // true once the watch is on, false where it cannot be
+
+// Runs `then` once Node has loaded the built-in `name`: now if it has, else at that moment.
+function whenLoaded(name, then) {
+  if (isLoaded(name)) return then();
+  watching ??= watchBuiltinLoads();
+  if (!watching) {
+    getBuiltin(name);
+    return then();
+  }
+  const before = waiting.get(name);
+  waiting.set(name, before ? () => { before(); then(); } : then);
+}
 
 // A built-in gets the lazy accessors of installLazily the moment Node loads it, not at start-up:
 // a process that never loads worker_threads, cluster or child_process pays neither their load
-// time nor their memory (5 ms and more: they bring streams, net and dgram).
+// time nor their memory (5 ms and more: they bring streams, net and dgram; in a worker thread,
+// half a MiB).
 // The moment: Node records each built-in it loads in process.moduleLoadList (with the generic
 // Array push), after the module has run and before anyone gets it: CJS require,
 // getBuiltinModule, the facade of an ESM import (static or dynamic; nothing else announces
@@ -235,21 +257,14 @@ const waiting = new Set();
 // afterwards by 7-13 µs). The list gets a prototype of its own with a setter at the next
 // index; the setter stores the entry as a plain element and moves itself one on.
 // Array.prototype is not touched, so V8's fast paths stay as they are for every other array.
-// Checked on Node 20, 22, 24 and 26 (register tests); another line gets the accessors at once.
-function watchBuiltinLoads(names) {
+// Checked on Node 20, 22, 24 and 26 (register tests); another line loads the built-ins at once.
+function watchBuiltinLoads() {
   const list = process.moduleLoadList;
   const major = Number(process.versions.node.split('.')[0]);
   if (major < 20 || major > 26 || !Array.isArray(list) || Object.getPrototypeOf(list) !== Array.prototype ||
       !Object.isExtensible(list)) {
     return false;
   }
-  globalThis[Symbol.for('corral.register')] = true;
-  if (names.includes('worker_threads')) installGlobals();
-  for (const name of names) {
-    if (isLoaded(name)) installLazily(name);  // an earlier preload loaded it
-    else waiting.add(name);
-  }
-  if (waiting.size === 0) return true;
   const trap = Object.create(Array.prototype);
   let index = -1;
   const arm = () => {
@@ -262,15 +277,18 @@ function watchBuiltinLoads(names) {
     Object.defineProperty(list, index, { value: entry, writable: true, enumerable: true, configurable: true });
     arm();
     const name = typeof entry === 'string' && entry.startsWith('NativeModule ') ? entry.slice(13) : undefined;
-    if (!waiting.delete(name)) return;
-    if (waiting.size === 0) {
+    const then = waiting.get(name);
+    if (then === undefined) return;
+    waiting.delete(name);
+    if (waiting.size === 0) {  // nothing left to wait for: a plain array again
       delete trap[index];
       Object.setPrototypeOf(list, Array.prototype);
+      watching = null;
     }
     // Only defines properties: nothing here loads a module (a load now would push inside this
     // push, and the outer push's length would cut it off).
     try {
-      installLazily(name);
+      then();
     } catch (error) {
       process.emitWarning(`corral/register could not take over ${name}: ${error?.message}`);
     }
