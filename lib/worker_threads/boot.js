@@ -224,6 +224,14 @@ function runEntry(process, entry) {
   script.runInThisContext({ displayErrors: true });
 }
 
+// What the boot loaded stays in require.cache (corral's modules require each other lazily) but
+// out of the program's sight, as in Node's workers, whose require.cache starts empty: tools
+// list it (and some delete what they find, which would load corral a second time).
+function hideOwnModules() {
+  const cache = require('module')._cache;
+  for (const key of Object.keys(cache)) Object.defineProperty(cache, key, { enumerable: false });
+}
+
 // Reports a failure of the bootstrap itself (before the user's code runs) and ends the worker
 // with code 1: an exception escaping LoadEnvironment would abort the whole process.
 function bootFailed(process, control, error) {
@@ -300,6 +308,7 @@ exports.preload = function preload(process, internalRequire) {
     const entry = payload.entry.kind === 'classic' && inputType === 'module' ?
       { kind: 'module', source: `data:text/javascript,${encodeURIComponent(payload.entry.source)}` } : payload.entry;
     booted = { control, entry, native };
+    hideOwnModules();
   } catch (error) {
     // The worker ends; the program's preloads must not run meanwhile.
     try {
