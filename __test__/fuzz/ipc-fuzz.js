@@ -151,6 +151,10 @@ async function main() {
   const heapSamplesMiB = [];
   // ... and what lives outside the JS heap but is V8's to count (ArrayBuffers, external strings).
   const externalSamplesMiB = [];
+  // RSS grows with V8's committed heap (heapTotal: the young generation grows under the run's
+  // allocation rate, as it does with node's own fork); what lives outside V8's heap must not.
+  const heapTotalSamplesMiB = [];
+  const outsideHeapSamplesMiB = [];
   let nextSample = targetFrames / 10;
   while (stats.frames < targetFrames) {
     if (stats.frames >= nextSample) {
@@ -159,6 +163,9 @@ async function main() {
       rssSamplesMiB.push(Math.round(rssMiB()));
       heapSamplesMiB.push(Math.round(process.memoryUsage().heapUsed / 1048576));
       externalSamplesMiB.push(Math.round(process.memoryUsage().external / 1048576 * 10) / 10);
+      const { rss, heapTotal } = process.memoryUsage();
+      heapTotalSamplesMiB.push(Math.round(heapTotal / 1048576));
+      outsideHeapSamplesMiB.push(Math.round((rss - heapTotal) / 1048576));
     }
     while (running.size < parallel) {
       const pick = Math.random();
@@ -188,11 +195,19 @@ async function main() {
     rssSamplesMiB: [Math.round(rssBefore), ...rssSamplesMiB, Math.round(rssMiB())],
     heapUsedSamplesMiB: heapSamplesMiB,
     externalSamplesMiB,
+    heapTotalSamplesMiB,
+    outsideHeapSamplesMiB,
   };
+  // Flat: the JS heap in use, and what lies outside V8's heap, end where they began (2 and
+  // 8 MiB of slack: one sample is one GC's view).
+  const grew = (samples) => samples[samples.length - 1] - samples[0];
+  summary.memoryFlat = heapSamplesMiB.length < 2 ||
+    (grew(heapSamplesMiB) <= 2 && grew(outsideHeapSamplesMiB) <= 8);
   stopHealthy();
   console.log(JSON.stringify(summary));
   const ok = stats.uncaught.length === 0 && summary.fdDelta <= 0 && stats.healthyFailures === 0 &&
-    stats.childCrashes === 0 && stats.healthyPings > 0;
+    stats.childCrashes === 0 && stats.healthyPings > 0 &&
+    (summary.memoryFlat || targetFrames < 20000);  // a short run has too few samples to judge
   process.exitCode = ok ? 0 : 1;
 }
 
