@@ -1,6 +1,8 @@
 'use strict';
 // A misbehaving child (or parent) can never take the other down: the fuzz harness's short run
-// (__test__/fuzz/ipc-fuzz.js; `npm run fuzz` runs 100,000 frames).
+// (__test__/fuzz/ipc-fuzz.js; `npm run fuzz` runs 100,000 frames). Worker threads: random
+// messages give what node gives, message by message (__test__/fuzz/worker-fuzz.js;
+// `npm run fuzz:workers` runs 100,000).
 const test = require('node:test');
 const assert = require('node:assert');
 const path = require('path');
@@ -33,4 +35,13 @@ test('a bad frame is reported as ERR_CORRAL_IPC_BAD_FRAME and closes only that c
     'json parent got {"before":1}',
     'json parent: disconnect',
   ], res.stderr);
+});
+
+test("random messages to a worker (clone errors, messageerror at either end) give what node's give, one by one", async () => {
+  const res = await run([path.join(__dirname, 'fuzz', 'worker-fuzz.js'), '--compare', '--messages', '1500', '--seed', '11'],
+    { timeout: 180000 });
+  const summary = JSON.parse(res.stdout);
+  assert.strictEqual(summary.same, true, JSON.stringify(summary.firstDifference));
+  assert.ok(summary.corral.cloneErrors > 0 && summary.corral.messageerrors > 0 && summary.corral.echoed > 0, res.stdout);
+  assert.strictEqual(res.code, 0, res.stderr);
 });

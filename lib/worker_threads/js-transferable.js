@@ -172,9 +172,10 @@ function missingFromTransferList(value, list) {
     if (v === null || typeof v !== 'object' || seen.has(v)) return false;
     seen.add(v);
     if (transferMethod(v, 'messaging_transfer_symbol') !== undefined) return !(list ?? []).includes(v);
-    if (Array.isArray(v)) return v.some(visit);
     const proto = Object.getPrototypeOf(v);
-    return (proto === Object.prototype || proto === null) && Object.values(v).some(visit);
+    if (!Array.isArray(v) && proto !== Object.prototype && proto !== null) return false;
+    // Data properties only: the program's getters run once, in the clone that failed, as in Node.
+    return Object.values(Object.getOwnPropertyDescriptors(v)).some((d) => 'value' in d && d.enumerable && visit(d.value));
   };
   return visit(value);
 }
