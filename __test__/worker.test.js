@@ -107,6 +107,16 @@ describe('Worker lifecycle', () => {
     assert.match(node.stdout, /listeners 0 0/);
   });
 
+  it('workers that cannot start for want of file descriptors fail as node\'s do (ERR_WORKER_INIT_FAILED, EMFILE), silently', async () => {
+    const { spawnSync } = require('child_process');
+    const run = (impl) => spawnSync('bash', ['-c', `ulimit -n 96 && exec "$0" "$1" "$2"`, process.execPath,
+      fixture('worker-fd-exhaustion.js'), impl], { encoding: 'utf8', timeout: 60000 });
+    const node = run('node');
+    const corral = run('corral');
+    assert.deepStrictEqual([corral.status, corral.stdout, corral.stderr], [node.status, node.stdout, node.stderr]);
+    assert.deepStrictEqual([node.status, node.stdout], [0, '[]\n']);
+  });
+
   it('stdio writes complete when the parent has read them, nothing is lost at exit, terminate() holds the process (fixture)', async () => {
     const { node, corral } = await runBoth(fixture('worker-stdio-timing.js'));
     assert.strictEqual(corral.stdout, node.stdout);

@@ -244,6 +244,9 @@ function bootFailed(process, control, error) {
     if (control !== null) control.postMessage({ type: 'error', error, props: cloneableProps(error, primitive) });
     else require('../binding').native.setInitFailed(String(error));  // the parent reports it
   } catch {
+    // Not even the binding loads (no descriptors left): the shim reports what escapes the boot
+    // as ERR_WORKER_INIT_FAILED.
+    if (control === null && error?.code !== 'ERR_CORRAL_ENV_STOPPING') throw error;
     // (An environment that is being stopped has no one left to tell.)
     if (error?.code !== 'ERR_CORRAL_ENV_STOPPING') {
       require('fs').writeSync(2, `corral: worker bootstrap failed: ${error?.stack ?? error}\n`);
@@ -315,7 +318,9 @@ exports.preload = function preload(process, internalRequire) {
       const options = internalRequire('internal/options');
       for (const name of ['--require', '--import']) options.getOptionValue(name).length = 0;
     } catch {}
-    bootFailed(process, control, error);
+    // corral's own boot failed (out of descriptors, say: it reads its modules from files, where
+    // Node's worker bootstrap reads nothing): as in Node, ERR_WORKER_INIT_FAILED with the cause.
+    bootFailed(process, null, error);
   }
 };
 
