@@ -218,7 +218,7 @@ function installPreload() {
   // NODE_UNIQUE_ID); in any other process its cluster module is not loaded yet.
   const clusterWorkerOfNode = isLoaded('cluster') && getBuiltin('cluster').isWorker === true;
   const clusterWorkerOfCorral = process.env.CORRAL_CLUSTER_WORKER !== undefined;
-  // cluster first: loading Node's cluster module reads child_process.fork.
+  // (Node's cluster loads child_process and keeps its fork: a stand-in that calls corral's.)
   const lazy = ['worker_threads', 'child_process'];
   if (!clusterWorkerOfNode && !clusterWorkerOfCorral) lazy.unshift('cluster');
   installBuiltins(clusterWorkerOfCorral ? ['cluster'] : [], lazy);
