@@ -26,6 +26,7 @@ struct StopCell {
   // For worker.performance.eventLoopUtilization(), read from the parent while env is set.
   uv_loop_t* loop = nullptr;
   uint64_t loop_start = 0;  // uv_hrtime() when the event loop started, 0 before
+  bool out_of_memory = false;  // reported under the worker's id once its environment has ended
 };
 
 void SetEnv(StopCell* cell, node::Environment* env) {
@@ -42,19 +43,37 @@ struct HeapGuard {
   StopCell* cell;
   size_t max_old_bytes;  // 0: no cap of our own
   std::atomic<int32_t>* exit_code;
-  bool tripped = false;
+  std::atomic<bool> tripped{false};
 };
 
+// V8 may call this on a thread of its own (a GC that an allocation off the worker's thread set
+// off, seen on Node 26): nothing here may depend on which thread runs it. The worker's id is
+// read on its own thread when the environment ends (ReportEnd).
 void OutOfMemory(HeapGuard* guard) {
-  if (guard->tripped) return;
-  guard->tripped = true;
-  corral_thread_set_out_of_memory(corral_current_thread_id());
-  int32_t expected = INT32_MIN;
-  guard->exit_code->compare_exchange_strong(expected, 1);
+  if (guard->tripped.exchange(true)) return;
   std::lock_guard<std::mutex> lock(guard->cell->mutex);
-  // Before the environment exists (out of memory while it is made): it stops as soon as it does.
+  guard->cell->out_of_memory = true;
   guard->cell->stop_requested = true;
-  if (guard->cell->env != nullptr) node::Stop(guard->cell->env);
+  // As Node's Worker: exit code 1 once the environment exists; before (out of memory while it
+  // is made) 0, and it stops as soon as it does.
+  if (guard->cell->env != nullptr) {
+    int32_t expected = INT32_MIN;
+    guard->exit_code->compare_exchange_strong(expected, 1);
+    node::Stop(guard->cell->env);
+  }
+}
+
+// On the worker's thread, when its environment has ended: its exit code and whether it ran out
+// of memory, under the id it has now (a warm thread took its worker's id when claimed).
+void ReportEnd(StopCell* cell, int32_t code) {
+  bool out_of_memory;
+  {
+    std::lock_guard<std::mutex> lock(cell->mutex);
+    out_of_memory = cell->out_of_memory;
+  }
+  uint64_t id = corral_current_thread_id();
+  if (out_of_memory) corral_thread_set_out_of_memory(id);
+  corral_thread_set_exit_code(id, code);
 }
 
 size_t OldGenerationBytes(v8::Isolate* isolate) {
@@ -386,8 +405,7 @@ int32_t corral_env_run(const CorralWorkerSpec* spec, uint64_t thread_id, void* s
         // (here: the worker had not begun, see markBegun).
         int32_t expected = INT32_MIN;
         exit_code.compare_exchange_strong(expected, corral_thread_begun() ? 1 : 0);
-        // The current id: a warm thread took its worker's when it was claimed.
-        corral_thread_set_exit_code(corral_current_thread_id(), exit_code.load());
+        ReportEnd(cell, exit_code.load());
         bool stopped;
         {
           std::lock_guard<std::mutex> lock(cell->mutex);
@@ -400,8 +418,14 @@ int32_t corral_env_run(const CorralWorkerSpec* spec, uint64_t thread_id, void* s
         corral::StopProfilers(isolate);
         node::FreeEnvironment(env);
       } else {
-        exit_code.store(1);
-        corral_thread_set_exit_code(corral_current_thread_id(), 1);
+        // No environment: 1, or 0 when it was out of memory while being made (as Node's Worker).
+        bool out_of_memory;
+        {
+          std::lock_guard<std::mutex> lock(cell->mutex);
+          out_of_memory = cell->out_of_memory;
+        }
+        exit_code.store(out_of_memory ? 0 : 1);
+        ReportEnd(cell, exit_code.load());
       }
       corral_thread_env_freed(corral_current_thread_id());
     }
