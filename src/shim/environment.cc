@@ -18,6 +18,10 @@ namespace {
 node::MultiIsolatePlatform* g_platform = nullptr;
 std::atomic<bool> g_use_snapshot{true};
 
+// Below this resourceLimits.maxOldGenerationSizeMb a worker does not start from the snapshot's
+// bootstrapped main context (see corral_env_run): twice the most seen to crash.
+constexpr double kSmallOldGenerationMb = 16;
+
 // A stop cell lets any thread stop an environment that may not exist yet or may be gone.
 struct StopCell {
   std::mutex mutex;
@@ -372,16 +376,21 @@ int32_t corral_env_run(const CorralWorkerSpec* spec, uint64_t thread_id, void* s
       // That state is the main thread's: process-wide operations (chdir, setuid, ...) that
       // would hit a CHECK without kOwnsProcessState are replaced by lib/worker_threads/boot.js
       // before any user code runs, with Node's own worker errors.
+      // A small old generation (resourceLimits.maxOldGenerationSizeMb) cannot take that context:
+      // a full GC while V8 deserializes it crashes the process (Node 22 and 24 up to 6-7 MiB).
+      // Such a worker bootstraps in JS from a fresh context, as Node's own Worker does, and runs
+      // out of memory the way it does.
+      bool bootstrap_in_js = !snapshot || (spec->limits[1] > 0 && spec->limits[1] < kSmallOldGenerationMb);
       v8::Local<v8::Context> context;
       std::optional<v8::Context::Scope> context_scope;
-      if (!snapshot) {
+      if (bootstrap_in_js) {
         context = node::NewContext(isolate);
         if (!context.IsEmpty()) context_scope.emplace(context);
       }
       node::ThreadId node_thread_id;  // default: Node allocates one
       if (has_inspector) node_thread_id.id = spec->thread_id;
       node::Environment* env =
-          context.IsEmpty() && !snapshot
+          context.IsEmpty() && bootstrap_in_js
               ? nullptr
               : node::CreateEnvironment(isolate_data, context, args, exec_args, flags, node_thread_id,
                                         std::move(inspector));
