@@ -29,6 +29,13 @@ describe('warm threads', () => {
     assert.deepStrictEqual(seen.map((s) => s.threadId), [1, 2, 3, 4, 5]);
   });
 
+  it('wait only once a program has made a second Worker', async () => {
+    const r = await runCorral(fixture('warm-count.js'));
+    assert.strictEqual(r.code, 0, r.stderr);
+    // One worker: its own thread only. Two: theirs and the two warm threads the second started.
+    assert.deepStrictEqual(JSON.parse(r.stdout), { afterOne: 1, afterTwo: 4 });
+  });
+
   it('let the process exit normally or by process.exit around a booting warm thread', async () => {
     for (let i = 0; i < 10; i++) {
       const normal = await runCorral(fixture('warm-exit.js'), [], { env: { CORRAL_WARM_THREADS: '2' } });
@@ -42,7 +49,7 @@ describe('warm threads', () => {
   it('end a Worker terminated while the warm thread it took is still booting', async () => {
     for (let i = 0; i < 5; i++) {
       const first = new Worker('1', { eval: true });
-      const second = new Worker('1', { eval: true }); // takes the warm thread `first` started
+      const second = new Worker('1', { eval: true }); // from the second pass on, takes a warm thread
       const [a, b] = await Promise.all([once(first, 'exit'), second.terminate()]);
       assert.strictEqual(a, 0);
       assert.strictEqual(b, 0); // stopped before it began, as a Node Worker without its environment yet

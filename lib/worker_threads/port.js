@@ -334,16 +334,21 @@ function normalizeTransfer(transfer) {
 
 // Ports of Node's own in a transfer list travel as bridged corral ports (bridge.js); the
 // serializer is told which stands for which.
+// (The list itself comes back when it holds none: the common case allocates nothing.)
+let bridge = null;
 function bridgeNodePorts(list) {
   let aliases = null;
-  const out = list.map((item) => {
-    if (item === null || typeof item !== 'object' || item instanceof MessagePort) return item;
-    const bridge = require('./bridge');
-    if (!bridge.isNodePort(item)) return item;
+  let out = list;
+  for (let i = 0; i < list.length; i++) {
+    const item = list[i];
+    if (item === null || typeof item !== 'object' || item instanceof MessagePort || item instanceof ArrayBuffer) continue;
+    bridge ??= require('./bridge');
+    if (!bridge.isNodePort(item)) continue;
     const replacement = bridge.fromNodePort(item);
     (aliases ??= []).push(item, replacement);
-    return replacement;
-  });
+    if (out === list) out = list.slice();
+    out[i] = replacement;
+  }
   if (aliases !== null) native.setPortAliases(aliases);
   return out;
 }

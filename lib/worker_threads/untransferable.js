@@ -15,11 +15,20 @@ const builtin = (() => {
   return { mark: wt.markAsUntransferable, isMarked: wt.isMarkedAsUntransferable };
 })();
 const pools = new WeakSet();
+// Byte lengths the pools seen so far had: an ArrayBuffer of another length (and not of the
+// current Buffer.poolSize, which the next pool gets) cannot be one, so needs no sampling.
+const poolLengths = new Set();
 
 function notePool() {
-  pools.add(Buffer.allocUnsafe(1).buffer);
+  const pool = Buffer.allocUnsafe(1).buffer;
+  pools.add(pool);
+  poolLengths.add(pool.byteLength);
 }
 notePool();
+
+function mayBePool(item) {
+  return item instanceof ArrayBuffer && (item.byteLength === Buffer.poolSize || poolLengths.has(item.byteLength));
+}
 
 function markAsUntransferable(object) {
   if ((typeof object !== 'object' && typeof object !== 'function') || object === null) return;
@@ -42,11 +51,18 @@ function isMarkedAsUntransferable(object) {
 // Applies the rule to a transfer list (an array); returns the list to actually transfer. It holds
 // for marked MessagePorts too (Node 20 then finds the port missing from the list).
 function applyToTransferList(list) {
-  const transferable = (item) => item instanceof ArrayBuffer || native.isPort(item);
-  if (!list.some(transferable)) return list;
-  if (major < 22 && list.some((item) => item instanceof ArrayBuffer)) notePool();
-  const marked = list.filter((item) => transferable(item) && isMarkedAsUntransferable(item));
-  if (marked.length === 0) return list;
+  let marked = null;
+  let sampled = major >= 22;
+  for (let i = 0; i < list.length; i++) {
+    const item = list[i];
+    if (!(item instanceof ArrayBuffer) && !native.isPort(item)) continue;
+    if (!sampled && mayBePool(item)) {
+      notePool();
+      sampled = true;
+    }
+    if (isMarkedAsUntransferable(item)) (marked ??= []).push(item);
+  }
+  if (marked === null) return list;
   if (major >= 22) throw new DOMException('Cannot transfer object of unsupported type.', 'DataCloneError');
   return list.filter((item) => !marked.includes(item));
 }

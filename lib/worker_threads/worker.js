@@ -56,8 +56,9 @@ const limitKeys = ['maxYoungGenerationSizeMb', 'maxOldGenerationSizeMb', 'codeRa
 
 // Warm threads: environments bootstrapped ahead of time, each waiting in Rust for the next
 // `new Worker()` of the main thread that has default execArgv and resourceLimits (start-up then
-// costs the user's script only). CORRAL_WARM_THREADS sets how many wait (0: off); the first
-// such Worker starts them, so a program that starts no workers pays nothing.
+// costs the user's script only). CORRAL_WARM_THREADS sets how many wait (0: off). The second
+// such Worker starts them: a program that starts one worker pays for no idle environment, and
+// that worker boots without two others booting beside it on the machine's cores.
 // Profilers and V8 logs write one file (or stream) per isolate: idle warm isolates would add
 // their own, so with those flags no thread waits warm.
 const perIsolateOutput = /^--(prof|cpu-prof|heap-prof|log|perf-|trace-gc|trace-opt|trace-deopt)/;
@@ -76,6 +77,8 @@ if (state.isMainThread) {
   native.useSnapshot(!noSnapshot(process.execArgv) && !noSnapshot((process.env.NODE_OPTIONS ?? '').split(/\s+/)));
 }
 
+// `new Worker()` calls that could take a warm thread so far (see above).
+let warmEligibleStarts = 0;
 const warmSpec = { argv: [process.execPath], execArgv: process.execArgv, bootstrap, limits: [0, 0, 0, 0], name: '' };
 
 // A warm thread's inspector handle is made before its worker exists, so a debugger would see
@@ -311,7 +314,7 @@ class Worker extends EventEmitter {
       url: entry.kind === 'file' ? pathToFileURL(entry.source).href : entry.kind === 'module' ? entry.source : '',
       warm,
     }, payload, [control.port2, pub.port2, ...transferList]);
-    if (warm) native.keepWarm(warmSpec, warmThreads);
+    if (warm && ++warmEligibleStarts >= 2) native.keepWarm(warmSpec, warmThreads);
 
     // As Node: process 'worker' once the thread has been created.
     process.nextTick(() => process.emit('worker', this));

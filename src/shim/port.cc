@@ -37,6 +37,7 @@ struct ThreadState {
   v8::Global<v8::Value> port_token;        // lets native code call its private constructor
   v8::Global<v8::Function> dispatch;       // the ports' emit: emit.call(port, name, value)
   v8::Global<v8::String> event_names[3];   // 'message', 'messageerror', 'close'
+  v8::Global<v8::Private> untransferable;  // looked up by name once (a registry lookup each time)
   std::unordered_set<PortData*> ports;
   bool tearing_down = false;  // the environment is going away: no more calls into JS
   Spinner* spinner = nullptr;
@@ -419,7 +420,12 @@ void Clone(const v8::FunctionCallbackInfo<v8::Value>& args) {
 
 // markAsUntransferable: a private property, invisible to the program.
 v8::Local<v8::Private> UntransferableKey(v8::Isolate* isolate) {
-  return v8::Private::ForApi(isolate, Str(isolate, "corral:untransferable"));
+  ThreadState* st = t_state;
+  if (st == nullptr || st->isolate != isolate) return v8::Private::ForApi(isolate, Str(isolate, "corral:untransferable"));
+  if (st->untransferable.IsEmpty()) {
+    st->untransferable.Reset(isolate, v8::Private::ForApi(isolate, Str(isolate, "corral:untransferable")));
+  }
+  return st->untransferable.Get(isolate);
 }
 
 void MarkUntransferable(const v8::FunctionCallbackInfo<v8::Value>& args) {
