@@ -35,6 +35,9 @@ struct Entry {
 
 thread_local! {
     static CHANS: RefCell<HashMap<u32, Entry>> = RefCell::new(HashMap::new());
+    /// The buffer every channel of this thread reads into: a fresh zeroed 64 KiB per wake-up
+    /// cost more than the read itself (a message round trip does two).
+    static READ_BUF: RefCell<Vec<u8>> = RefCell::new(vec![0u8; 65536]);
 }
 
 pub fn channel(id: u32) -> Option<Arc<Channel>> {
@@ -176,13 +179,12 @@ fn on_event(id: u32, status: i32, events: i32) {
         }
     }
     if events & UV_READABLE != 0 || status < 0 {
-        let mut buf = vec![0u8; 65536];
-        CHANS.with(|c| {
+        READ_BUF.with_borrow_mut(|buf| CHANS.with(|c| {
             let mut c = c.borrow_mut();
             let Some(e) = c.get_mut(&id) else { return };
             // A bounded number of reads per wake-up keeps other handles served.
             for _ in 0..16 {
-                match scm::recv(chan.raw_fd(), &mut buf, &mut fds) {
+                match scm::recv(chan.raw_fd(), buf, &mut fds) {
                     Ok(0) => {
                         eof = true;
                         break;
@@ -204,7 +206,7 @@ fn on_event(id: u32, status: i32, events: i32) {
             if drained && !chan.has_queue() {
                 e.poll.set_events(UV_READABLE);
             }
-        });
+        }));
     } else if drained {
         CHANS.with(|c| {
             if let Some(e) = c.borrow_mut().get_mut(&id) {
