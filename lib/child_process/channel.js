@@ -234,7 +234,7 @@ function setupChannel(target, fd, mode) {
   }
 
   dispatch.register(id, {
-    onNative(kind, a, b) {
+    onNative(kind, a, b, c) {
       if (kind === dispatch.EV.MESSAGE) {
         if (!open || !target.channel) {
           // Disconnected: drop, as Node does (and close what came with it).
@@ -242,7 +242,8 @@ function setupChannel(target, fd, mode) {
           return;
         }
         if (b.length) pendingFds.push(...b);
-        const messages = codec.decode(a);
+        // (advanced: the values Rust had the shim decode, and the bytes JS must read, if any)
+        const messages = Array.isArray(a) ? codec.decodeRead(a, c) : codec.decode(a);
         for (const message of messages) onMessage(message);
         if (messages.error !== undefined) {
           badFrame(messages.error);

@@ -7,10 +7,10 @@ const EV = { MESSAGE: 1, ACK: 2, CLOSE: 3, DRAIN: 4, EXIT: 5, CONNECTIONS: 6, BA
 const targets = new Map();
 let initialised = false;
 
-function dispatch(kind, id, a, b) {
+function dispatch(kind, id, a, b, c) {
   const target = targets.get(id);
   if (target !== undefined) {
-    target.onNative(kind, a, b);
+    target.onNative(kind, a, b, c);
   } else if (kind === EV.MESSAGE && Array.isArray(b)) {
     // Descriptors for a channel already gone: nobody will take them.
     for (const fd of b) {

@@ -51,6 +51,16 @@ const json = {
 const { native } = require('../binding');
 
 const advanced = {
+  // What the shim decoded as it was read ([...values, stop], see src/ipc/js.rs) and `rest`, the
+  // bytes from the first frame it left to JS (when stop >= 0).
+  decodeRead(decoded, rest) {
+    const stop = decoded.pop();
+    if (stop < 0) return decoded;
+    const more = this.decode(rest);
+    for (let i = 0; i < more.length; i++) decoded.push(more[i]);
+    if (more.error !== undefined) decoded.error = more.error;
+    return decoded;
+  },
   encode(message) {
     return native.ipcEncode(message) ?? advancedInJs.encode(message);
   },

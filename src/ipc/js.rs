@@ -230,11 +230,20 @@ fn on_event(id: u32, status: i32, events: i32) {
     if !out.is_empty() || !fds.is_empty() {
         let fd_list: Vec<i32> = fds.into_iter().map(std::os::fd::IntoRawFd::into_raw_fd).collect();
         jsloop::emit(|env| {
-            let data = match mode {
-                Mode::Json => jsloop::string(env, &out),
-                Mode::Advanced => buffer(env, &out),
-            };
-            vec![jsloop::int(env, EV_MESSAGE), jsloop::int(env, id as i64), data, int_array(env, &fd_list)]
+            let fds = int_array(env, &fd_list);
+            let head = [jsloop::int(env, EV_MESSAGE), jsloop::int(env, id as i64)];
+            match mode {
+                Mode::Json => vec![head[0], head[1], jsloop::string(env, &out), fds],
+                // Plain frames become values here, with no Buffer in between; JS gets the bytes
+                // from the first frame it must read itself (typed arrays and the like) on.
+                Mode::Advanced => match crate::shim::ipc_decode(&out) {
+                    Some((values, stop)) if stop >= 0 => {
+                        vec![head[0], head[1], values, fds, buffer(env, &out[stop as usize..])]
+                    }
+                    Some((values, _)) => vec![head[0], head[1], values, fds],
+                    None => vec![head[0], head[1], buffer(env, &out), fds],
+                },
+            }
         });
         crate::shim::spin_note_delivery();
     }

@@ -6,10 +6,10 @@
 // rest of an IPC send, which is why this exists.
 #include "shim.h"
 
-#include <node_buffer.h>
 
 #include <cstdlib>
 #include <cstring>
+#include <vector>
 
 namespace corral {
 namespace {
@@ -28,7 +28,6 @@ class PlainSerializerDelegate : public v8::ValueSerializer::Delegate {
 
 class PlainDeserializerDelegate : public v8::ValueDeserializer::Delegate {};
 
-void FreeSerialized(char* data, void*) { std::free(data); }
 
 // ipcEncode(value) -> Buffer (one whole frame), or undefined when JS must encode it.
 void Encode(const v8::FunctionCallbackInfo<v8::Value>& args) {
@@ -48,27 +47,20 @@ void Encode(const v8::FunctionCallbackInfo<v8::Value>& args) {
   bytes.first[1] = static_cast<uint8_t>(body >> 16);
   bytes.first[2] = static_cast<uint8_t>(body >> 8);
   bytes.first[3] = static_cast<uint8_t>(body);
-  v8::Local<v8::Object> buffer;
-  if (!node::Buffer::New(isolate, reinterpret_cast<char*>(bytes.first), bytes.second, FreeSerialized,
-                         nullptr)
-           .ToLocal(&buffer)) {
-    return;
-  }
-  args.GetReturnValue().Set(buffer);
+  // A plain Uint8Array over the serializer's memory: what the write takes, without what making
+  // a Node Buffer costs (its prototype swap and private marker, a tenth of an IPC send).
+  std::shared_ptr<v8::BackingStore> store = v8::ArrayBuffer::NewBackingStore(
+      bytes.first, bytes.second, [](void* data, size_t, void*) { std::free(data); }, nullptr);
+  v8::Local<v8::ArrayBuffer> memory = v8::ArrayBuffer::New(isolate, std::move(store));
+  args.GetReturnValue().Set(v8::Uint8Array::New(memory, 0, bytes.second));
 }
 
-// ipcDecode(bytes, offset) -> [...values, stop]: the frames of `bytes` (complete frames only)
-// from `offset`, up to the first one JS must read; `stop` is that frame's offset, or -1.
-void Decode(const v8::FunctionCallbackInfo<v8::Value>& args) {
-  v8::Isolate* isolate = args.GetIsolate();
-  v8::Local<v8::Context> context = isolate->GetCurrentContext();
-  if (!args[0]->IsArrayBufferView()) return;
-  v8::Local<v8::ArrayBufferView> view = args[0].As<v8::ArrayBufferView>();
-  const uint8_t* base = static_cast<const uint8_t*>(view->Buffer()->Data()) + view->ByteOffset();
-  size_t length = view->ByteLength();
-  size_t offset = static_cast<size_t>(args[1]->IntegerValue(context).FromMaybe(0));
-  v8::Local<v8::Array> out = v8::Array::New(isolate);
-  uint32_t count = 0;
+// The frames of `base[0..length)` (complete frames only) from `offset`, up to the first one JS
+// must read: [...values, stop], `stop` being that frame's offset, or -1. Empty when execution
+// is terminating.
+v8::MaybeLocal<v8::Array> DecodeFrames(v8::Isolate* isolate, v8::Local<v8::Context> context,
+                                       const uint8_t* base, size_t length, size_t offset, double* stop_out) {
+  std::vector<v8::Local<v8::Value>> values;
   double stop = -1;
   while (offset + 4 <= length) {
     const uint8_t* frame = base + offset;
@@ -80,15 +72,31 @@ void Decode(const v8::FunctionCallbackInfo<v8::Value>& args) {
     v8::Local<v8::Value> value;
     if (deserializer.ReadHeader(context).IsNothing() ||
         !deserializer.ReadValue(context).ToLocal(&value)) {
-      if (try_catch.HasTerminated()) return;
+      if (try_catch.HasTerminated()) return {};
       stop = static_cast<double>(offset);
       break;
     }
-    if (out->Set(context, count++, value).IsNothing()) return;
+    values.push_back(value);
     offset += 4 + body;
   }
-  if (out->Set(context, count, v8::Number::New(isolate, stop)).IsNothing()) return;
-  args.GetReturnValue().Set(out);
+  values.push_back(v8::Number::New(isolate, stop));
+  *stop_out = stop;
+  return v8::Array::New(isolate, values.data(), values.size());
+}
+
+// ipcDecode(bytes, offset) -> [...values, stop] (DecodeFrames over a Buffer JS holds).
+void Decode(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  v8::Isolate* isolate = args.GetIsolate();
+  v8::Local<v8::Context> context = isolate->GetCurrentContext();
+  if (!args[0]->IsArrayBufferView()) return;
+  v8::Local<v8::ArrayBufferView> view = args[0].As<v8::ArrayBufferView>();
+  const uint8_t* base = static_cast<const uint8_t*>(view->Buffer()->Data()) + view->ByteOffset();
+  size_t offset = static_cast<size_t>(args[1]->IntegerValue(context).FromMaybe(0));
+  double stop;
+  v8::Local<v8::Array> out;
+  if (DecodeFrames(isolate, context, base, view->ByteLength(), offset, &stop).ToLocal(&out)) {
+    args.GetReturnValue().Set(out);
+  }
 }
 
 }  // namespace
@@ -100,3 +108,17 @@ void InitIpcCodecNatives(v8::Isolate* isolate, v8::Local<v8::Context> context,
 }
 
 }  // namespace corral
+
+// The same straight from the bytes Rust has just read (src/ipc/js.rs), inside its handle scope
+// on this thread: no Buffer is made for them. nullptr when there is no JS to make values in.
+extern "C" napi_value corral_ipc_decode(const uint8_t* data, size_t length, double* stop) {
+  v8::Isolate* isolate = v8::Isolate::GetCurrent();
+  if (isolate == nullptr) return nullptr;
+  v8::Local<v8::Context> context = corral::ThreadContext(isolate);
+  if (context.IsEmpty()) return nullptr;
+  v8::Context::Scope scope(context);
+  v8::EscapableHandleScope handles(isolate);
+  v8::Local<v8::Array> out;
+  if (!corral::DecodeFrames(isolate, context, data, length, 0, stop).ToLocal(&out)) return nullptr;
+  return corral::ToNapi(handles.Escape(out));
+}

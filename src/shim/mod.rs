@@ -153,6 +153,26 @@ extern "C" {
     pub fn corral_stop_cell_stop(cell: *mut c_void);
     pub fn corral_stop_cell_loop_times(cell: *mut c_void, idle_ns: *mut u64, start_ns: *mut u64) -> bool;
     pub fn corral_spin_note_delivery();
+    fn corral_ipc_decode(data: *const u8, length: usize, stop: *mut f64) -> napi::sys::napi_value;
+}
+
+/// Decodes the plain 'advanced' IPC frames of `bytes` (complete frames only) with V8's
+/// deserializer (src/shim/ipc_codec.cc), in the caller's handle scope: a JS array
+/// `[...values, stop]` and `stop`, the offset of the first frame JS must read (-1: none).
+/// None when the thread has no JS to make them in (or under `cargo test`, without the shim).
+pub fn ipc_decode(bytes: &[u8]) -> Option<(napi::sys::napi_value, i64)> {
+    #[cfg(not(test))]
+    {
+        let mut stop = -1.0;
+        // SAFETY: `bytes` is live for the call; called on a JS thread inside a handle scope.
+        let values = unsafe { corral_ipc_decode(bytes.as_ptr(), bytes.len(), &mut stop) };
+        (!values.is_null()).then_some((values, stop as i64))
+    }
+    #[cfg(test)]
+    {
+        let _ = bytes;
+        None
+    }
 }
 
 /// Tells this thread's spinner (src/shim/spin.cc) that messages were delivered in this loop

@@ -565,6 +565,11 @@ void InitPorts(v8::Isolate* isolate, v8::Local<v8::Context> context, v8::Local<v
 
 uint64_t CurrentThreadId() { return t_state != nullptr ? t_state->thread_id : 0; }
 
+v8::Local<v8::Context> ThreadContext(v8::Isolate* isolate) {
+  if (t_state == nullptr || t_state->isolate != isolate || t_state->tearing_down) return {};
+  return t_state->context.Get(isolate);
+}
+
 void SetCurrentThreadId(uint64_t id) {
   if (t_state != nullptr) t_state->thread_id = id;
 }

@@ -141,6 +141,10 @@ void ClosePortsOfThisThread();
 void SetCurrentThreadId(uint64_t id);
 uint64_t CurrentThreadId();  // corral's id of the calling thread (0: main)
 
+// The context this thread's corral natives were made in (empty before they exist or once the
+// environment is being torn down).
+v8::Local<v8::Context> ThreadContext(v8::Isolate* isolate);
+
 // IPC 'advanced' codec natives (ipc_codec.cc).
 void InitIpcCodecNatives(v8::Isolate* isolate, v8::Local<v8::Context> context,
                          v8::Local<v8::Object> exports);
@@ -281,6 +285,7 @@ bool corral_thread_take_init_failed(uint64_t id, char* out, size_t len);
 // ---- implemented in C++, called from Rust ----
 // Once per environment (main or worker) when the addon loads in it.
 napi_value corral_shim_init(napi_env env, napi_value exports, uint64_t thread_id);
+napi_value corral_ipc_decode(const uint8_t* data, size_t length, double* stop);
 void corral_message_free(void* msg);
 // A copy of a message that transfers nothing (for BroadcastChannel members).
 void* corral_message_clone(void* msg);
