@@ -3,8 +3,6 @@
 // such an environment as a main thread; this makes it behave as a worker: corral's
 // worker_threads module with parentPort/workerData, a private copy of process.env, stdio relayed
 // through the parent, process-wide operations refused, uncaught errors reported to the parent.
-const path = require('path');
-
 function makeEnv(values) {
   const target = { ...values };
   return new Proxy(target, {
@@ -154,76 +152,6 @@ function reportUncaught(process, control, native) {
   };
 }
 
-// Compiles eval'd worker code so that its import() resolves like the main context's. Reading
-// that loader constant makes Node print an ExperimentalWarning that its own eval workers never
-// print: the default warning printer is wrapped to drop that one warning.
-let filteredWarningListener = null;
-
-function compileEval(vm, source, filename) {
-  for (const listener of process.listeners('warning')) {
-    if (listener.name !== 'onWarning' || listener === filteredWarningListener) continue;
-    process.removeListener('warning', listener);
-    filteredWarningListener = function onWarning(warning) {
-      if (/USE_MAIN_CONTEXT_DEFAULT_LOADER/.test(warning?.message ?? '')) return;
-      listener.call(this, warning);
-    };
-    process.on('warning', filteredWarningListener);
-  }
-  const importModuleDynamically = vm.constants?.USE_MAIN_CONTEXT_DEFAULT_LOADER ??
-    ((specifier) => import(specifier));
-  return new vm.Script(source, { filename, importModuleDynamically });
-}
-
-const kModuleSyntax = /Cannot use import statement outside a module|Unexpected token 'export'|Cannot use 'import\.meta' outside a module/;
-
-// An ES module entry whose top-level await never settles ends the worker with 13 (unless it set
-// process.exitCode), as Node's own: a listener on 'exit' while the entry is pending, as Node has.
-function runModule(url) {
-  const handleProcessExit = () => { process.exitCode ??= 13; };
-  process.on('exit', handleProcessExit);
-  import(url).then(() => process.off('exit', handleProcessExit), (err) => {
-    process.off('exit', handleProcessExit);
-    process.nextTick(() => { throw err; });
-  });
-}
-
-// Node gives the preload modules process.argv without the entry; it is put in when the entry
-// runs.
-function runEntry(process, entry) {
-  const Module = require('module');
-  if (entry.kind === 'file') {
-    process.argv.splice(1, 0, entry.source);
-    Module.runMain(entry.source);
-    return;
-  }
-  process.argv.splice(1, 0, '[worker eval]');
-  if (entry.kind === 'module') {
-    runModule(entry.source);
-    return;
-  }
-  // Like `node -e`: module, exports, require, __filename and __dirname as globals.
-  const cwd = process.cwd();
-  const name = '[worker eval]';
-  const mod = new Module(path.join(cwd, name), null);
-  mod.filename = path.join(cwd, name);
-  mod.paths = Module._nodeModulePaths(cwd);
-  Object.assign(globalThis, {
-    module: mod, exports: mod.exports, require: Module.createRequire(mod.filename),
-    __filename: name, __dirname: '.',
-  });
-  const vm = require('vm');
-  let script;
-  try {
-    script = compileEval(vm, entry.source, name);
-  } catch (error) {
-    // As Node does (module syntax detection): eval'd code with import/export is an ES module.
-    if (!(error instanceof SyntaxError) || !kModuleSyntax.test(error.message)) throw error;
-    runModule(`data:text/javascript,${encodeURIComponent(entry.source)}`);
-    return;
-  }
-  script.runInThisContext({ displayErrors: true });
-}
-
 // What the boot loaded stays in require.cache (corral's modules require each other lazily) but
 // out of the program's sight, as in Node's workers, whose require.cache starts empty: tools
 // list it (and some delete what they find, which would load corral a second time).
@@ -273,6 +201,14 @@ function reportPreloadFailure(control) {
   };
 }
 
+// corral's modules compile with the process's code cache only until the program's own preload
+// modules load (see code-cache.js, installed by the bootstrap in worker.js).
+function finishCodeCache() {
+  try {
+    require('./code-cache').finish();
+  } catch {}
+}
+
 let booted = null;  // { control, entry } once the preload phase has made this a worker
 
 // Phase one, before the program's preload modules (-r / --import) run: everything that makes
@@ -292,12 +228,13 @@ exports.preload = function preload(process, internalRequire) {
     const register = require('../register');
     register.installBuiltins(register.workerEager, register.workerLazy);
     require('./stdio').prime();
-    compileEval(require('vm'), '', '[worker eval]'); // the eval path's first compile, too
+    require('./entry').compileEval(require('vm'), '', '[worker eval]'); // the eval path's first compile, too
     refuseProcessWideOperations(process);
     const payload = native.takePayload();
     // A warm thread stopped before any Worker claimed it: nothing to run or report (and no
     // preload of the program's to run either).
     if (payload === undefined) {
+      finishCodeCache();
       require('./exec-options').apply(internalRequire, require('./exec-options').defaults());
       return;
     }
@@ -311,8 +248,10 @@ exports.preload = function preload(process, internalRequire) {
     const entry = payload.entry.kind === 'classic' && inputType === 'module' ?
       { kind: 'module', source: `data:text/javascript,${encodeURIComponent(payload.entry.source)}` } : payload.entry;
     booted = { control, entry, native };
+    finishCodeCache();
     hideOwnModules();
   } catch (error) {
+    finishCodeCache();
     // The worker ends; the program's preloads must not run meanwhile.
     try {
       const options = internalRequire('internal/options');
@@ -333,7 +272,7 @@ exports.main = function main(process) {
   setImmediate(() => {
     booted.native.markBegun();
     booted.control.postMessage({ type: 'online' });
-    runEntry(process, booted.entry);
+    require('./entry').runEntry(process, booted.entry);
   });
 };
 

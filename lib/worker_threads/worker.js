@@ -18,8 +18,13 @@ const bootFile = path.join(__dirname, 'boot.js');
 // The environment runs this function with (process, Node's internal require) before the
 // program's preload modules, then calls the returned module's preload() and main()
 // (src/shim/environment.cc).
+// corral's modules compile with the process's code cache while the boot runs (code-cache.js).
 const bootstrap = `(function corralBoot(process, internalRequire) {
-  return internalRequire('module').createRequire(${JSON.stringify(bootFile)})(${JSON.stringify(bootFile)});
+  const load = internalRequire('module').createRequire(${JSON.stringify(bootFile)});
+  try {
+    load(${JSON.stringify(path.join(__dirname, 'code-cache.js'))}).install();
+  } catch {}
+  return load(${JSON.stringify(bootFile)});
 })`;
 
 const kPublic = Symbol('corral.worker.public');

@@ -149,6 +149,10 @@ v8::Local<v8::Context> ThreadContext(v8::Isolate* isolate);
 void InitIpcCodecNatives(v8::Isolate* isolate, v8::Local<v8::Context> context,
                          v8::Local<v8::Object> exports);
 
+// Code caches of corral's JS modules, shared by the process's environments (code_cache.cc).
+void InitCodeCacheNatives(v8::Isolate* isolate, v8::Local<v8::Context> context,
+                          v8::Local<v8::Object> exports);
+
 // BroadcastChannel natives (broadcast.cc).
 void InitBroadcastNatives(v8::Isolate* isolate, v8::Local<v8::Context> context,
                           v8::Local<v8::Object> exports);

@@ -1,0 +1,60 @@
+'use strict';
+// corral's own modules in a worker's boot, compiled with V8's code cache. Every worker
+// environment loads the same files before the user's code runs; compiling them from source (and
+// then compiling their functions lazily) was about a fifth of a worker's start-up CPU. The first
+// environment keeps each file's cache in the process (src/shim/code_cache.cc, made once its boot
+// has run, so the functions the boot compiled are in it); later ones deserialize it. V8 checks
+// each cache against the source and its flags, and a rejected one is compiled and made again.
+//
+// Only while corral's boot runs: Module.prototype._compile is Node's own again before the
+// program's preload modules load. Files that use import() compile Node's way (a vm.Script
+// has no loader for it).
+const Module = require('module');
+const path = require('path');
+const vm = require('vm');
+const { native } = require('../binding');
+
+const libDir = path.join(__dirname, '..') + path.sep;
+let nodeCompile = null;
+const made = [];  // [filename, vm.Script] compiled without a usable cache
+
+function requireFor(module) {
+  const require = function require(id) { return module.require(id); };
+  require.resolve = (request, options) => Module._resolveFilename(request, module, false, options);
+  require.main = process.mainModule;
+  require.extensions = Module._extensions;
+  require.cache = Module._cache;
+  return require;
+}
+
+function compileCached(content, filename) {
+  if (!filename.startsWith(libDir) || content.includes('import(')) {
+    return nodeCompile.apply(this, arguments);
+  }
+  const cachedData = native.codeCacheGet(filename);
+  const script = new vm.Script(Module.wrap(content), { filename, cachedData });
+  if (cachedData === undefined || script.cachedDataRejected) made.push([filename, script]);
+  const wrapper = script.runInThisContext({ displayErrors: true });
+  return wrapper.call(this.exports, this.exports, requireFor(this), this, filename, path.dirname(filename));
+}
+
+function install() {
+  if (nodeCompile !== null) return;
+  nodeCompile = Module.prototype._compile;
+  Module.prototype._compile = compileCached;
+}
+
+// The boot is done: Node compiles from here on, and what was compiled from source leaves its
+// cache for the next environment.
+function finish() {
+  if (nodeCompile === null) return;
+  Module.prototype._compile = nodeCompile;
+  nodeCompile = null;
+  for (const [filename, script] of made.splice(0)) {
+    try {
+      native.codeCacheSet(filename, script.createCachedData());
+    } catch {}
+  }
+}
+
+module.exports = { install, finish };
