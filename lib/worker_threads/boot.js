@@ -227,7 +227,6 @@ exports.preload = function preload(process, internalRequire) {
     process.env = makeEnv(sharedEnv);
     const register = require('../register');
     register.installBuiltins(register.workerEager, register.workerLazy);
-    require('./stdio').prime();
     require('./entry').compileEval(require('vm'), '', '[worker eval]'); // the eval path's first compile, too
     refuseProcessWideOperations(process);
     const payload = native.takePayload();

@@ -143,14 +143,4 @@ function toChunk(data) {
   return typeof data === 'string' ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
 }
 
-// Runs the stream code paths a worker's stdio takes once, with nothing attached, so that V8
-// has compiled them (it compiles functions on first call) before a warm thread is claimed.
-function prime() {
-  const out = relayWritable({ postMessage() {}, ref() {}, unref() {} }, 1);
-  out.write('');
-  acknowledged(out);
-  out.end();
-  relayedStdin(null, false).resume();
-}
-
-module.exports = { prime, relayWritable, acknowledged, acknowledger, pushReadable, relayedStdin, parentStdin, toChunk };
+module.exports = { relayWritable, acknowledged, acknowledger, pushReadable, relayedStdin, parentStdin, toChunk };
