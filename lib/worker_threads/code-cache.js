@@ -2,21 +2,22 @@
 // corral's own modules in a worker's boot, compiled with V8's code cache. Every worker
 // environment loads the same files before the user's code runs; compiling them from source (and
 // then compiling their functions lazily) was about a fifth of a worker's start-up CPU. The first
-// environment keeps each file's cache in the process (src/shim/code_cache.cc, made once its boot
-// has run, so the functions the boot compiled are in it); later ones deserialize it. V8 checks
-// each cache against the source and its flags, and a rejected one is compiled and made again.
+// environment keeps each file's cache for the process (src/shim/code_cache.cc), made once its
+// boot has run so that the functions the boot compiled are in it; later ones deserialize it. V8
+// checks a cache against the source and its flags; a rejected one is compiled and made again.
+// (The main thread's own load of these files could make them first, but without the boot's
+// functions: measured, the first worker started no sooner.)
 //
-// Only while corral's boot runs: Module.prototype._compile is Node's own again before the
-// program's preload modules load. Files that use import() compile Node's way (a vm.Script
-// has no loader for it).
+// Only while the boot runs: Module.prototype._compile is Node's own again before the program's
+// preload modules load. Files that use import() compile Node's way (corral's compile gives them
+// no module loader).
 const Module = require('module');
 const path = require('path');
-const vm = require('vm');
 const { native } = require('../binding');
 
 const libDir = path.join(__dirname, '..') + path.sep;
 let nodeCompile = null;
-const made = [];  // [filename, vm.Script] compiled without a usable cache
+const made = [];  // [filename, module function] compiled from source
 
 function requireFor(module) {
   const require = function require(id) { return module.require(id); };
@@ -31,10 +32,8 @@ function compileCached(content, filename) {
   if (!filename.startsWith(libDir) || content.includes('import(')) {
     return nodeCompile.apply(this, arguments);
   }
-  const cachedData = native.codeCacheGet(filename);
-  const script = new vm.Script(Module.wrap(content), { filename, cachedData });
-  if (cachedData === undefined || script.cachedDataRejected) made.push([filename, script]);
-  const wrapper = script.runInThisContext({ displayErrors: true });
+  const [wrapper, fresh] = native.compileModule(content, filename);
+  if (fresh) made.push([filename, wrapper]);
   return wrapper.call(this.exports, this.exports, requireFor(this), this, filename, path.dirname(filename));
 }
 
@@ -45,16 +44,12 @@ function install() {
 }
 
 // The boot is done: Node compiles from here on, and what was compiled from source leaves its
-// cache for the next environment.
+// cache (with the functions compiled since) for the next environment.
 function finish() {
   if (nodeCompile === null) return;
   Module.prototype._compile = nodeCompile;
   nodeCompile = null;
-  for (const [filename, script] of made.splice(0)) {
-    try {
-      native.codeCacheSet(filename, script.createCachedData());
-    } catch {}
-  }
+  for (const [filename, wrapper] of made.splice(0)) native.keepModuleCache(filename, wrapper);
 }
 
 module.exports = { install, finish };
