@@ -34,4 +34,8 @@ try {
 }
 fs.writeFileSync(path.join(out, `corral-node${major}.json`),
   JSON.stringify({ node: process.versions.node, modules: process.versions.modules, workerExecArgv }) + '\n');
+// The code caches a process's first worker starts from (scripts/make-code-cache.js): without
+// them workers still run, compiling corral's modules as they boot.
+const cache = spawnSync(process.execPath, [path.join(__dirname, 'make-code-cache.js')], { stdio: 'inherit' });
+if (cache.status !== 0) console.error('corral: no code cache for the first worker (it compiles corral\'s modules itself)');
 console.log(`corral: built ${path.relative(root, dest)} for Node ${process.version}`);

@@ -3,8 +3,10 @@
 // environment loads the same files before the user's code runs; compiling them from source (and
 // then compiling their functions lazily) was about a fifth of a worker's start-up CPU. The first
 // environment keeps each file's cache for the process (src/shim/code_cache.cc), made once its
-// boot has run so that the functions the boot compiled are in it; later ones deserialize it. V8
-// checks a cache against the source and its flags; a rejected one is compiled and made again.
+// boot has run so that the functions the boot compiled are in it; later ones deserialize it.
+// The build leaves one boot's caches in build/ (scripts/make-code-cache.js): a process's first
+// worker starts from those (used only for the source they were made from). V8 checks a cache
+// against its own version and flags; a rejected one is compiled and made again.
 // (The main thread's own load of these files could make them first, but without the boot's
 // functions: measured, the first worker started no sooner.)
 //
@@ -17,7 +19,9 @@ const { native } = require('../binding');
 
 const libDir = path.join(__dirname, '..') + path.sep;
 let nodeCompile = null;
-const made = [];  // [filename, module function] compiled from source
+const made = [];  // [filename, module function, source hash] compiled from source
+// The build's caches (scripts/make-code-cache.js), for a process's first worker.
+const buildFile = path.join(libDir, '..', 'build', `corral-node${process.versions.node.split('.')[0]}.codecache`);
 
 function requireFor(module) {
   const require = function require(id) { return module.require(id); };
@@ -32,13 +36,14 @@ function compileCached(content, filename) {
   if (!filename.startsWith(libDir) || content.includes('import(')) {
     return nodeCompile.apply(this, arguments);
   }
-  const [wrapper, fresh] = native.compileModule(content, filename);
-  if (fresh) made.push([filename, wrapper]);
+  const [wrapper, fresh, sourceHash] = native.compileModule(content, filename);
+  if (fresh) made.push([filename, wrapper, sourceHash]);
   return wrapper.call(this.exports, this.exports, requireFor(this), this, filename, path.dirname(filename));
 }
 
 function install() {
   if (nodeCompile !== null) return;
+  native.codeCacheLoadFile(buildFile, libDir);
   nodeCompile = Module.prototype._compile;
   Module.prototype._compile = compileCached;
 }
@@ -49,7 +54,7 @@ function finish() {
   if (nodeCompile === null) return;
   Module.prototype._compile = nodeCompile;
   nodeCompile = null;
-  for (const [filename, wrapper] of made.splice(0)) native.keepModuleCache(filename, wrapper);
+  for (const [filename, wrapper, sourceHash] of made.splice(0)) native.keepModuleCache(filename, wrapper, sourceHash);
 }
 
 module.exports = { install, finish };
