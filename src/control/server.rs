@@ -222,10 +222,20 @@ mod tests {
     use super::*;
     use std::io::{BufRead, Read, Write};
 
-    fn temp_socket(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("corral-control-test-{}", std::process::id()));
+    /// A test's own directory, removed when the test ends (pass or fail).
+    struct TempDir(PathBuf);
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn temp_socket(name: &str) -> (TempDir, PathBuf) {
+        let dir = std::env::temp_dir().join(format!("corral-control-test-{}-{name}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        dir.join(name)
+        let path = dir.join(name);
+        (TempDir(dir), path)
     }
 
     /// A dispatcher that answers on another thread, as JS does.
@@ -247,7 +257,7 @@ mod tests {
 
     #[test]
     fn answers_a_line_and_serves_metrics() {
-        let path = temp_socket("a.sock");
+        let (_dir, path) = temp_socket("a.sock");
         let cell = echo_server(&path, true);
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
@@ -277,7 +287,7 @@ mod tests {
 
     #[test]
     fn refuses_a_live_socket_and_takes_over_a_dead_one() {
-        let path = temp_socket("b.sock");
+        let (_dir, path) = temp_socket("b.sock");
         let cell = echo_server(&path, false);
         let again = Server::start(&path, None, Arc::new(|_, _, _| {}));
         assert_eq!(again.err().map(|e| e.kind()), Some(io::ErrorKind::AddrInUse));
