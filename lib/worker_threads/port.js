@@ -12,20 +12,24 @@ const { makeError, invalidArgType } = require('../errors');
 const { applyToTransferList } = require('./untransferable');
 
 const kToken = Symbol('corral.port.token');
-const kListeners = Symbol('corral.port.listeners');  // type -> [{ fn, nodeStyle, once }]
+const kListeners = Symbol('corral.port.listeners');  // Map: type -> [{ fn, nodeStyle, once }]
 const kHandlers = Symbol('corral.port.handlers');
 
 const MessagePort = native.MessagePort;
 
 // Listener bookkeeping of a port, kept in a symbol-keyed field (never enumerable, never cloned).
+// (A Map: with the event type as a key of a plain object, every delivery was a megamorphic
+// keyed load.)
 function listenersOf(port, type, create) {
   let all = port[kListeners];
   if (all === undefined) {
     if (!create) return undefined;
-    all = Object.create(null);
+    all = new Map();
     Object.defineProperty(port, kListeners, { value: all });
   }
-  return create ? (all[type] ??= []) : all[type];
+  let entries = all.get(type);
+  if (entries === undefined && create) all.set(type, entries = []);
+  return entries;
 }
 
 // The event EventTarget-style listeners get, as Node makes it: a MessageEvent (with the ports
@@ -169,7 +173,7 @@ class NodeEventTarget extends EventTarget {
   }
 
   removeAllListeners(type) {
-    for (const name of type === undefined ? Object.keys(this[kListeners] ?? {}) : [`${type}`]) {
+    for (const name of type === undefined ? [...(this[kListeners]?.keys() ?? [])] : [`${type}`]) {
       for (const entry of (listenersOf(this, name, false) ?? []).slice()) removeEntry(this, name, entry);
     }
     return this;
@@ -181,7 +185,7 @@ class NodeEventTarget extends EventTarget {
 
   // Node's own ports list the two listeners they keep for themselves.
   eventNames() {
-    const names = Object.keys(this[kListeners] ?? {}).filter((name) => this.listenerCount(name) > 0);
+    const names = [...(this[kListeners]?.keys() ?? [])].filter((name) => this.listenerCount(name) > 0);
     return ['newListener', 'removeListener', ...names.filter((n) => n !== 'newListener' && n !== 'removeListener')];
   }
 
