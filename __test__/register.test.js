@@ -65,6 +65,41 @@ describe('corral/register', () => {
     assert.strictEqual(corral.stdout, node.stdout.replace('"corral":false', '"corral":true'), corral.stderr);
   });
 
+  it("worker_threads' and cluster's exports are data properties, as node's (jest's automock reads only those)", async () => {
+    // What jest-mock's getMetadata collects: own properties without a getter.
+    const script = `
+      const shape = (m) => Object.getOwnPropertyNames(m).filter((k) => !Object.getOwnPropertyDescriptor(m, k).get)
+        .sort().map((k) => k + ':' + typeof m[k]);
+      const wt = require('worker_threads');
+      const cluster = require('cluster');
+      const corral = (name) => require(${JSON.stringify(root)} + '/' + name + '.js');
+      console.log(JSON.stringify({ wt: shape(wt), cluster: shape(cluster),
+        accessors: [wt, cluster].flatMap((m) => Object.keys(m).filter((k) => Object.getOwnPropertyDescriptor(m, k).get)),
+        corral: [wt.Worker === corral('worker_threads').Worker, cluster.fork === corral('cluster').fork] }));`;
+    const node = JSON.parse((await run(['-e', script])).stdout);
+    const res = await run(['-r', register, '-e', script]);
+    const ours = JSON.parse(res.stdout);
+    assert.deepStrictEqual(node.accessors, []);
+    assert.deepStrictEqual(ours.accessors, [], res.stderr);
+    assert.deepStrictEqual(ours.corral, [true, true]);
+    for (const name of ['wt', 'cluster']) {
+      assert.deepStrictEqual(node[name].filter((k) => !ours[name].includes(k)), [], name);
+    }
+  });
+
+  it('process.moduleLoadList records the built-ins loaded while a built-in is made corral\'s', async () => {
+    // They are loaded inside Node's push of the built-in's own entry, which cuts them off the
+    // list; the register puts them back a microtask later.
+    const print = `setImmediate(() => console.log(JSON.stringify(process.moduleLoadList.filter((m) => m.startsWith('NativeModule ')))))`;
+    const cluster = JSON.stringify(path.join(root, 'cluster.js'));
+    const plain = await run(['-e', `require('cluster'); require(${cluster}); ${print}`]);
+    const preloaded = await run(['-r', register, '-e', `require('cluster'); ${print}`]);
+    const expected = JSON.parse(plain.stdout);
+    const actual = JSON.parse(preloaded.stdout);
+    assert.strictEqual(new Set(actual).size, actual.length, 'no entry twice');
+    assert.deepStrictEqual([...actual].sort(), [...expected].sort(), preloaded.stderr);
+  });
+
   it('costs nothing until used: nothing of corral in require.cache, no addon, no listeners, as plain node', async () => {
     const probe = `console.log(JSON.stringify({
       cache: Object.keys(require.cache).length,

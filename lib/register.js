@@ -107,7 +107,30 @@ function installLazily(name) {
   }
 }
 
-// `lazy`: built-ins made corral's on first use instead of now (see installLazily).
+// Built-ins made corral's the moment Node loads them, not on first use: their values are then
+// data properties, as Node's. Tools that read a module's own data properties only (jest's
+// automock skips accessors: `jest.mock('worker_threads')` would have no Worker) see all of
+// them. Loading one means using it (every program that loads them reads a key at once), so
+// nothing is paid earlier than with accessors. child_process is loaded by programs that never
+// fork (spawn, exec): it keeps the accessors and the stand-in fork.
+const atLoad = new Set(['worker_threads', 'cluster']);
+
+// Makes `name` corral's now that Node has loaded it. `inLoad`: called from inside Node's load
+// of a built-in, where a sync of the ESM facades could re-enter a facade being made.
+function takeOver(name, inLoad) {
+  if (atLoad.has(name) && !corralModuleLoading(name)) syncBuiltins([name], !inLoad);
+  else installLazily(name);
+}
+
+// Whether corral's module for `name` is itself loading (the program required it directly and it
+// is what loads the built-in): its exports are not all there yet, so the built-in gets the
+// accessors, and the module's last line (builtins.loaded) makes it corral's.
+function corralModuleLoading(name) {
+  const entry = require.cache[require.resolve(`./${name}`)];
+  return entry !== undefined && !entry.loaded;
+}
+
+// `lazy`: built-ins made corral's when Node loads them instead of now (see takeOver).
 function installBuiltins(names, lazy = []) {
   // Seen by corral/cluster: the primary then lives on Node's own cluster object.
   globalThis[Symbol.for('corral.register')] = true;
@@ -224,29 +247,30 @@ function installPreload() {
   installBuiltins(clusterWorkerOfCorral ? ['cluster'] : [], lazy);
 }
 
-// installLazily for each of `names`: now for those already loaded (by an earlier preload, or by
-// Node before any preload), the others when Node loads them.
+// takeOver for each of `names`: now for those already loaded (by an earlier preload, or by Node
+// before any preload), the others when Node loads them.
 function installWhenLoaded(names) {
-  for (const name of names) whenLoaded(name, () => installLazily(name));
+  for (const name of names) whenLoaded(name, (inLoad) => takeOver(name, inLoad));
 }
 
 // Built-ins not loaded yet -> what to do when Node loads them (see watchBuiltinLoads).
 const waiting = new Map();
 let watching = null;  // true once the watch is on, false where it cannot be
 
-// Runs `then` once Node has loaded the built-in `name`: now if it has, else at that moment.
+// Runs `then` once Node has loaded the built-in `name`: now if it has, else at that moment
+// (then with `true`: from inside Node's load).
 function whenLoaded(name, then) {
-  if (isLoaded(name)) return then();
+  if (isLoaded(name)) return then(false);
   watching ??= watchBuiltinLoads();
   if (!watching) {
     getBuiltin(name);
-    return then();
+    return then(false);
   }
   const before = waiting.get(name);
-  waiting.set(name, before ? () => { before(); then(); } : then);
+  waiting.set(name, before ? (inLoad) => { before(inLoad); then(inLoad); } : then);
 }
 
-// A built-in gets the lazy accessors of installLazily the moment Node loads it, not at start-up:
+// A built-in is taken over (takeOver) the moment Node loads it, not at start-up:
 // a process that never loads worker_threads, cluster or child_process pays neither their load
 // time nor their memory (5 ms and more: they bring streams, net and dgram; in a worker thread,
 // half a MiB).
@@ -267,36 +291,53 @@ function watchBuiltinLoads() {
   }
   const trap = Object.create(Array.prototype);
   let index = -1;
-  const arm = () => {
+  const armAt = (at) => {
     if (index >= 0) delete trap[index];
-    index = list.length;
+    index = at;
     Object.defineProperty(trap, index, { configurable: true, enumerable: false, get: () => undefined, set: onPush });
   };
   function onPush(entry) {
     // What the push meant: a plain element at this index.
-    Object.defineProperty(list, index, { value: entry, writable: true, enumerable: true, configurable: true });
-    arm();
+    const at = index;
+    Object.defineProperty(list, at, { value: entry, writable: true, enumerable: true, configurable: true });
+    armAt(list.length);
+    if (pushDepth > 0) cutOff.push(entry);
     const name = typeof entry === 'string' && entry.startsWith('NativeModule ') ? entry.slice(13) : undefined;
     const then = waiting.get(name);
-    if (then === undefined) return;
-    waiting.delete(name);
+    if (then !== undefined) {
+      waiting.delete(name);
+      pushDepth++;
+      try {
+        then(true);
+      } catch (error) {
+        process.emitWarning(`corral/register could not take over ${name}: ${error?.message}`);
+      } finally {
+        pushDepth--;
+      }
+    }
+    if (pushDepth > 0) return;
+    // Built-ins loaded by what `then` loaded were pushed after this entry, and the push that
+    // called this one now sets the list's length to at + 1, cutting them off: the next push
+    // comes at at + 1, and they go back in a moment (a push of their own each, as Node's).
+    if (cutOff.length > 0) {
+      armAt(at + 1);
+      const entries = cutOff.splice(0);
+      queueMicrotask(() => { for (const cut of entries) list.push(cut); });
+    }
     if (waiting.size === 0) {  // nothing left to wait for: a plain array again
       delete trap[index];
       Object.setPrototypeOf(list, Array.prototype);
       watching = null;
     }
-    // Only defines properties: nothing here loads a module (a load now would push inside this
-    // push, and the outer push's length would cut it off).
-    try {
-      then();
-    } catch (error) {
-      process.emitWarning(`corral/register could not take over ${name}: ${error?.message}`);
-    }
   }
-  arm();
+  armAt(list.length);
   Object.setPrototypeOf(list, trap);
   return true;
 }
+
+// Pushes of the list made from inside one of its pushes (see onPush), and what they pushed.
+let pushDepth = 0;
+const cutOff = [];
 
 const workerEager = ['worker_threads'];
 const workerLazy = ['cluster', 'child_process'];
