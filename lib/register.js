@@ -118,8 +118,16 @@ const atLoad = new Set(['worker_threads', 'cluster']);
 // Makes `name` corral's now that Node has loaded it. `inLoad`: called from inside Node's load
 // of a built-in, where a sync of the ESM facades could re-enter a facade being made.
 function takeOver(name, inLoad) {
-  if (atLoad.has(name) && !corralModuleLoading(name)) syncBuiltins([name], !inLoad);
-  else installLazily(name);
+  if (atLoad.has(name) && !corralModuleLoading(name)) {
+    try {
+      syncBuiltins([name], !inLoad);
+      return;
+    } catch {
+      // corral's module failed to load (out of descriptors, say): the accessors try again on
+      // first use, where the error reaches the program, as it would from a require of its own.
+    }
+  }
+  installLazily(name);
 }
 
 // Whether corral's module for `name` is itself loading (the program required it directly and it

@@ -209,14 +209,17 @@ class ChildProcess extends EventEmitter {
 // `fork() instanceof require('child_process').ChildProcess` holds, as with Node's.
 // (Every method of Node's prototype is shadowed here; only the chain is shared.)
 Object.setPrototypeOf(ChildProcess.prototype, builtin.ChildProcess.prototype);
-// Node's deprecated alias of `channel` (its own getter reads Node's internal field).
-Object.defineProperty(ChildProcess.prototype, '_channel', {
-  configurable: true,
-  enumerable: false,
-  get: require('util').deprecate(function _channel() { return this.channel; },
-    '_channel is deprecated. Use ChildProcess.channel instead.', 'DEP0129'),
-  set: require('util').deprecate(function _channel(value) { this.channel = value; },
-    '_channel is deprecated. Use ChildProcess.channel instead.', 'DEP0129'),
-});
+// Node's deprecated alias of `channel` (its own getter reads Node's internal field), gone from
+// Node 25 (DEP0129, End-of-Life).
+if (require('../node-line').major < 25) {
+  Object.defineProperty(ChildProcess.prototype, '_channel', {
+    configurable: true,
+    enumerable: false,
+    get: require('util').deprecate(function _channel() { return this.channel; },
+      '_channel is deprecated. Use ChildProcess.channel instead.', 'DEP0129'),
+    set: require('util').deprecate(function _channel(value) { this.channel = value; },
+      '_channel is deprecated. Use ChildProcess.channel instead.', 'DEP0129'),
+  });
+}
 
 module.exports = { ChildProcess, toSignal };

@@ -8,6 +8,11 @@ const { markAsUntransferable, isMarkedAsUntransferable } = require('./untransfer
 const line = require('./line');
 const state = require('./state');
 
+// Where this line's classes name themselves to Object.prototype.toString (and so util.inspect).
+line.matchStringTag('MessagePort', MessagePort);
+line.matchStringTag('MessageChannel', MessageChannel);
+line.matchStringTag('BroadcastChannel', BroadcastChannel);
+
 function setEnvironmentData(key, value) {
   if (value === undefined) state.environmentData.delete(key);
   else state.environmentData.set(key, value);

@@ -8,6 +8,19 @@ const builtinWorkerMethods = new Set(
     Reflect.ownKeys(builtin.Worker.prototype).map((key) => key === Symbol.asyncDispose ? 'asyncDispose' : key) :
     []);
 
+// The classes whose prototypes carry their own Symbol.toStringTag on this line (Node 26.x,
+// since a patch release: `[object MessagePort]` where earlier lines say `[object EventTarget]`).
+const ownStringTags = new Set(['MessagePort', 'MessageChannel', 'BroadcastChannel'].filter((name) =>
+  Object.getOwnPropertyDescriptor(builtin[name]?.prototype ?? {}, Symbol.toStringTag) !== undefined));
+
+// Gives `Class.prototype` its own Symbol.toStringTag where this line's built-in class has one.
+function matchStringTag(name, Class) {
+  if (!ownStringTags.has(name)) return;
+  Object.defineProperty(Class.prototype, Symbol.toStringTag, {
+    value: name, writable: false, enumerable: false, configurable: true,
+  });
+}
+
 // worker.startCpuProfile's argument: a profile name on Node 22, nothing on 24, sampling options
 // on 26.
 const { major } = require('../node-line');
@@ -16,4 +29,4 @@ const cpuProfileArgument = major <= 22 ? 'name' : major >= 26 ? 'options' : 'non
 // Exports of Node's worker_threads that corral cannot serve (see the README): none.
 const unserved = [];
 
-module.exports = { builtin, builtinWorkerMethods, cpuProfileArgument, unserved };
+module.exports = { builtin, builtinWorkerMethods, cpuProfileArgument, unserved, matchStringTag };

@@ -422,7 +422,8 @@ class Worker extends EventEmitter {
   }
 
   terminate(callback) {
-    if (typeof callback === 'function') {
+    // DEP0132: the callback is End-of-Life from Node 25 (ignored there, with no warning).
+    if (typeof callback === 'function' && major < 25) {
       process.emitWarning('Passing a callback to worker.terminate() is deprecated. ' +
         'It returns a Promise instead.', 'DeprecationWarning', 'DEP0132');
       this.once('exit', (code) => process.nextTick(callback, null, code));
@@ -645,5 +646,7 @@ for (const name of ['getHeapStatistics', 'cpuUsage', 'startCpuProfile', 'startHe
   if (!line.builtinWorkerMethods.has(name)) delete Worker.prototype[name];
 }
 if (!line.builtinWorkerMethods.has('asyncDispose')) delete Worker.prototype[Symbol.asyncDispose];
+// From Node 25 terminate() takes no callback (DEP0132, End-of-Life).
+if (major >= 25) Object.defineProperty(Worker.prototype.terminate, 'length', { value: 0 });
 
 module.exports = { Worker, SHARE_ENV };
