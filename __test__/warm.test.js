@@ -18,6 +18,21 @@ function normalise(stdout) {
 }
 
 describe('warm threads', () => {
+  it('leave after CORRAL_WARM_IDLE_MS unclaimed (threads and memory back), and come back with the next Workers', async () => {
+    const idle = await runCorral(fixture('warm-idle.js'), ['1200'], { env: { CORRAL_WARM_IDLE_MS: '300' } });
+    assert.strictEqual(idle.code, 0, idle.stderr);
+    const seen = JSON.parse(idle.stdout);
+    assert.deepStrictEqual(seen.results, [[4, 0], [4, 0], [4, 0], [4, 0]]);
+    assert.strictEqual(seen.idle.threads, seen.warm.threads - 2, idle.stdout);
+    assert.ok(seen.warm.rss - seen.idle.rss > 4, `RSS ${seen.warm.rss} -> ${seen.idle.rss} MiB`);
+    assert.strictEqual(seen.again, seen.warm.threads);
+    // The default limit (30 s) keeps them over the same wait.
+    const kept = await runCorral(fixture('warm-idle.js'), ['1200']);
+    assert.strictEqual(kept.code, 0, kept.stderr);
+    const held = JSON.parse(kept.stdout);
+    assert.strictEqual(held.idle.threads, held.warm.threads);
+  });
+
   it('give workers the same view as fresh threads and as node', async () => {
     const warm = await runCorral(fixture('warm-identity.js'));
     const cold = await runCorral(fixture('warm-identity.js'), [], { env: { CORRAL_WARM_THREADS: '0' } });

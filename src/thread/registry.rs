@@ -166,9 +166,22 @@ pub fn claim_warm(payload: MessagePtr) -> Result<u64, MessagePtr> {
     Ok(id)
 }
 
+/// How long a warm thread waits unclaimed before it leaves (its environment's memory and its
+/// OS thread go back; the next `new Worker()` that could take one starts them again):
+/// CORRAL_WARM_IDLE_MS, default 30 s.
+fn warm_idle_limit() -> std::time::Duration {
+    static LIMIT: OnceLock<std::time::Duration> = OnceLock::new();
+    *LIMIT.get_or_init(|| {
+        let ms = std::env::var("CORRAL_WARM_IDLE_MS").ok().and_then(|v| v.parse::<u64>().ok());
+        std::time::Duration::from_millis(ms.unwrap_or(30_000))
+    })
+}
+
 /// The boot payload of the worker on this thread: at once for a worker started with one; a
-/// warm thread waits until it is claimed (then takes its new id) or asked to stop (None).
+/// warm thread waits until it is claimed (then takes its new id), asked to stop, or left
+/// unclaimed for warm_idle_limit() (None).
 pub fn wait_payload() -> Option<MessagePtr> {
+    let deadline = std::time::Instant::now() + warm_idle_limit();
     let mut reg = registry();
     loop {
         let mut id = current_thread_id();
@@ -182,7 +195,13 @@ pub fn wait_payload() -> Option<MessagePtr> {
         }
         let (stopping, ready) = (entry.stopping, entry.ready.clone());
         let ready = ready.filter(|_| !stopping && reg.warm.contains(&id))?;
-        reg = ready.wait(reg).unwrap_or_else(|e| e.into_inner());
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            // Unclaimed (a claim takes the thread off the list under this same lock).
+            reg.warm.retain(|&w| w != id);
+            return None;
+        }
+        reg = ready.wait_timeout(reg, left).unwrap_or_else(|e| e.into_inner()).0;
     }
 }
 
