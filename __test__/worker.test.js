@@ -340,6 +340,16 @@ describe('same output as node:worker_threads', () => {
     });
   }
 
+  it("a worker's worker_threads: node's keys and data properties, one object by every name; Node's stream and worker internals load only once used", async () => {
+    const { node, corral } = await runBoth(fixture('worker-builtin.js'), [], { timeout: 60000 });
+    assert.strictEqual(node.code, 0, node.stderr);
+    // (locks, on lines that have it: read on first use in a corral worker, see the README)
+    assert.strictEqual(corral.stdout.replace('locks:accessor:', 'locks:data:'), node.stdout, corral.stderr);
+    assert.match(corral.stdout, /same object: true true/);
+    assert.match(corral.stdout, /stream after stdout: true/);
+    assert.deepStrictEqual(JSON.parse(corral.stderr), { stream: false, workerIo: false });
+  });
+
   it("getHeapSnapshot() reads the worker's own heap, with Node's errors", async () => {
     const { node, corral } = await runBoth(fixture('heap-snapshot.js'), [], { timeout: 60000 });
     assert.strictEqual(corral.stdout, node.stdout, corral.stderr);

@@ -28,6 +28,9 @@ function pristine(name) {
 // are still in place (the program required corral's module directly): the built-in now gets
 // corral's values, as the accessors would have done.
 function loaded(name) {
+  // (Not loaded yet: it has no accessors, and corral need not load it. A corral worker's
+  // worker_threads is never Node's: lib/worker_threads/line.js presetBuiltin.)
+  if (!process.moduleLoadList.includes(`NativeModule ${name}`)) return;
   const builtin = get(name);
   for (const key of Object.keys(builtin)) {
     const descriptor = Object.getOwnPropertyDescriptor(builtin, key);

@@ -1,12 +1,13 @@
 'use strict';
 // `node -r corral/register app.js` (or `--import corral/register`): the program's
-// worker_threads, cluster and child_process — CJS require, ESM import, with or without the
-// `node:` prefix — are corral's.
+// worker_threads, cluster and child_process (CJS require, ESM import, with or without the
+// `node:` prefix) are corral's.
 // (lib/builtins.js's helpers, inlined: the preload loads this one file.)
 const getBuiltin = (name) => (process.getBuiltinModule ? process.getBuiltinModule(name) : require(`node:${name}`));
 // Whether this thread has loaded a built-in already (then reading it costs nothing).
 const isLoaded = (name) => process.moduleLoadList.includes(`NativeModule ${name}`);
 const kLazy = Symbol.for('corral.register.lazy');
+const kLazyExport = Symbol.for('corral.lazyExport');
 
 // Built-in name -> corral module.
 const replacements = {
@@ -25,7 +26,13 @@ function syncBuiltins(names = Object.keys(replacements), esm = true) {
     const ours = replacements[name]();
     for (const key of Object.keys(ours)) {
       try {
-        builtin[key] = ours[key];
+        // A value corral's module reads on first use stays so (its accessor then leaves it in place).
+        const get = Object.getOwnPropertyDescriptor(ours, key)?.get;
+        if (get?.[kLazyExport] && builtin !== ours) {
+          Object.defineProperty(builtin, key, { get, enumerable: true, configurable: true });
+        } else {
+          builtin[key] = ours[key];
+        }
       } catch {}
     }
   }
@@ -286,7 +293,7 @@ function whenLoaded(name, then) {
 // Array push), after the module has run and before anyone gets it: CJS require,
 // getBuiltinModule, the facade of an ESM import (static or dynamic; nothing else announces
 // those on Node 20, and module.registerHooks, where a line has it, taxes every module loaded
-// afterwards by 7-13 µs). The list gets a prototype of its own with a setter at the next
+// afterwards by 7-13 us). The list gets a prototype of its own with a setter at the next
 // index; the setter stores the entry as a plain element and moves itself one on.
 // Array.prototype is not touched, so V8's fast paths stay as they are for every other array.
 // Checked on Node 20, 22, 24 and 26 (register tests); another line loads the built-ins at once.

@@ -89,7 +89,7 @@ class Pool extends EventEmitter {
     return this.#stats()[0];
   }
 
-  // The share of the pool's capacity (maxThreads × time since it was created) spent running
+  // The share of the pool's capacity (maxThreads x time since it was created) spent running
   // tasks.
   get utilization() {
     const stats = this.#stats();

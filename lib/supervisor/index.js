@@ -1,7 +1,7 @@
 'use strict';
 // corral/supervisor: runs an unmodified server program as N cluster workers on corral, restarts
 // what crashes (with backoff, stopping a crash loop), reloads with no failed request (a
-// replacement listens before its predecessor drains), stops gracefully, and reports status —
+// replacement listens before its predecessor drains), stops gracefully, and reports status:
 // over a control socket served in Rust (src/control) and, if asked, Prometheus' /metrics.
 // One supervisor per process: it owns the process's cluster settings.
 const EventEmitter = require('events');

@@ -75,23 +75,40 @@ function refuseIpc(process) {
   }
 }
 
+// The streams are made on first use, as Node makes a process's: a worker that never touches its
+// stdio never loads `stream`. Returns a function giving them.
 function setupStdio(process, control, withStdin) {
-  const stdio = require('./stdio');
-  const stdout = stdio.relayWritable(control, 1);
-  const stderr = stdio.relayWritable(control, 2);
-  control.on('message', (msg) => {
-    if (msg.type === 'stdioAck') stdio.acknowledged(msg.fd === 2 ? stderr : stdout);
-  });
-  const stdin = stdio.relayedStdin(control, withStdin);
-  for (const [name, stream] of [['stdout', stdout], ['stderr', stderr], ['stdin', stdin]]) {
-    Object.defineProperty(process, name, { configurable: true, enumerable: true, get: () => stream });
+  let streams = null;
+  const made = () => {
+    if (streams !== null) return streams;
+    const stdio = require('./stdio');
+    streams = {
+      stdout: stdio.relayWritable(control, 1),
+      stderr: stdio.relayWritable(control, 2),
+      stdin: stdio.relayedStdin(control, withStdin),
+    };
+    control.on('message', (msg) => {
+      if (msg.type === 'stdioAck') stdio.acknowledged(msg.fd === 2 ? streams.stderr : streams.stdout);
+    });
+    return streams;
+  };
+  for (const name of ['stdout', 'stderr', 'stdin']) {
+    Object.defineProperty(process, name, { configurable: true, enumerable: true, get: () => made()[name] });
   }
-  // The global console may already have bound the real streams lazily.
-  try {
-    console._stdout = stdout;
-    console._stderr = stderr;
-  } catch {}
-  return stdin;
+  // The global console may already have bound the real streams lazily: it writes to these
+  // (unless the program sets its own).
+  for (const [key, name] of [['_stdout', 'stdout'], ['_stderr', 'stderr']]) {
+    let set;
+    try {
+      Object.defineProperty(console, key, {
+        configurable: true,
+        enumerable: false,
+        get: () => set ?? process[name],
+        set: (value) => { set = value; },
+      });
+    } catch {}
+  }
+  return made;
 }
 
 // V8 clones an Error with its name, message and stack only; Node's workers also keep its own
@@ -218,6 +235,8 @@ exports.preload = function preload(process, internalRequire) {
   try {
     // port.js registers the MessagePort class the payload's ports are made with. What does
     // not depend on the payload is loaded first: a warm thread has it ready when claimed.
+    const line = require('./line');
+    if (exports.lineFacts !== undefined) line.useWorkerFacts(exports.lineFacts, internalRequire);
     require('./port').setInternalRequire(internalRequire);
     const { native } = require('../binding');
     // The built-ins become corral's here: worker_threads now (synced again once this thread
@@ -226,6 +245,7 @@ exports.preload = function preload(process, internalRequire) {
     const sharedEnv = process.env;
     process.env = makeEnv(sharedEnv);
     const register = require('../register');
+    if (exports.lineFacts !== undefined) line.presetBuiltin();
     register.installBuiltins(register.workerEager, register.workerLazy);
     require('./entry').compileEval(require('vm'), '', '[worker eval]'); // the eval path's first compile, too
     refuseProcessWideOperations(process);
@@ -313,9 +333,9 @@ function setupWorker(process, native, payload, sharedEnv) {
   cacheCwd(process, payload.cwdCounter === undefined ? undefined : new Int32Array(payload.cwdCounter));
   process.execArgv = payload.execArgv;
   const control = payload.controlPort;
-  const stdin = setupStdio(process, control, payload.stdin);
+  const stdio = setupStdio(process, control, payload.stdin);
   control.on('message', (msg) => {
-    if (msg.type === 'stdin') stdin.push(msg.data === null ? null : Buffer.from(msg.data));
+    if (msg.type === 'stdin') stdio().stdin.push(msg.data === null ? null : Buffer.from(msg.data));
     else if (msg.type === 'request') require('./introspect').answer(control, native, msg);
   });
   // The control port must not keep the worker alive by itself.

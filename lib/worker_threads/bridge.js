@@ -3,12 +3,15 @@
 // other kind in a transfer list is bridged: a fresh channel of the accepting kind takes its
 // place, and the bridged port and the near end of that channel pass each other's messages (and
 // close together). The bridge never keeps a thread alive by itself.
-const { builtin } = require('./line');
+const line = require('./line');
 
 let corralPorts;
 const corral = () => (corralPorts ??= require('./port'));
 
-const isNodePort = (value) => typeof builtin.MessagePort === 'function' && value instanceof builtin.MessagePort;
+const isNodePort = (value) => {
+  const NodePort = line.nodeMessagePort();
+  return NodePort !== undefined && value instanceof NodePort;
+};
 const isCorralPort = (value) => value instanceof corral().MessagePort;
 
 // Passes what `from` receives on to `to`; ports that came with a message travel on (as ports of
@@ -39,7 +42,7 @@ function fromNodePort(nodePort) {
 // A corral port, as a port of Node's own to hand to Node's machinery in its place (the corral
 // port keeps working: both carry the channel's messages).
 function toNodePort(corralPort) {
-  const { port1: near, port2: far } = new builtin.MessageChannel();
+  const { port1: near, port2: far } = new line.builtin.MessageChannel();
   pump(corralPort, near);
   pump(near, corralPort);
   return far;

@@ -47,9 +47,6 @@ const exported = {
     return require('./messaging').postMessageToThread(threadId, value, transferList, timeout);
   },
   isInternalThread: false,
-  // Node's Web Locks: one lock manager for the whole process, which corral's threads (Node
-  // environments of their own) share with the main thread.
-  locks: line.builtin.locks,
   get isMainThread() { return state.isMainThread; },
   get parentPort() { return state.parentPort; },
   get workerData() { return state.workerData; },
@@ -57,6 +54,22 @@ const exported = {
   get resourceLimits() { return state.resourceLimits; },
   get threadName() { return state.threadName; },
 };
+
+// Node's Web Locks: one lock manager for the whole process, which corral's threads (Node
+// environments of their own) share with the main thread. In a corral worker it is read on first
+// use (Node's lock manager brings Node's worker internals, all of `stream` with them): an
+// accessor that leaves the value in its place (lib/register.js copies it as it is).
+if (line.inCorralWorker()) {
+  const readLocks = function () {
+    const value = line.builtin.locks;
+    Object.defineProperty(this, 'locks', { value, writable: true, enumerable: true, configurable: true });
+    return value;
+  };
+  readLocks[Symbol.for('corral.lazyExport')] = true;
+  Object.defineProperty(exported, 'locks', { get: readLocks, enumerable: true, configurable: true });
+} else {
+  exported.locks = line.builtin.locks;
+}
 
 // This line's set: what the built-in exports (corral serves all of it but the names in
 // line.unserved), and corral's own extras none.

@@ -33,7 +33,8 @@ function messageEventFor(NodeMessageEvent) {
       // Node's checks for everything else; corral's ports are checked here.
       if (corralPorts) {
         ports.forEach((port, i) => {
-          if (!isCorralPort(port) && !(port instanceof require('./line').builtin.MessagePort)) {
+          const NodePort = require('./line').nodeMessagePort();
+          if (!isCorralPort(port) && !(NodePort !== undefined && port instanceof NodePort)) {
             throw notAPort(`init.ports[${i}]`, port);
           }
         });

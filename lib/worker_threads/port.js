@@ -384,9 +384,10 @@ function receiveMessageOnPort(port) {
     const handle = require('./broadcast').portOf(port);
     if (handle !== undefined) return native.receive(handle);
     // Node's own ports (Node's machinery calls worker_threads' function with them too).
-    const { builtin } = require('./line');
-    if (typeof builtin.MessagePort === 'function' && port instanceof builtin.MessagePort) {
-      return builtin.receiveMessageOnPort(port);
+    const line = require('./line');
+    const NodePort = line.nodeMessagePort();
+    if (NodePort !== undefined && port instanceof NodePort) {
+      return line.builtin.receiveMessageOnPort(port);
     }
     throw notAPort();
   }
@@ -399,7 +400,8 @@ function receiveMessageOnPort(port) {
 function moveMessagePortToContext(port, context) {
   const { builtin } = require('./line');
   if (!native.isPort(port)) {
-    if (typeof builtin.MessagePort === 'function' && port instanceof builtin.MessagePort) {
+    const NodePort = require('./line').nodeMessagePort();
+    if (NodePort !== undefined && port instanceof NodePort) {
       return builtin.moveMessagePortToContext(port, context);
     }
     throw notAPort();

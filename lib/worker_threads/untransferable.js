@@ -10,10 +10,9 @@
 const { native } = require('../binding');
 
 const { major } = require('../node-line');
-const builtin = (() => {
-  const wt = require('./line').builtin;
-  return { mark: wt.markAsUntransferable, isMarked: wt.isMarkedAsUntransferable };
-})();
+// Node's own functions, read on first use (line.builtin: in a worker, Node's own module is not
+// loaded for them).
+const line = require('./line');
 const pools = new WeakSet();
 // Byte lengths the pools seen so far had: an ArrayBuffer of another length (and not of the
 // current Buffer.poolSize, which the next pool gets) cannot be one, so needs no sampling.
@@ -34,7 +33,7 @@ function markAsUntransferable(object) {
   if ((typeof object !== 'object' && typeof object !== 'function') || object === null) return;
   native.markUntransferable(object);
   try {
-    builtin.mark?.(object); // so Node's own structuredClone respects it too
+    line.builtin.markAsUntransferable?.(object); // so Node's own structuredClone respects it too
   } catch {}
 }
 
@@ -42,7 +41,7 @@ function isMarkedAsUntransferable(object) {
   if ((typeof object !== 'object' && typeof object !== 'function') || object === null) return false;
   if (native.isMarkedUntransferable(object) || pools.has(object)) return true;
   try {
-    return builtin.isMarked?.(object) === true;
+    return line.builtin.isMarkedAsUntransferable?.(object) === true;
   } catch {
     return false;
   }

@@ -8,7 +8,9 @@ const { pathToFileURL, fileURLToPath } = require('url');
 const { native } = require('../binding');
 const { makeError, invalidArgType, invalidArgValue, describeReceived } = require('../errors');
 const { MessageChannel, internalChannel, receiveMessageOnPort, normalizeTransfer, armJsTransferables } = require('./port');
-const stdio = require('./stdio');
+// (Loaded with the first Worker: it brings `stream`, which a worker that starts none never needs.)
+let stdioModule = null;
+const stdio = () => (stdioModule ??= require('./stdio'));
 const state = require('./state');
 const line = require('./line');
 const { major } = require('../node-line');
@@ -19,13 +21,18 @@ const bootFile = path.join(__dirname, 'boot.js');
 // program's preload modules, then calls the returned module's preload() and main()
 // (src/shim/environment.cc).
 // corral's modules compile with the process's code cache while the boot runs (code-cache.js).
-const bootstrap = `(function corralBoot(process, internalRequire) {
+// What this line's own worker_threads has travels with it (line.js: the worker then need not
+// load Node's module to know).
+let bootstrapSource = null;
+const bootstrap = () => (bootstrapSource ??= `(function corralBoot(process, internalRequire) {
   const load = internalRequire('module').createRequire(${JSON.stringify(bootFile)});
   try {
     load(${JSON.stringify(path.join(__dirname, 'code-cache.js'))}).install();
   } catch {}
-  return load(${JSON.stringify(bootFile)});
-})`;
+  const boot = load(${JSON.stringify(bootFile)});
+  boot.lineFacts = ${JSON.stringify(line.factsForWorkers())};
+  return boot;
+})`);
 
 const kPublic = Symbol('corral.worker.public');
 const kControl = Symbol('corral.worker.control');
@@ -84,7 +91,9 @@ if (state.isMainThread) {
 
 // `new Worker()` calls that could take a warm thread so far (see above).
 let warmEligibleStarts = 0;
-const warmSpec = { argv: [process.execPath], execArgv: process.execArgv, bootstrap, limits: [0, 0, 0, 0], name: '' };
+let warmSpecMade = null;
+const warmSpec = () => (warmSpecMade ??=
+  { argv: [process.execPath], execArgv: process.execArgv, bootstrap: bootstrap(), limits: [0, 0, 0, 0], name: '' });
 
 // A warm thread's inspector handle is made before its worker exists, so a debugger would see
 // it under a placeholder id and no name: while an inspector is in use (an --inspect flag, or
@@ -288,11 +297,11 @@ class Worker extends EventEmitter {
     this[kLimits] = limits;
     this[kRequested] = requestedLimits;
     this[kRequests] = new Map();
-    this[kAckStdio] = stdio.acknowledger(control.port1);
+    this[kAckStdio] = stdio().acknowledger(control.port1);
     this[kName] = payload.name;
-    this.stdin = options.stdin ? stdio.parentStdin(control.port1) : null;
-    this.stdout = stdio.pushReadable();
-    this.stderr = stdio.pushReadable();
+    this.stdin = options.stdin ? stdio().parentStdin(control.port1) : null;
+    this.stdout = stdio().pushReadable();
+    this.stderr = stdio().pushReadable();
     if (!options.stdout) this.stdout.on('data', (chunk) => process.stdout.write(chunk));
     if (!options.stderr) this.stderr.on('data', (chunk) => process.stderr.write(chunk));
 
@@ -311,7 +320,7 @@ class Worker extends EventEmitter {
       // bootstrap start a cluster worker's IPC from the process's NODE_UNIQUE_ID).
       argv: [process.execPath],
       execArgv,
-      bootstrap,
+      bootstrap: bootstrap(),
       limits: limitKeys.map((k) => requestedLimits[k] ?? 0),
       trackUnmanagedFds: options.trackUnmanagedFds !== false,
       name: payload.name,
@@ -319,7 +328,7 @@ class Worker extends EventEmitter {
       url: entry.kind === 'file' ? pathToFileURL(entry.source).href : entry.kind === 'module' ? entry.source : '',
       warm,
     }, payload, [control.port2, pub.port2, ...transferList]);
-    if (warm && ++warmEligibleStarts >= 2) native.keepWarm(warmSpec, warmThreads);
+    if (warm && ++warmEligibleStarts >= 2) native.keepWarm(warmSpec(), warmThreads);
 
     // As Node: process 'worker' once the thread has been created.
     process.nextTick(() => process.emit('worker', this));
@@ -355,7 +364,7 @@ class Worker extends EventEmitter {
         this.emit('online');
         break;
       case 'stdio':
-        (msg.fd === 2 ? this.stderr : this.stdout).push(stdio.toChunk(msg.data));
+        (msg.fd === 2 ? this.stderr : this.stdout).push(stdio().toChunk(msg.data));
         this[kAckStdio](msg.fd);
         break;
       case 'reply': {
