@@ -4,7 +4,12 @@
 // used by the next, replaced when V8 rejects it, and never visible to the program.
 const { describe, it } = require('node:test');
 const assert = require('node:assert');
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
 const { fixture, runCorral } = require('./helpers');
+const { native } = require('../lib/binding');
+const { Worker } = require('../worker_threads');
 
 describe('code cache of corral\'s boot modules', () => {
   it('is kept for the process after the first worker, used by later ones and replaced when rejected', async () => {
@@ -34,5 +39,30 @@ describe('code cache of corral\'s boot modules', () => {
     const edited = await runCorral(fixture('code-cache-build.js'), ['edited']);
     assert.strictEqual(edited.code, 0, edited.stderr);
     assert.strictEqual(JSON.parse(edited.stdout).portFromBuild, false);
+  });
+
+  it("reads corral's sources once per process, as shared strings with the file's text (ASCII files; re-read when changed)", async () => {
+    const file = path.join(__dirname, '..', 'lib', 'worker_threads', 'port.js');
+    assert.strictEqual(native.moduleSource(file), fs.readFileSync(file, 'utf8'));
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'corral-source-'));
+    try {
+      const probe = path.join(dir, 'probe.js');
+      fs.writeFileSync(probe, 'module.exports = 1;\n');
+      assert.strictEqual(native.moduleSource(probe), 'module.exports = 1;\n');
+      fs.writeFileSync(probe, 'module.exports = 22;\n');
+      fs.utimesSync(probe, new Date(), new Date(Date.now() + 5000));
+      assert.strictEqual(native.moduleSource(probe), 'module.exports = 22;\n');
+      fs.writeFileSync(probe, '// caf\u00e9\n');
+      assert.strictEqual(native.moduleSource(probe), undefined);  // Node reads it instead
+      assert.strictEqual(native.moduleSource(path.join(dir, 'missing.js')), undefined);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+    // A worker's corral functions keep their source text; the program's loader is Node's.
+    const w = new Worker(`const { parentPort, Worker } = require(${JSON.stringify(require.resolve('../worker_threads'))});
+      parentPort.postMessage([Worker.toString().slice(0, 12), require('module')._extensions['.js'].toString().includes('moduleSource')]);`,
+    { eval: true });
+    const [text, ours] = await new Promise((resolve, reject) => { w.once('message', resolve); w.once('error', reject); });
+    assert.deepStrictEqual([text, ours], ['class Worker', false]);
   });
 });

@@ -41,11 +41,22 @@ function compileCached(content, filename) {
   return wrapper.call(this.exports, this.exports, requireFor(this), this, filename, path.dirname(filename));
 }
 
+// corral's files are read as the process's shared external strings (src/shim/code_cache.cc
+// moduleSource): the boot allocates no copy of them on the worker's heap.
+let nodeLoadJs = null;
+function loadShared(module, filename) {
+  const source = filename.startsWith(libDir) ? native.moduleSource(filename) : undefined;
+  if (source === undefined) return nodeLoadJs.call(this, module, filename);
+  module._compile(source, filename);
+}
+
 function install() {
   if (nodeCompile !== null) return;
   native.codeCacheLoadFile(buildFile, libDir);
   nodeCompile = Module.prototype._compile;
   Module.prototype._compile = compileCached;
+  nodeLoadJs = Module._extensions['.js'];
+  Module._extensions['.js'] = loadShared;
 }
 
 // The boot is done: Node compiles from here on, and what was compiled from source leaves its
@@ -54,6 +65,7 @@ function finish() {
   if (nodeCompile === null) return;
   Module.prototype._compile = nodeCompile;
   nodeCompile = null;
+  Module._extensions['.js'] = nodeLoadJs;
   for (const [filename, wrapper, sourceHash] of made.splice(0)) native.keepModuleCache(filename, wrapper, sourceHash);
 }
 
