@@ -1,2 +1,2 @@
 'use strict';
-module.exports = require('./lib/child_process');
+module.exports = require('./lib/load')('child_process');

@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 
-const cp = createRequire(import.meta.url)('./lib/child_process/index.js');
+const cp = createRequire(import.meta.url)('./lib/load.js')('child_process');
 
 export default cp;
 export const {

@@ -1,2 +1,2 @@
 'use strict';
-module.exports = require('./lib/cluster');
+module.exports = require('./lib/load')('cluster');

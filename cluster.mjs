@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 
-const cluster = createRequire(import.meta.url)('./lib/cluster/index.js');
+const cluster = createRequire(import.meta.url)('./lib/load.js')('cluster');
 
 export default cluster;
 export const {

@@ -1,7 +1,8 @@
 'use strict';
 // corral: Node's worker_threads, cluster and child_process.fork on threads and processes that
 // Rust owns, plus shared memory across them. Each module is also reachable as corral/<name>.
-const workerThreads = require('./lib/worker_threads');
+const load = require('./lib/load');
+const workerThreads = load('worker_threads');
 
 module.exports = {
   workerThreads,
@@ -14,14 +15,14 @@ module.exports = {
 // Loaded on first use: cluster decides primary/worker at load, shared joins the program's
 // shared-memory directory.
 const lazy = {
-  cluster: () => require('./lib/cluster'),
-  childProcess: () => require('./lib/child_process'),
-  shared: () => require('./lib/shared'),
-  pool: () => require('./lib/pool'),
+  cluster: () => load('cluster'),
+  childProcess: () => load('child_process'),
+  shared: () => load('shared'),
+  pool: () => load('pool'),
 };
 for (const [name, load] of Object.entries(lazy)) {
   Object.defineProperty(module.exports, name, { enumerable: true, configurable: true, get: load });
 }
 Object.defineProperty(module.exports, 'Pool', {
-  enumerable: true, configurable: true, get: () => require('./lib/pool').Pool,
+  enumerable: true, configurable: true, get: () => load('pool').Pool,
 });

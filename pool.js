@@ -1,2 +1,2 @@
 'use strict';
-module.exports = require('./lib/pool');
+module.exports = require('./lib/load')('pool');

@@ -1,2 +1,2 @@
 'use strict';
-module.exports = require('./lib/shared');
+module.exports = require('./lib/load')('shared');

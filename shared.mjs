@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 
-const shared = createRequire(import.meta.url)('./lib/shared/index.js');
+const shared = createRequire(import.meta.url)('./lib/load.js')('shared');
 
 export default shared;
 export const {

@@ -1,2 +1,2 @@
 'use strict';
-module.exports = require('./lib/worker_threads');
+module.exports = require('./lib/load')('worker_threads');

@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 
-const wt = createRequire(import.meta.url)('./lib/worker_threads/index.js');
+const wt = createRequire(import.meta.url)('./lib/load.js')('worker_threads');
 
 export default wt;
 export const {

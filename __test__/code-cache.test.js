@@ -7,7 +7,7 @@ const assert = require('node:assert');
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
-const { fixture, runCorral } = require('./helpers');
+const { fixture, run, runCorral } = require('./helpers');
 const { native } = require('../lib/binding');
 const { Worker } = require('../worker_threads');
 
@@ -16,7 +16,8 @@ describe('code cache of corral\'s boot modules', () => {
     const r = await runCorral(fixture('code-cache.js'));
     assert.strictEqual(r.code, 0, r.stderr);
     const seen = JSON.parse(r.stdout);
-    assert.deepStrictEqual(seen.cachedBefore, [false, false, false]);
+    // The main thread's load of corral's modules read the build's caches already.
+    assert.deepStrictEqual(seen.cachedBefore, [true, true, true]);
     assert.deepStrictEqual(seen.cachedAfter, [true, true, true]);
     assert.strictEqual(seen.replaced, true);
     // The program's Module.prototype._compile is Node's in every worker.
@@ -39,6 +40,18 @@ describe('code cache of corral\'s boot modules', () => {
     const edited = await runCorral(fixture('code-cache-build.js'), ['edited']);
     assert.strictEqual(edited.code, 0, edited.stderr);
     assert.strictEqual(JSON.parse(edited.stdout).portFromBuild, false);
+  });
+
+  it("serves a program's first require of corral's modules on the main thread, leaving the program's hooks in place", async () => {
+    for (const entry of ['cluster', 'worker_threads', 'pool']) {
+      const r = await run([fixture('code-cache-main.js'), entry]);
+      assert.strictEqual(r.code, 0, r.stderr);
+      const seen = JSON.parse(r.stdout);
+      assert.ok(seen.uses >= 5, `${entry}: ${seen.uses} files from the build's caches`);
+      assert.deepStrictEqual([seen.hookInPlace, seen.compileInPlace, seen.own, seen.works], [true, true, 42, true]);
+      // (binding.js and the entry load before corral's compile is in place.)
+      assert.ok(seen.corralFilesSeenByHook.length <= 3, `${entry}: ${seen.corralFilesSeenByHook}`);
+    }
   });
 
   it("reads corral's sources once per process, as shared strings with the file's text (ASCII files; re-read when changed)", async () => {

@@ -11,9 +11,9 @@ const kLazyExport = Symbol.for('corral.lazyExport');
 
 // Built-in name -> corral module.
 const replacements = {
-  worker_threads: () => require('./worker_threads'),
-  child_process: () => require('./child_process'),
-  cluster: () => require('./cluster'),
+  worker_threads: () => require('./load')('worker_threads'),
+  child_process: () => require('./load')('child_process'),
+  cluster: () => require('./load')('cluster'),
 };
 
 // The built-in's own exports object gets corral's values, so CJS `require('worker_threads')`

@@ -2,8 +2,11 @@
 'use strict';
 // Writes build/corral-node<major>.codecache: the V8 code caches of corral's modules as one
 // worker's boot leaves them (lib/worker_threads/code-cache.js), so that a process's first
-// worker does not compile them from source. Run by scripts/build.js with the Node it built for;
-// V8 takes the caches only in a process of that Node version and flags (others compile).
+// worker does not compile them from source, then those of the modules a worker's boot does not
+// load, for a program's first require of them: each tree loaded here (with what its load
+// compiled), the files none loads (cluster's worker side, ...) compiled alone. Run by
+// scripts/build.js with the Node it built for; V8 takes the caches only in a process of that
+// Node version and flags (others compile).
 const fs = require('fs');
 const path = require('path');
 
@@ -15,8 +18,34 @@ const dest = path.join(root, 'build', `corral-node${major}.codecache`);
 // Made from source, not from the last build's file.
 fs.rmSync(dest, { force: true });
 
-const { Worker } = require('../worker_threads');
+// Loaded without corral's compile: its caches are the worker's boot's.
+const { Worker } = require('../lib/worker_threads');
 const { native } = require('../lib/binding');
+const codeCache = require('../lib/worker_threads/code-cache');
+
+// Every .js file under lib/ (relative paths).
+function libFiles(dir = lib) {
+  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) return libFiles(full);
+    return entry.name.endsWith('.js') ? [full] : [];
+  });
+}
+
+// The caches of what the worker's boot left out.
+function addMainThreadCaches() {
+  codeCache.whileLoading(() => {
+    for (const tree of ['cluster', 'child_process', 'shared', 'pool', 'supervisor']) require(`../lib/${tree}`);
+  }, true);
+  const have = new Set(native.codeCacheEntries().map(([filename]) => filename));
+  for (const filename of libFiles()) {
+    if (have.has(filename)) continue;
+    const source = fs.readFileSync(filename, 'utf8');
+    if (source.includes('import(')) continue;  // compiled Node's way (code-cache.js)
+    const [wrapper, , sourceHash] = native.compileModule(source, filename);
+    native.keepModuleCache(filename, wrapper, sourceHash);
+  }
+}
 
 function u32(n) {
   const b = Buffer.alloc(4);
@@ -31,6 +60,7 @@ worker.once('error', (error) => {
 });
 worker.once('message', async () => {
   await worker.terminate();
+  addMainThreadCaches();
   const entries = native.codeCacheEntries().filter(([filename]) => filename.startsWith(lib));
   const parts = [Buffer.from('CORRALCC'), u32(1), u32(entries.length)];
   for (const [filename, sourceHash, bytes] of entries) {

@@ -1,24 +1,27 @@
 'use strict';
-// corral's own modules in a worker's boot, compiled with V8's code cache. Every worker
-// environment loads the same files before the user's code runs; compiling them from source (and
-// then compiling their functions lazily) was about a fifth of a worker's start-up CPU. The first
-// environment keeps each file's cache for the process (src/shim/code_cache.cc), made once its
-// boot has run so that the functions the boot compiled are in it; later ones deserialize it.
-// The build leaves one boot's caches in build/ (scripts/make-code-cache.js): a process's first
-// worker starts from those (used only for the source they were made from). V8 checks a cache
-// against its own version and flags; a rejected one is compiled and made again.
-// (The main thread's own load of these files could make them first, but without the boot's
-// functions: measured, the first worker started no sooner.)
+// corral's own modules compiled with V8's code cache. Every worker environment loads the same
+// files before the user's code runs; compiling them from source (and then compiling their
+// functions lazily) was about a fifth of a worker's start-up CPU. The first environment keeps
+// each file's cache for the process (src/shim/code_cache.cc), made once its boot has run so
+// that the functions the boot compiled are in it; later ones deserialize it. The build leaves
+// one boot's caches in build/ (scripts/make-code-cache.js), and those of the modules only a
+// main thread loads (cluster, child_process, pool, ...): a process's first worker, and a
+// program's first require of a corral module, start from those (used only for the source they
+// were made from). V8 checks a cache against its own version and flags; a rejected one is
+// compiled from source.
 //
-// Only while the boot runs: Module.prototype._compile is Node's own again before the program's
-// preload modules load. Files that use import() compile Node's way (corral's compile gives them
-// no module loader).
+// In a worker, only while the boot runs (install/finish): Module.prototype._compile is Node's
+// own again before the program's preload modules load. Elsewhere, only while one of corral's
+// module trees loads (whileLoading): a main thread's caches are not kept (they lack a boot's
+// functions: measured, the first worker started no sooner from them). Files that use import()
+// compile Node's way (corral's compile gives them no module loader).
 const Module = require('module');
 const path = require('path');
 const { native } = require('../binding');
 
 const libDir = path.join(__dirname, '..') + path.sep;
 let nodeCompile = null;
+let keepMade = true;  // false while a main thread loads corral's modules (whileLoading)
 const made = [];  // [filename, module function, source hash] compiled from source
 // The build's caches (scripts/make-code-cache.js), for a process's first worker.
 const buildFile = path.join(libDir, '..', 'build', `corral-node${process.versions.node.split('.')[0]}.codecache`);
@@ -37,15 +40,16 @@ function compileCached(content, filename) {
     return nodeCompile.apply(this, arguments);
   }
   const [wrapper, fresh, sourceHash] = native.compileModule(content, filename);
-  if (fresh) made.push([filename, wrapper, sourceHash]);
+  if (fresh && keepMade) made.push([filename, wrapper, sourceHash]);
   return wrapper.call(this.exports, this.exports, requireFor(this), this, filename, path.dirname(filename));
 }
 
 // corral's files are read as the process's shared external strings (src/shim/code_cache.cc
 // moduleSource): the boot allocates no copy of them on the worker's heap.
 let nodeLoadJs = null;
+// (Not under Node's permission model: Node's loader checks each read there.)
 function loadShared(module, filename) {
-  const source = filename.startsWith(libDir) ? native.moduleSource(filename) : undefined;
+  const source = filename.startsWith(libDir) && !process.permission ? native.moduleSource(filename) : undefined;
   if (source === undefined) return nodeLoadJs.call(this, module, filename);
   module._compile(source, filename);
 }
@@ -63,10 +67,32 @@ function install() {
 // cache (with the functions compiled since) for the next environment.
 function finish() {
   if (nodeCompile === null) return;
+  const fresh = made.splice(0);
+  restore();
+  for (const [filename, wrapper, sourceHash] of fresh) native.keepModuleCache(filename, wrapper, sourceHash);
+}
+
+// Runs `load` (a require of corral's modules) with corral's compile in place, unless a boot or
+// an outer call has put it there already; Node's is back when `load` returns or throws. With
+// `keep` (scripts/make-code-cache.js), what compiled from source leaves its cache.
+function whileLoading(load, keep = false) {
+  if (nodeCompile !== null) return load();
+  install();
+  keepMade = keep;
+  try {
+    return load();
+  } finally {
+    if (keep) finish();
+    else restore();
+    keepMade = true;
+  }
+}
+
+function restore() {
   Module.prototype._compile = nodeCompile;
   nodeCompile = null;
   Module._extensions['.js'] = nodeLoadJs;
-  for (const [filename, wrapper, sourceHash] of made.splice(0)) native.keepModuleCache(filename, wrapper, sourceHash);
+  made.length = 0;
 }
 
-module.exports = { install, finish };
+module.exports = { install, finish, whileLoading };

@@ -31,6 +31,7 @@ struct CodeCaches {
   std::mutex mutex;
   std::unordered_map<std::string, std::shared_ptr<const Entry>> by_file;
   std::atomic<bool> file_loaded{false};
+  std::atomic<uint32_t> used{0};  // compiles that V8 took a kept cache for
 };
 
 // Never freed: a worker may still be booting while the process exits.
@@ -113,6 +114,7 @@ void CompileModule(const v8::FunctionCallbackInfo<v8::Value>& args) {
     return;  // a SyntaxError, pending
   }
   bool fresh = cached == nullptr || source.GetCachedData()->rejected;
+  if (!fresh) Caches().used.fetch_add(1, std::memory_order_relaxed);
   uint32_t hash = fresh ? SourceHash(isolate, text) : kept->source_hash;
   v8::Local<v8::Value> result[] = {fn, v8::Boolean::New(isolate, fresh), v8::Number::New(isolate, hash)};
   args.GetReturnValue().Set(v8::Array::New(isolate, result, 3));
@@ -210,6 +212,11 @@ void Entries(const v8::FunctionCallbackInfo<v8::Value>& args) {
     if (out->Set(context, i++, v8::Array::New(isolate, row, 3)).IsNothing()) return;
   }
   args.GetReturnValue().Set(out);
+}
+
+// codeCacheUses() -> how many of this process's module compiles V8 took a kept cache for (tests)
+void Uses(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  args.GetReturnValue().Set(Caches().used.load(std::memory_order_relaxed));
 }
 
 // codeCacheGet(filename) -> Uint8Array (a copy) | undefined (for tests)
@@ -311,6 +318,7 @@ void InitCodeCacheNatives(v8::Isolate* isolate, v8::Local<v8::Context> context,
   SetMethod(isolate, context, exports, "codeCacheLoadFile", LoadFile);
   SetMethod(isolate, context, exports, "codeCacheEntries", Entries);
   SetMethod(isolate, context, exports, "codeCacheGet", Get);
+  SetMethod(isolate, context, exports, "codeCacheUses", Uses);
   SetMethod(isolate, context, exports, "codeCacheSet", Set);
 }
 
