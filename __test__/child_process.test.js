@@ -213,3 +213,15 @@ test('a child that replaces globalThis.process can still send, as with node', as
   assert.strictEqual(ours.stdout, node.stdout, ours.stderr);
   assert.match(node.stdout, /parent got: sent after process was replaced\nexit 0/);
 });
+
+test("a child's send that finds the parent gone fails with EPIPE, as in node (callback, 'error' listener, uncaught)", async () => {
+  for (const how of ['callback', 'listened', 'uncaught']) {
+    const [a, b] = await Promise.all([
+      run(fixture('cp-peer-gone.js'), [how]),
+      run(fixture('cp-peer-gone.js'), [how], { mode: 'corral' }),
+    ]);
+    assert.strictEqual(a.code, 0, a.stderr);
+    assert.strictEqual(b.stdout, a.stdout, how);
+    assert.match(a.stdout, how === 'uncaught' ? /exited 1 null\nparent: uncaught EPIPE reported true/ : /EPIPE write/);
+  }
+});

@@ -89,8 +89,11 @@ function flushAtExit(flush) {
   pendingFlushes.add(flush);
 }
 
-// A write that finds the peer gone (EPIPE, ECONNRESET) is no error for the sender, as in Node
-// (libuv reports it to a write callback that ignores it): the channel's end of stream follows.
+// A write that finds the peer gone (EPIPE, ECONNRESET) is an error for the sender only when it
+// is made within the send() call, as in Node, whose send tries the write at once and reports a
+// failure then. Messages batched for a later write, and those carrying a handle, are queued
+// writes in Node (libuv reports their failure to a write callback that ignores it): for them
+// it is no error, and the channel's end of stream follows.
 function peerGone(rc) {
   return rc === -32 || rc === -104 ? 0 : rc;
 }
@@ -121,7 +124,8 @@ function setupChannel(target, fd, mode) {
   let flushScheduled = false;
 
   // `fromSend`: called inside send(), whose callbacks must still run later, as in Node.
-  function flush(fromSend = false) {
+  // `immediate`: the batch is just the message of the send() call that flushes it.
+  function flush(fromSend = false, immediate = false) {
     flushScheduled = false;
     pendingFlushes.delete(flush);
     if (batch.length === 0) return 0;
@@ -130,7 +134,8 @@ function setupChannel(target, fd, mode) {
     const callbacks = batchCallbacks;
     batch = [];
     batchCallbacks = [];
-    const rc = open ? write(id, data, -1, 0) : -32;
+    let rc = open ? write(id, data, -1, 0) : -32;
+    if (!immediate) rc = peerGone(rc);
     lastFlushAt = performance.now();
     if (callbacks.length === 0) return rc;
     if (fromSend === true) process.nextTick(settle, callbacks, rc);
@@ -139,7 +144,6 @@ function setupChannel(target, fd, mode) {
   }
 
   function settle(callbacks, rc) {
-    rc = peerGone(rc);
     for (const { callback, options } of callbacks) {
       if (rc < 0) {
         if (!options.swallowErrors) {
@@ -314,9 +318,11 @@ function setupChannel(target, fd, mode) {
     if (fd < 0) {
       batch.push(codec.encode(message));
       if (typeof callback === 'function' || !options.swallowErrors) batchCallbacks.push({ callback, options });
-      if (batch.length >= kBatchMax || (batch.length === 1 && performance.now() - lastFlushAt > kQuietMs)) {
-        // A long run of sends in one tick (let the peer start on these meanwhile), or the
-        // first send after a quiet spell.
+      if (batch.length === 1 && performance.now() - lastFlushAt > kQuietMs) {
+        // The first send after a quiet spell.
+        flush(true, true);
+      } else if (batch.length >= kBatchMax) {
+        // A long run of sends in one tick (let the peer start on these meanwhile).
         flush(true);
       } else if (!flushScheduled) {
         flushScheduled = true;
