@@ -22,7 +22,12 @@ const kBadFrame = Symbol('corral.ipc.badFrame');
 const kBatchMax = Number(process.env.CORRAL_IPC_BATCH) || 64;
 // A send this long (ms) after the last write is written at once.
 const kQuietMs = 0.05;
-const { performance } = require('perf_hooks');
+// Milliseconds on a monotonic clock (not perf_hooks' performance.now(): a child that only
+// sends would load all of perf_hooks for it, which Node's own channel does not).
+function nowMs() {
+  const [seconds, nanoseconds] = process.hrtime();
+  return seconds * 1e3 + nanoseconds / 1e6;
+}
 
 function errnoException(errno, syscall) {
   const code = getSystemErrorName(errno);
@@ -136,7 +141,7 @@ function setupChannel(target, fd, mode) {
     batchCallbacks = [];
     let rc = open ? write(id, data, -1, 0) : -32;
     if (!immediate) rc = peerGone(rc);
-    lastFlushAt = performance.now();
+    lastFlushAt = nowMs();
     if (callbacks.length === 0) return rc;
     if (fromSend === true) process.nextTick(settle, callbacks, rc);
     else settle(callbacks, rc);
@@ -318,7 +323,7 @@ function setupChannel(target, fd, mode) {
     if (fd < 0) {
       batch.push(codec.encode(message));
       if (typeof callback === 'function' || !options.swallowErrors) batchCallbacks.push({ callback, options });
-      if (batch.length === 1 && performance.now() - lastFlushAt > kQuietMs) {
+      if (batch.length === 1 && nowMs() - lastFlushAt > kQuietMs) {
         // The first send after a quiet spell.
         flush(true, true);
       } else if (batch.length >= kBatchMax) {

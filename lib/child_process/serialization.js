@@ -2,27 +2,32 @@
 // Node's two IPC wire formats. json: one JSON document per line. advanced: a 4-byte big-endian
 // length, then V8 serializer bytes; array buffer views and other host objects are tagged the
 // way Node's child_process serializer tags them, so a Node peer reads them back.
-const v8 = require('v8');
+// (Node's `v8` module brings all of `stream`: loaded with the first message that needs these.)
+let hostObjectClasses = null;
+function serializerClasses() {
+  if (hostObjectClasses !== null) return hostObjectClasses;
+  const v8 = require('v8');
+  class Serializer extends v8.DefaultSerializer {
+    _writeHostObject(object) {
+      if (ArrayBuffer.isView(object)) {
+        this.writeUint32(kViewTag);
+        return super._writeHostObject(object);
+      }
+      this.writeUint32(kPlainTag);
+      this.writeValue({ ...object });
+    }
+  }
+  class Deserializer extends v8.DefaultDeserializer {
+    _readHostObject() {
+      return this.readUint32() === kViewTag ? super._readHostObject() : this.readValue();
+    }
+  }
+  hostObjectClasses = { Serializer, Deserializer };
+  return hostObjectClasses;
+}
 
 const kViewTag = 0;
 const kPlainTag = 1;
-
-class Serializer extends v8.DefaultSerializer {
-  _writeHostObject(object) {
-    if (ArrayBuffer.isView(object)) {
-      this.writeUint32(kViewTag);
-      return super._writeHostObject(object);
-    }
-    this.writeUint32(kPlainTag);
-    this.writeValue({ ...object });
-  }
-}
-
-class Deserializer extends v8.DefaultDeserializer {
-  _readHostObject() {
-    return this.readUint32() === kViewTag ? super._readHostObject() : this.readValue();
-  }
-}
 
 const json = {
   encode(message) {
@@ -88,7 +93,7 @@ const advanced = {
 
 const advancedInJs = {
   encode(message) {
-    const ser = new Serializer();
+    const ser = new (serializerClasses().Serializer)();
     ser.writeRawBytes(Buffer.allocUnsafe(4));
     ser.writeHeader();
     ser.writeValue(message);
@@ -102,7 +107,7 @@ const advancedInJs = {
     let off = 0;
     while (off + 4 <= buf.length) {
       const len = buf.readUInt32BE(off);
-      const des = new Deserializer(buf.subarray(off + 4, off + 4 + len));
+      const des = new (serializerClasses().Deserializer)(buf.subarray(off + 4, off + 4 + len));
       des.readHeader();
       out.push(des.readValue());
       off += 4 + len;
