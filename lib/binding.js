@@ -9,7 +9,17 @@ const major = Number(process.versions.node.split('.')[0]);
 
 function load() {
   const file = path.join(buildDir, `corral-node${major}.node`);
-  if (!fs.existsSync(file)) {
+  // Opened directly (not through require's resolution of the path, nor a stat beforehand): every
+  // worker environment and forked child loads it at start-up. A missing build is told apart
+  // from a failing one afterwards.
+  const addon = { exports: {} };
+  try {
+    process.dlopen(addon, file);
+  } catch (error) {
+    if (fs.existsSync(file)) throw error;
+    addon.exports = null;
+  }
+  if (addon.exports === null) {
     let builds = [];
     try {
       builds = fs.readdirSync(buildDir)
@@ -24,8 +34,8 @@ function load() {
     err.code = 'ERR_CORRAL_NODE_VERSION';
     throw err;
   }
-  const addon = require(file);
-  if (addon.NODE_MAJOR === undefined) {
+  const { exports } = addon;
+  if (exports.NODE_MAJOR === undefined) {
     // Exports missing: Node-API could not call into this environment while registering them,
     // which happens only once it is being stopped (a worker or warm thread torn down while it
     // was still booting; Node stops Node-API calls before it terminates the thread's JS).
@@ -33,12 +43,12 @@ function load() {
     err.code = 'ERR_CORRAL_ENV_STOPPING';
     throw err;
   }
-  if (addon.NODE_MAJOR !== major) {
-    const err = new Error(`corral: ${file} was built for Node ${addon.NODE_MAJOR}, not ${process.version}`);
+  if (exports.NODE_MAJOR !== major) {
+    const err = new Error(`corral: ${file} was built for Node ${exports.NODE_MAJOR}, not ${process.version}`);
     err.code = 'ERR_CORRAL_NODE_VERSION';
     throw err;
   }
-  return addon;
+  return exports;
 }
 
 module.exports = load();

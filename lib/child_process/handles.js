@@ -1,9 +1,18 @@
 'use strict';
 // Handles sent over IPC (Node's NODE_HANDLE envelope): which type a handle is, its fd for
 // sending, and how a received fd becomes an object again.
-const net = require('net');
-const dgram = require('dgram');
 const { makeError } = require('../errors');
+
+// `net` and `dgram` load with the first handle that needs them: a child whose channel never
+// carries one does not load them (Node's own channel loads both, with all of `stream`, in every
+// forked child: 3-4 ms of its start).
+const lazy = {
+  get net() { return require('net'); },
+  get dgram() { return require('dgram'); },
+};
+// Whether a built-in has been loaded by this thread (a handle of a module never loaded cannot
+// be one of its objects).
+const loaded = (name) => process.moduleLoadList.includes(`NativeModule ${name}`);
 
 // A bare fd to send as a native handle (the cluster primary's listening sockets).
 class RawFd {
@@ -14,9 +23,9 @@ class RawFd {
 
 function typeOf(handle) {
   if (handle instanceof RawFd) return 'net.Native';
-  if (handle instanceof net.Socket) return 'net.Socket';
-  if (handle instanceof net.Server) return 'net.Server';
-  if (handle instanceof dgram.Socket) return 'dgram.Socket';
+  if (loaded('net') && handle instanceof lazy.net.Socket) return 'net.Socket';
+  if (loaded('net') && handle instanceof lazy.net.Server) return 'net.Server';
+  if (loaded('dgram') && handle instanceof lazy.dgram.Socket) return 'dgram.Socket';
   if (handle && typeof handle === 'object' && typeof handle.fd === 'number' &&
       typeof handle.readStart === 'function') return 'net.Native';
   throw makeError(TypeError, 'ERR_INVALID_HANDLE_TYPE', 'This handle type cannot be sent');
@@ -60,7 +69,7 @@ function receive(message, fd, emit, fail) {
   }
   switch (message.type) {
     case 'net.Server': {
-      const server = new net.Server();
+      const server = new lazy.net.Server();
       server.once('error', fail);
       server.listen({ fd }, () => {
         server.off('error', fail);
@@ -69,13 +78,13 @@ function receive(message, fd, emit, fail) {
       return;
     }
     case 'net.Socket':
-      emit(new net.Socket({ fd, readable: true, writable: true }));
+      emit(new lazy.net.Socket({ fd, readable: true, writable: true }));
       return;
     case 'net.Native':
-      emit(new net.Socket({ fd, readable: true, writable: true })._handle);
+      emit(new lazy.net.Socket({ fd, readable: true, writable: true })._handle);
       return;
     case 'dgram.Socket': {
-      const socket = dgram.createSocket(message.dgramType || 'udp4');
+      const socket = lazy.dgram.createSocket(message.dgramType || 'udp4');
       socket.once('error', fail);
       socket.bind({ fd }, () => {
         socket.off('error', fail);
