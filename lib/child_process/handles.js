@@ -10,9 +10,6 @@ const lazy = {
   get net() { return require('net'); },
   get dgram() { return require('dgram'); },
 };
-// Whether a built-in has been loaded by this thread (a handle of a module never loaded cannot
-// be one of its objects).
-const loaded = (name) => process.moduleLoadList.includes(`NativeModule ${name}`);
 
 // A bare fd to send as a native handle (the cluster primary's listening sockets).
 class RawFd {
@@ -23,9 +20,9 @@ class RawFd {
 
 function typeOf(handle) {
   if (handle instanceof RawFd) return 'net.Native';
-  if (loaded('net') && handle instanceof lazy.net.Socket) return 'net.Socket';
-  if (loaded('net') && handle instanceof lazy.net.Server) return 'net.Server';
-  if (loaded('dgram') && handle instanceof lazy.dgram.Socket) return 'dgram.Socket';
+  if (handle instanceof lazy.net.Socket) return 'net.Socket';
+  if (handle instanceof lazy.net.Server) return 'net.Server';
+  if (handle instanceof lazy.dgram.Socket) return 'dgram.Socket';
   if (handle && typeof handle === 'object' && typeof handle.fd === 'number' &&
       typeof handle.readStart === 'function') return 'net.Native';
   throw makeError(TypeError, 'ERR_INVALID_HANDLE_TYPE', 'This handle type cannot be sent');
