@@ -16,6 +16,10 @@ const replacements = {
   cluster: () => require('./load')('cluster'),
 };
 
+// Node's CommonJS Module class, without loading the public `module` built-in where this file's
+// module object gives it (see worker_threads/code-cache.js).
+const nodeModule = () => (typeof module.constructor?._resolveFilename === 'function' ? module.constructor : require('module'));
+
 // The built-in's own exports object gets corral's values, so CJS `require('worker_threads')`
 // and ESM imports (after syncBuiltinESMExports) both see corral, with no wrapper in the
 // require path. Repeated on every call, so values set later (a worker's parentPort) are seen.
@@ -36,7 +40,7 @@ function syncBuiltins(names = Object.keys(replacements), esm = true) {
       } catch {}
     }
   }
-  if (esm && names.length > 0) require('module').syncBuiltinESMExports();
+  if (esm && names.length > 0) nodeModule().syncBuiltinESMExports();
 }
 
 // The keys of a built-in that corral's module gives its own values.

@@ -173,7 +173,7 @@ function reportUncaught(process, control, native) {
 // out of the program's sight, as in Node's workers, whose require.cache starts empty: tools
 // list it (and some delete what they find, which would load corral a second time).
 function hideOwnModules() {
-  const cache = require('module')._cache;
+  const cache = require('./code-cache').Module._cache;
   for (const key of Object.keys(cache)) Object.defineProperty(cache, key, { enumerable: false });
 }
 
@@ -205,7 +205,7 @@ function bootFailed(process, control, error) {
 // error. As in Node's workers, it is the worker's error instead: 'error' (with its code), then
 // exit 1.
 function reportPreloadFailure(control) {
-  const Module = require('module');
+  const { Module } = require('./code-cache');
   const preloadModules = Module._preloadModules;
   if (typeof preloadModules !== 'function') return;
   Module._preloadModules = function (requests) {

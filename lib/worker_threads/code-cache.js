@@ -15,8 +15,11 @@
 // module trees loads (whileLoading): a main thread's caches are not kept (they lack a boot's
 // functions: measured, the first worker started no sooner from them). Files that use import()
 // compile Node's way (corral's compile gives them no module loader).
-const Module = require('module');
 const path = require('path');
+// Node's CommonJS Module class, from this module object (not require('module'), which loads the
+// public `module` built-in and the ESM loader parts it brings, unused by corral). A loader of
+// another kind (a test runner's module registry) gives its own object: then the built-in.
+const Module = typeof module.constructor?._resolveFilename === 'function' ? module.constructor : require('module');
 const { native } = require('../binding');
 
 const libDir = path.join(__dirname, '..') + path.sep;
@@ -26,8 +29,79 @@ const made = [];  // [filename, module function, source hash] compiled from sour
 // The build's caches (scripts/make-code-cache.js), for a process's first worker.
 const buildFile = path.join(libDir, '..', 'build', `corral-node${process.versions.node.split('.')[0]}.codecache`);
 
+// corral's files require each other by relative paths ('./port', '../binding'): those are
+// resolved here, without Node's resolver, which for each new (file, request) pair stats
+// candidates, reads the package scope and realpaths the result (with path normalisation hot
+// enough to get V8's optimizing compiler going in every environment): a sixth of a cold
+// worker's boot. Anything else (a built-in, a name with another shape, a file not found here)
+// goes to Node's. Not under Node's permission model, where every read is Node's to check.
+const ownLookups = new Map();  // dir + '\0' + request -> filename, or null: Node's to resolve
+const ownRequires = process.permission === undefined && path.sep === '/';
+
+function ownFilename(dir, request) {
+  const key = `${dir}\0${request}`;
+  let filename = ownLookups.get(key);
+  if (filename === undefined) {
+    const base = joinRelative(dir, request);
+    filename = base === null ? null : isOwnFile(`${base}.js`) ? `${base}.js` :
+      isOwnFile(`${base}/index.js`) ? `${base}/index.js` : null;
+    ownLookups.set(key, filename);
+  }
+  return filename;
+}
+
+// `request` ('./x', '../x', '../../a/b') from `dir`: the path it names inside lib/, or null.
+function joinRelative(dir, request) {
+  let base = dir;
+  let at = 0;
+  for (;;) {
+    if (request.startsWith('./', at)) {
+      at += 2;
+    } else if (request.startsWith('../', at)) {
+      base = base.slice(0, base.lastIndexOf('/'));
+      at += 3;
+    } else {
+      break;
+    }
+  }
+  const rest = request.slice(at);
+  if (at === 0 || rest === '' || rest.startsWith('.') || rest.includes('/.') || rest.endsWith('/')) return null;
+  const joined = `${base}/${rest}`;
+  return joined.startsWith(libDir) ? joined : null;
+}
+
+// (moduleSource keeps what it reads for the load that follows.)
+const isOwnFile = (filename) => native.moduleSource(filename) !== undefined;
+
+// Module._load's work for a file already resolved: the cached module, or a new one loaded.
+function requireOwn(filename, parent) {
+  const cached = Module._cache[filename];
+  if (cached !== undefined) {
+    if (!parent.children.includes(cached)) parent.children.push(cached);
+    return cached.exports;
+  }
+  const module = new Module(filename, parent);
+  Module._cache[filename] = module;
+  let loaded = false;
+  try {
+    module.load(filename);
+    loaded = true;
+  } finally {
+    if (!loaded) {
+      delete Module._cache[filename];
+      const at = parent.children.indexOf(module);
+      if (at !== -1) parent.children.splice(at, 1);
+    }
+  }
+  return module.exports;
+}
+
 function requireFor(module) {
-  const require = function require(id) { return module.require(id); };
+  const dir = path.dirname(module.filename);
+  const require = function require(id) {
+    const own = ownRequires && typeof id === 'string' && id.startsWith('.') ? ownFilename(dir, id) : null;
+    return own !== null ? requireOwn(own, module) : module.require(id);
+  };
   require.resolve = (request, options) => Module._resolveFilename(request, module, false, options);
   require.main = process.mainModule;
   require.extensions = Module._extensions;
@@ -95,4 +169,4 @@ function restore() {
   made.length = 0;
 }
 
-module.exports = { install, finish, whileLoading };
+module.exports = { install, finish, whileLoading, Module };

@@ -39,7 +39,7 @@ function runModule(url) {
 // Node gives the preload modules process.argv without the entry; it is put in when the entry
 // runs.
 function runEntry(process, entry) {
-  const Module = require('module');
+  const { Module } = require('./code-cache');
   if (entry.kind === 'file') {
     process.argv.splice(1, 0, entry.source);
     Module.runMain(entry.source);

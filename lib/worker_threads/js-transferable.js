@@ -9,7 +9,7 @@
 // receiving thread makes the object again with `create` below, or fails with Node's error,
 // which becomes 'messageerror'.
 const { native } = require('../binding');
-const { isBuiltin } = require('module');
+const { isBuiltin } = require('./code-cache').Module;
 
 const kPending = Symbol('corral.jsTransferables');
 const FILE_HANDLE = 'internal/fs/promises:FileHandle';
