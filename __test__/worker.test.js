@@ -327,7 +327,7 @@ describe('the worker environment', () => {
 });
 
 describe('same output as node:worker_threads', () => {
-  for (const file of ['hello-eval.js', 'worker-events.js', 'sum-main.js']) {
+  for (const file of ['hello-eval.js', 'worker-events.js', 'sum-main.js', 'eval-module-detection.js']) {
     it(file, async () => {
       const opts = { env: { FOO: 'bar' }, timeout: 60000 };
       let { node, corral } = await runBoth(fixture(file), [], opts);

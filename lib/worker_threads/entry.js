@@ -1,9 +1,10 @@
 'use strict';
 // The worker's own script: a file, an ES module or eval'd code, run as Node's workers run it.
-// (Kept apart from boot.js: its import() calls need Node's module loader, see code-cache.js.)
+// (Kept apart from boot.js, which runs before the program's preloads. Dynamic imports are made in
+// entry-module.js: a file that makes them compiles Node's way, without the code cache.)
 const path = require('path');
 
-// Compiles eval'd worker code so that its import() resolves like the main context's. Reading
+// Compiles eval'd worker code so that its dynamic imports resolve like the main context's. Reading
 // that loader constant makes Node print an ExperimentalWarning that its own eval workers never
 // print: the default warning printer is wrapped to drop that one warning.
 let filteredWarningListener = null;
@@ -19,22 +20,29 @@ function compileEval(vm, source, filename) {
     process.on('warning', filteredWarningListener);
   }
   const importModuleDynamically = vm.constants?.USE_MAIN_CONTEXT_DEFAULT_LOADER ??
-    ((specifier) => import(specifier));
+    require('./entry-module').importDynamically;
   return new vm.Script(source, { filename, importModuleDynamically });
 }
 
+// Eval'd code is an ES module, as Node's module syntax detection has it, when its CommonJS
+// compile fails on import/export or import.meta, or on a top-level await in code that parses
+// as a module (an await in a plain function stays the CommonJS error).
 const kModuleSyntax = /Cannot use import statement outside a module|Unexpected token 'export'|Cannot use 'import\.meta' outside a module/;
+const kTopLevelAwait = 'await is only valid in async functions and the top level bodies of modules';
 
-// An ES module entry whose top-level await never settles ends the worker with 13 (unless it set
-// process.exitCode), as Node's own: a listener on 'exit' while the entry is pending, as Node has.
-function runModule(url) {
-  const handleProcessExit = () => { process.exitCode ??= 13; };
-  process.on('exit', handleProcessExit);
-  import(url).then(() => process.off('exit', handleProcessExit), (err) => {
-    process.off('exit', handleProcessExit);
-    process.nextTick(() => { throw err; });
-  });
+function isModuleSource(vm, error, source) {
+  if (!(error instanceof SyntaxError)) return false;
+  if (kModuleSyntax.test(error.message)) return true;
+  if (error.message !== kTopLevelAwait) return false;
+  try {
+    new vm.Script(`(async function () {\n${source}\n})`);
+    return true;
+  } catch (inAsync) {
+    return inAsync instanceof SyntaxError && kModuleSyntax.test(inAsync.message);
+  }
 }
+
+const runModule = (url) => require('./entry-module').runModule(url);
 
 // Node gives the preload modules process.argv without the entry; it is put in when the entry
 // runs.
@@ -56,17 +64,20 @@ function runEntry(process, entry) {
   const mod = new Module(path.join(cwd, name), null);
   mod.filename = path.join(cwd, name);
   mod.paths = Module._nodeModulePaths(cwd);
-  Object.assign(globalThis, {
+  const cjsGlobals = {
     module: mod, exports: mod.exports, require: Module.createRequire(mod.filename),
     __filename: name, __dirname: '.',
-  });
+  };
+  Object.assign(globalThis, cjsGlobals);
   const vm = require('vm');
   let script;
   try {
     script = compileEval(vm, entry.source, name);
   } catch (error) {
-    // As Node does (module syntax detection): eval'd code with import/export is an ES module.
-    if (!(error instanceof SyntaxError) || !kModuleSyntax.test(error.message)) throw error;
+    // As Node does (module syntax detection): eval'd code with import/export is an ES module,
+    // which runs without those globals.
+    if (!isModuleSource(vm, error, entry.source)) throw error;
+    for (const key of Object.keys(cjsGlobals)) delete globalThis[key];
     runModule(`data:text/javascript,${encodeURIComponent(entry.source)}`);
     return;
   }

@@ -25,7 +25,7 @@ const bootFile = path.join(__dirname, 'boot.js');
 // load Node's module to know).
 let bootstrapSource = null;
 const bootstrap = () => (bootstrapSource ??= `(function corralBoot(process, internalRequire) {
-  const load = internalRequire('module').createRequire(${JSON.stringify(bootFile)});
+  const load = internalRequire('internal/modules/cjs/loader').Module.createRequire(${JSON.stringify(bootFile)});
   try {
     load(${JSON.stringify(path.join(__dirname, 'code-cache.js'))}).install();
   } catch {}

@@ -1,0 +1,19 @@
+'use strict';
+// What a worker's entry needs Node's module loader for (import(): this file compiles Node's
+// way, see code-cache.js, so entry.js can come from the code cache): an ES module entry, and
+// the import() of eval'd code where the line's vm has no main-context loader constant.
+
+// An ES module entry whose top-level await never settles ends the worker with 13 (unless it set
+// process.exitCode), as Node's own: a listener on 'exit' while the entry is pending, as Node has.
+function runModule(url) {
+  const handleProcessExit = () => { process.exitCode ??= 13; };
+  process.on('exit', handleProcessExit);
+  import(url).then(() => process.off('exit', handleProcessExit), (err) => {
+    process.off('exit', handleProcessExit);
+    process.nextTick(() => { throw err; });
+  });
+}
+
+const importDynamically = (specifier) => import(specifier);
+
+module.exports = { runModule, importDynamically };
