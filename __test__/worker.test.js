@@ -93,6 +93,16 @@ describe('Worker lifecycle', () => {
     assert.deepStrictEqual(primitive.slice(1), [['error', 42], ['exit', 1]]);
   });
 
+  it('an error whose cause leads back to itself reaches the parent (as Node 26: the cycle inspects), never a crash', async () => {
+    const events = await collect(evalWorker('const e = new Error("self"); e.cause = e; throw e'));
+    assert.deepStrictEqual(events.map((e) => e[0]), ['online', 'error', 'exit']);
+    const err = events[1][1];
+    assert.ok(err instanceof Error);
+    assert.strictEqual(err.message, 'self');
+    assert.match(require('util').inspect(err.cause), /Error: self/);
+    assert.strictEqual(events[2][1], 1);
+  });
+
   it("a worker's own uncaughtException listener keeps it alive", async () => {
     const w = evalWorker(`
       process.on('uncaughtException', (e) => require('worker_threads').parentPort.postMessage('caught ' + e.message));
@@ -327,7 +337,7 @@ describe('the worker environment', () => {
 });
 
 describe('same output as node:worker_threads', () => {
-  for (const file of ['hello-eval.js', 'worker-events.js', 'sum-main.js', 'eval-module-detection.js']) {
+  for (const file of ['hello-eval.js', 'worker-events.js', 'sum-main.js', 'eval-module-detection.js', 'uncaught-values.js']) {
     it(file, async () => {
       const opts = { env: { FOO: 'bar' }, timeout: 60000 };
       let { node, corral } = await runBoth(fixture(file), [], opts);

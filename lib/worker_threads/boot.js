@@ -111,8 +111,8 @@ function setupStdio(process, control, withStdin) {
   return made;
 }
 
-// V8 clones an Error with its name, message and stack only; Node's workers also keep its own
-// properties (code, errno, ...), which travel beside it and are put back by the parent.
+// A boot failure's error (corral's own): V8 clones an Error with its name, message and stack
+// only; its own properties (code, ...) travel beside it and are put back by the parent.
 function cloneableProps(error, clone) {
   if (error === null || typeof error !== 'object') return undefined;
   const props = {};
@@ -149,20 +149,10 @@ function reportUncaught(process, control, native) {
       } catch {}
     }
     try {
-      control.postMessage({ type: 'error', error, props: cloneableProps(error, native.clone) });
+      control.postMessage({ type: 'error', uncaught: require('./uncaught').forParent(error, native.clone) });
     } catch {
-      // Not cloneable (its stack getter throws, ...): what can be read of it, as Node sends.
-      const read = (key) => {
-        try {
-          const value = error?.[key];
-          return typeof value === 'string' ? value : undefined;
-        } catch {
-          return undefined;
-        }
-      };
-      const isError = error instanceof Error;
-      control.postMessage({ type: 'error', error: isError ? null : String(error),
-        plain: isError ? { name: read('name'), message: read('message') } : undefined });
+      // (util.inspect itself threw on it: what Node's parent then gets, an error of its own.)
+      control.postMessage({ type: 'error', unserializable: true });
     }
     process.exit();
     return true;

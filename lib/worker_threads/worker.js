@@ -376,12 +376,13 @@ class Worker extends EventEmitter {
         break;
       }
       case 'error':
-        if (msg.plain) {
-          msg.error = new Error(msg.plain.message);
-          if (msg.plain.name !== undefined && msg.plain.name !== 'Error') msg.error.name = msg.plain.name;
-          msg.error.stack = undefined;
+        if (msg.uncaught !== undefined) {
+          msg.error = require('./uncaught').fromWorker(msg.uncaught);
+        } else if (msg.unserializable) {
+          msg.error = makeError(Error, 'ERR_WORKER_UNSERIALIZABLE_ERROR', 'Serializing an uncaught exception failed');
+        } else if (msg.props && msg.error !== null && typeof msg.error === 'object') {
+          Object.assign(msg.error, msg.props);
         }
-        if (msg.props && msg.error !== null && typeof msg.error === 'object') Object.assign(msg.error, msg.props);
         // Messages the worker posted before it threw come first, whichever port woke first.
         this.#drainPublic();
         this.emit('error', msg.error);
