@@ -16,6 +16,19 @@ describe('structured clone', () => {
     assert.match(node.stdout, /Map\(1\)/);
   });
 
+  it("Node's own classes: URL refused, streams need a transfer list, AbortSignal plain, DOMException cloned, as node; Blob and kin refused (fixture)", async () => {
+    const { node, corral } = await runBoth(fixture('node-classes-clone.js'));
+    const lines = (out) => Object.fromEntries(out.trim().split('\n').map((l) => [l.slice(0, l.indexOf(':')), l]));
+    const [n, c] = [lines(node.stdout), lines(corral.stdout)];
+    for (const name of ['url', 'urlSearchParams', 'readableStream', 'abortSignal', 'domException', 'domExceptionDetail', 'plainWithUrlInside',
+      'classInstance']) {
+      assert.strictEqual(c[name], n[name]);
+    }
+    for (const name of ['blob', 'blockList', 'socketAddress', 'histogram']) {
+      assert.match(c[name], /^\w+: throws DataCloneError \S* ?Cannot (clone|transfer) object of unsupported type\. \| worker: throws DataCloneError/);
+    }
+  });
+
   it('round-trips rich values through a worker', async () => {
     const w = echo();
     const circular = { a: 1 };

@@ -45,6 +45,17 @@ function validateRunOptions(options) {
   return { transferList, signal: signal ?? null, name };
 }
 
+// What the clone of a task's error lost (lib/pool/runner.js), put back where it differs (a
+// DOMException arrives whole, its name a getter).
+function putBack(error, props) {
+  for (const [key, value] of Object.entries(props)) {
+    if (error[key] === value) continue;
+    try {
+      error[key] = value;
+    } catch {}
+  }
+}
+
 class Pool extends EventEmitter {
   #options;
   #handle;
@@ -162,7 +173,7 @@ class Pool extends EventEmitter {
       record.resolve(value);
     } else if (kind === kFailedWithProps) {
       const [error, props] = value;
-      if (error !== null && typeof error === 'object') Object.assign(error, props);
+      if (error !== null && typeof error === 'object') putBack(error, props);
       record.reject(error);
     } else {
       record.reject(value);

@@ -126,10 +126,26 @@ function contains(value, object, seen) {
   return Object.values(value).some((item) => contains(item, object, seen));
 }
 
+// A DOMException, cloned (not transferred) as Node clones it (src/shim/clone.cc).
+const DOM_EXCEPTION = 'corral:DOMException';
+
 function create(deserializeInfo, data, fd, index, internalRequire) {
   if (index === 0) made = [];
+  if (deserializeInfo === DOM_EXCEPTION) return makeDomException(data);
   const object = make(deserializeInfo, data, fd, internalRequire);
   made.push(object);
+  return object;
+}
+
+// With DOMException's own deserializer where the line has one (Node 22+), as Node makes it.
+function makeDomException({ message, name, stack }) {
+  const object = new DOMException(message, name);
+  const deserialize = findSymbol(object, 'messaging_deserialize_symbol');
+  if (typeof object[deserialize] === 'function') {
+    object[deserialize]({ message, name, stack });
+  } else {
+    Object.defineProperty(object, 'stack', { value: stack, writable: true, configurable: true, enumerable: false });
+  }
   return object;
 }
 

@@ -89,19 +89,32 @@ class SerializerDelegate : public v8::ValueSerializer::Delegate {
   }
 
 #if NODE_MAJOR_VERSION >= 22
-  // Objects given to markAsUncloneable are host objects that refuse to be written. The check
-  // costs a lookup per object, so it runs only once something in the process has been marked.
-  // Objects that transfer themselves are plain JS objects on these lines: host objects too, for
-  // the message that transfers them.
-  bool HasCustomHostObject(v8::Isolate* isolate) override {
-    return g_uncloneable_marked.load(std::memory_order_relaxed) || HasJsTransferables();
-  }
+  // On these lines Node's own cloneable and uncloneable classes (Blob, URL, web streams, ...)
+  // are plain JS objects to V8, as are objects that transfer themselves and objects given to
+  // markAsUncloneable: all host objects here, so that none is written as a plain object.
+  bool HasCustomHostObject(v8::Isolate* isolate) override { return true; }
 
   v8::Maybe<bool> IsHostObject(v8::Isolate* isolate, v8::Local<v8::Object> object) override {
     // What V8 decides without a custom check: objects with embedder fields (ports, Node's own).
     if (object->InternalFieldCount() > 0) return v8::Just(true);
     if (HasJsTransferables() && IsJsTransferable(isolate, object)) return v8::Just(true);
-    return v8::Just(IsMarkedUncloneable(isolate, object));
+    if (IsMarkedUncloneable(isolate, object)) return v8::Just(true);
+    return v8::Just(ClassifyNodeObject(isolate, object) != NodeClass::kNone);
+  }
+
+  // A DOMException as Node clones it: its name, message and stack, made again as a DOMException
+  // by the receiving thread (lib/worker_threads/js-transferable.js).
+  v8::Maybe<bool> WriteDomException(v8::Isolate* isolate, v8::Local<v8::Object> object) {
+    v8::Local<v8::Context> context = isolate->GetCurrentContext();
+    v8::Local<v8::Object> data = v8::Object::New(isolate);
+    for (const char* key : {"message", "name", "stack"}) {
+      v8::Local<v8::Value> value;
+      if (!object->Get(context, Str(isolate, key)).ToLocal(&value) ||
+          data->Set(context, Str(isolate, key), value).IsNothing()) {
+        return v8::Nothing<bool>();
+      }
+    }
+    return WriteClonedRecord(isolate, context, serializer_, msg_, "corral:DOMException", data, kJsTransferable);
   }
 #endif
 
@@ -114,6 +127,11 @@ class SerializerDelegate : public v8::ValueSerializer::Delegate {
       corral::ThrowDataCloneError(isolate, Str(isolate, "Cannot clone object of unsupported type."));
       return v8::Nothing<bool>();
     }
+#if NODE_MAJOR_VERSION >= 22
+    if (object->InternalFieldCount() == 0 && ClassifyNodeObject(isolate, object) == NodeClass::kDomException) {
+      return WriteDomException(isolate, object);
+    }
+#endif
     v8::Local<v8::Object> stands_for = object;
     for (auto& [original, replacement] : t_port_aliases) {
       if (original.Get(isolate)->StrictEquals(object)) stands_for = replacement.Get(isolate);

@@ -16,6 +16,7 @@
 #include <v8-version.h>
 
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace corral {
@@ -84,6 +85,23 @@ bool CloneJsTransferableData(v8::Isolate* isolate, v8::Local<v8::Context> contex
 }
 
 void ClearJsTransferables() { t_entries.clear(); }  // records close the fds nobody took
+
+v8::Maybe<bool> WriteClonedRecord(v8::Isolate* isolate, v8::Local<v8::Context> context,
+                                  v8::ValueSerializer* serializer, Message* msg, const char* info,
+                                  v8::Local<v8::Value> data, uint32_t tag) {
+  auto record = std::make_unique<JsTransferRecord>();
+  record->info = info;
+  // (A message of its own, serialized inside the pending one: that one's state stays.)
+  bool outer = std::exchange(t_serializing_data, true);
+  record->data.reset(Serialize(isolate, context, data, v8::Local<v8::Value>(), nullptr));
+  t_serializing_data = outer;
+  if (!record->data) return v8::Nothing<bool>();
+  auto& records = msg->Attach().js_transferables;
+  records.push_back(std::move(record));
+  serializer->WriteUint32(tag);
+  serializer->WriteUint32(static_cast<uint32_t>(records.size() - 1));
+  return v8::Just(true);
+}
 
 bool HasJsTransferables() { return !t_entries.empty(); }
 

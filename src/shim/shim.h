@@ -124,6 +124,17 @@ bool MakeJsTransferables(v8::Isolate* isolate, v8::Local<v8::Context> context, M
 // The thread's factory(deserializeInfo, data, fd, index in its message) that makes such an object again.
 void SetJsTransferableFactory(v8::Isolate* isolate, v8::Local<v8::Function> factory);
 
+// Objects of Node's classes that Node's serializer takes as host objects (node_classes.cc): V8
+// alone would write them as plain objects. kRefused: Blob, URL, web streams, ... (DataCloneError,
+// or the missing-transfer-list error); kDomException: cloned as Node clones it.
+enum class NodeClass : int32_t { kNone = 1, kRefused = 2, kDomException = 3 };
+NodeClass ClassifyNodeObject(v8::Isolate* isolate, v8::Local<v8::Object> object);
+// Writes `data` (a plain value) as a record the receiving thread makes an object from with the
+// JS factory (js_transferable.cc), under `info`.
+v8::Maybe<bool> WriteClonedRecord(v8::Isolate* isolate, v8::Local<v8::Context> context,
+                                  v8::ValueSerializer* serializer, Message* msg, const char* info,
+                                  v8::Local<v8::Value> data, uint32_t tag);
+
 // markAsUncloneable: a marked object makes structured clone throw DataCloneError (clone.cc).
 extern std::atomic<bool> g_uncloneable_marked;
 void MarkUncloneable(v8::Isolate* isolate, v8::Local<v8::Object> object);

@@ -1,0 +1,115 @@
+// Objects of Node's own classes that Node's serializer treats as host objects. From Node 22 they
+// are plain JS objects to V8 (Node marks them with a private symbol an addon cannot read), and
+// V8 alone would write them as empty objects: a Blob would arrive as `{}`. Recognised here by
+// what their classes carry: Node's messaging methods on the prototype chain (symbols described
+// 'messaging_clone_symbol' or 'messaging_transfer_symbol': Blob, File, BlockList, SocketAddress,
+// histograms, web streams, ...), or being a URL or URLSearchParams, which Node refuses to clone.
+// An AbortSignal stays plain (Node transfers only the ones transferableAbortSignal() made, and
+// writes the others as plain objects, as happens here); a DOMException is told apart: it is
+// cloned as Node clones it (clone.cc).
+// The answer is kept on the object's prototype (a private property), so each class is looked at
+// once per thread; a plain object costs a prototype read and a private lookup.
+#include "shim.h"
+
+#include <cstring>
+
+namespace corral {
+namespace {
+
+constexpr int kMaxDepth = 16;
+
+v8::Local<v8::Value> PrototypeOf(v8::Local<v8::Object> object) {
+#if V8_MAJOR_VERSION > 13 || (V8_MAJOR_VERSION == 13 && V8_MINOR_VERSION >= 6)
+  return object->GetPrototypeV2();
+#else
+  return object->GetPrototype();
+#endif
+}
+
+// Per thread (one isolate each): the key of the kept answers, and the Object.prototype of the
+// first context asked in, the prototype most objects in a message have. Never freed: the
+// handles go with the isolate, and nothing reads them after it.
+struct ThreadCache {
+  v8::Isolate* isolate;
+  v8::Global<v8::Private> key;
+  v8::Global<v8::Value> object_prototype;
+};
+thread_local ThreadCache* t_cache = nullptr;
+
+ThreadCache* CacheFor(v8::Isolate* isolate) {
+  if (t_cache == nullptr || t_cache->isolate != isolate) {
+    t_cache = new ThreadCache{isolate, {}, {}};
+    t_cache->key.Reset(isolate, v8::Private::ForApi(isolate, Str(isolate, "corral.nodeMessagingClass")));
+    t_cache->object_prototype.Reset(isolate, PrototypeOf(v8::Object::New(isolate)));
+  }
+  return t_cache;
+}
+
+bool HasMessagingMethod(v8::Isolate* isolate, v8::Local<v8::Context> context, v8::Local<v8::Object> level) {
+  v8::Local<v8::Array> keys;
+  if (!level->GetOwnPropertyNames(context, static_cast<v8::PropertyFilter>(v8::SKIP_STRINGS)).ToLocal(&keys)) {
+    return false;
+  }
+  for (uint32_t i = 0; i < keys->Length(); i++) {
+    v8::Local<v8::Value> key;
+    if (!keys->Get(context, i).ToLocal(&key) || !key->IsSymbol()) continue;
+    v8::Local<v8::Value> description = key.As<v8::Symbol>()->Description(isolate);
+    if (!description->IsString()) continue;
+    v8::String::Utf8Value text(isolate, description);
+    if (*text != nullptr && (std::strcmp(*text, "messaging_clone_symbol") == 0 ||
+                             std::strcmp(*text, "messaging_transfer_symbol") == 0)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// Whether `level` is the prototype of the global class `name` (URL, URLSearchParams).
+bool IsGlobalPrototype(v8::Isolate* isolate, v8::Local<v8::Context> context, v8::Local<v8::Object> level,
+                       const char* name) {
+  v8::Local<v8::Value> ctor;
+  v8::Local<v8::Value> proto;
+  return context->Global()->Get(context, Str(isolate, name)).ToLocal(&ctor) && ctor->IsFunction() &&
+         ctor.As<v8::Object>()->Get(context, Str(isolate, "prototype")).ToLocal(&proto) && proto->StrictEquals(level);
+}
+
+NodeClass ClassifyChain(v8::Isolate* isolate, v8::Local<v8::Context> context, v8::Local<v8::Object> proto) {
+  v8::Local<v8::Value> level = proto;
+  bool messaging = false;
+  // (A proxy ends the walk: its traps are the program's code, not to be run while serializing.)
+  for (int depth = 0; depth < kMaxDepth && level->IsObject() && !level->IsProxy(); depth++) {
+    v8::Local<v8::Object> object = level.As<v8::Object>();
+    if (IsGlobalPrototype(isolate, context, object, "AbortSignal")) return NodeClass::kNone;
+    if (IsGlobalPrototype(isolate, context, object, "DOMException")) return NodeClass::kDomException;
+    if (IsGlobalPrototype(isolate, context, object, "URL") ||
+        IsGlobalPrototype(isolate, context, object, "URLSearchParams")) {
+      return NodeClass::kRefused;
+    }
+    messaging = messaging || HasMessagingMethod(isolate, context, object);
+    level = PrototypeOf(object);
+  }
+  return messaging ? NodeClass::kRefused : NodeClass::kNone;
+}
+
+}  // namespace
+
+NodeClass ClassifyNodeObject(v8::Isolate* isolate, v8::Local<v8::Object> object) {
+  v8::Local<v8::Value> proto = PrototypeOf(object);
+  if (!proto->IsObject() || proto->IsProxy()) return NodeClass::kNone;
+  ThreadCache* cache = CacheFor(isolate);
+  if (proto == cache->object_prototype.Get(isolate)) return NodeClass::kNone;
+  v8::Local<v8::Object> prototype = proto.As<v8::Object>();
+  v8::Local<v8::Context> context = isolate->GetCurrentContext();
+  v8::Local<v8::Private> key = cache->key.Get(isolate);
+  v8::Local<v8::Value> kept;
+  if (prototype->GetPrivate(context, key).ToLocal(&kept) && kept->IsInt32()) {
+    return static_cast<NodeClass>(kept.As<v8::Int32>()->Value());
+  }
+  v8::TryCatch ignore(isolate);  // (a getter in the chain that throws: not one of Node's)
+  NodeClass found = ClassifyChain(isolate, context, prototype);
+  if (ignore.HasCaught()) return NodeClass::kNone;
+  prototype->SetPrivate(context, key, v8::Integer::New(isolate, static_cast<int32_t>(found))).IsJust();
+  return found;
+}
+
+}  // namespace corral
