@@ -45,6 +45,12 @@ const kRequests = Symbol('corral.worker.requests');
 const kAckStdio = Symbol('corral.worker.ackStdio');
 const kHandle = Symbol('corral.worker.handle');
 const kName = Symbol('corral.worker.name');
+// (Getters on the prototype, as Node's: a Worker's own keys are EventEmitter's and
+// `performance`.)
+const kThreadId = Symbol('corral.worker.threadId');
+const kStdin = Symbol('corral.worker.stdin');
+const kStdout = Symbol('corral.worker.stdout');
+const kStderr = Symbol('corral.worker.stderr');
 let nextRequestId = 0;
 
 function notRunning() {
@@ -299,9 +305,9 @@ class Worker extends EventEmitter {
     this[kRequests] = new Map();
     this[kAckStdio] = stdio().acknowledger(control.port1);
     this[kName] = payload.name;
-    this.stdin = options.stdin ? stdio().parentStdin(control.port1) : null;
-    this.stdout = stdio().pushReadable();
-    this.stderr = stdio().pushReadable();
+    this[kStdin] = options.stdin ? stdio().parentStdin(control.port1) : null;
+    this[kStdout] = stdio().pushReadable();
+    this[kStderr] = stdio().pushReadable();
     if (!options.stdout) this.stdout.on('data', (chunk) => process.stdout.write(chunk));
     if (!options.stderr) this.stderr.on('data', (chunk) => process.stderr.write(chunk));
 
@@ -315,7 +321,7 @@ class Worker extends EventEmitter {
     if (process.env.NODE_CHANNEL_FD !== undefined && env !== SHARE_ENV) delete process.env.NODE_CHANNEL_FD;
     const warm = canUseWarm(options, requestedLimits);
     armJsTransferables(transferList);
-    this.threadId = native.spawn({
+    this[kThreadId] = native.spawn({
       // Only the executable: the boot sets process.argv (an argv[1] here would let Node's own
       // bootstrap start a cluster worker's IPC from the process's NODE_UNIQUE_ID).
       argv: [process.execPath],
@@ -329,6 +335,7 @@ class Worker extends EventEmitter {
       warm,
     }, payload, [control.port2, pub.port2, ...transferList]);
     if (warm && ++warmEligibleStarts >= 2) native.keepWarm(warmSpec(), warmThreads);
+    this.performance = this.#makePerformance();
 
     // As Node: process 'worker' once the thread has been created.
     process.nextTick(() => process.emit('worker', this));
@@ -415,7 +422,7 @@ class Worker extends EventEmitter {
     this[kPublic].close();
     this.stdout.push(null);
     this.stderr.push(null);
-    this.threadId = -1;
+    this[kThreadId] = -1;
     for (const pending of this[kRequests].values()) pending.reject(notRunning());
     this[kRequests].clear();
     try {
@@ -528,7 +535,15 @@ class Worker extends EventEmitter {
 
   static [Symbol.for('corral.worker')] = true;
 
-  get performance() {
+  get threadId() { return this[kThreadId] ?? -1; }
+
+  get stdin() { return this[kStdin] ?? null; }
+
+  get stdout() { return this[kStdout]; }
+
+  get stderr() { return this[kStderr]; }
+
+  #makePerformance() {
     const worker = this;
     return {
       // As Node's: idle and active milliseconds of the worker's event loop since it started
