@@ -25,6 +25,12 @@ describe('MessagePort', () => {
     port1.close();
   });
 
+  it("keeps them when the peer has closed meanwhile: 'close' comes after them, as node (fixture)", async () => {
+    const { node, corral } = await runBoth(fixture('port-close-order.js'));
+    assert.strictEqual(corral.stdout, node.stdout);
+    assert.match(node.stdout, /late listener: message a\nlate listener: message b\nlate listener: close/);
+  });
+
   it('delivers 1 000 000 messages in order, none lost, while the receiver is busy', async () => {
     const { port1, port2 } = new MessageChannel();
     const n = 1_000_000;

@@ -101,7 +101,9 @@ impl Endpoint {
     }
 
     /// Takes the next message (`want_messages`), or only reports whether the other side closed
-    /// (a port that is not receiving). An empty answer re-arms the wake-up. Called only by the
+    /// (a port that is not receiving). The close comes after the messages sent before it, as in
+    /// Node: a port that is not receiving and still holds messages is not told (it closes once
+    /// it has delivered them). An empty answer re-arms the wake-up. Called only by the
     /// endpoint's holder.
     pub fn pop(&self, want_messages: bool) -> Pop {
         // SAFETY: `taken` is touched only by the holder (see the field), never concurrently.
@@ -117,7 +119,7 @@ impl Endpoint {
             drop(own);
             return Pop::Message(taken.pop_front().expect("a batch just taken"));
         }
-        if own.peer_closed {
+        if own.peer_closed && own.queue.is_empty() && taken.is_empty() {
             return Pop::Closed;
         }
         own.notified = false;
@@ -194,13 +196,18 @@ mod tests {
     }
 
     #[test]
-    fn a_port_that_is_not_receiving_sees_close_but_keeps_messages_queued() {
+    fn a_port_that_is_not_receiving_hears_the_close_only_after_its_messages() {
         let (a, b) = Endpoint::pair();
         a.send(msg(7)).unwrap();
         assert_eq!(b.pop(false), Pop::Empty);
         assert_eq!(b.queued(), 1);
         drop(a);
+        assert_eq!(b.pop(false), Pop::Empty);
+        assert_eq!(b.pop(true), Pop::Message(msg(7)));
         assert_eq!(b.pop(false), Pop::Closed);
+        let (c, d) = Endpoint::pair();
+        drop(c);
+        assert_eq!(d.pop(false), Pop::Closed);
     }
 
     #[test]
