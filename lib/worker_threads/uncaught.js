@@ -57,25 +57,28 @@ function readProperties(error) {
 
 // In the worker: the message payload for `error`. `clone` throws DataCloneError for what cannot
 // travel.
+// Each way is tried in turn; one that throws (a proxy's trap, a getter) gives way to the next.
 function forParent(error, clone, seen = new Set()) {
   const { inspect } = require('util');
   if (seen.has(error)) return { kind: 'inspect', text: inspect(error) };
-  if (typeof error === 'object' && error !== null && Object.prototype.toString.call(error) === '[object Error]') {
-    const className = builtInClassOf(error);
-    if (className !== undefined) {
-      try {
+  try {
+    if (typeof error === 'object' && error !== null && Object.prototype.toString.call(error) === '[object Error]') {
+      const className = builtInClassOf(error);
+      if (className !== undefined) {
         const properties = readProperties(error);
         if (properties.cause !== undefined) {
           seen.add(error);
           properties.cause.value = forParent(properties.cause.value, clone, seen);
         }
         return { kind: 'error', className, properties: clone(properties) };
-      } catch {}
+      }
     }
-  }
-  if (error !== null && error !== undefined && Object.prototype.hasOwnProperty.call(error, inspect.custom)) {
-    return { kind: 'inspect', text: inspect(error) };
-  }
+  } catch {}
+  try {
+    if (error !== null && error !== undefined && Object.prototype.hasOwnProperty.call(error, inspect.custom)) {
+      return { kind: 'inspect', text: inspect(error) };
+    }
+  } catch {}
   if (typeof error === 'symbol') return { kind: 'symbol', key: error.description ?? '' };
   try {
     return { kind: 'value', value: clone(error) };
