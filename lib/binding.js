@@ -4,11 +4,12 @@
 const fs = require('fs');
 const path = require('path');
 
-const buildDir = path.join(__dirname, '..', 'build');
+// (Joined by hand: __dirname is absolute and normalised, and every worker boot runs this.)
+const buildDir = `${path.dirname(__dirname)}${path.sep}build`;
 const major = Number(process.versions.node.split('.')[0]);
 
 function load() {
-  const file = path.join(buildDir, `corral-node${major}.node`);
+  const file = `${buildDir}${path.sep}corral-node${major}.node`;
   // Opened directly (not through require's resolution of the path, nor a stat beforehand): every
   // worker environment and forked child loads it at start-up. A missing build is told apart
   // from a failing one afterwards.

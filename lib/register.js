@@ -40,7 +40,24 @@ function syncBuiltins(names = Object.keys(replacements), esm = true) {
       } catch {}
     }
   }
-  if (esm && names.length > 0) nodeModule().syncBuiltinESMExports();
+  if (esm && names.length > 0) syncESMFacades(names);
+}
+
+// Node's records of its built-ins, where this thread can reach them (a corral worker's boot).
+let builtinRecords = null;
+function useBuiltinRecords(records) {
+  builtinRecords = records;
+}
+
+// ESM imports of `names` see the values their exports objects have now. Node's
+// syncBuiltinESMExports walks every built-in (its internal ones too, 300 on Node 26): where the
+// records are at hand (every worker boot), only these.
+function syncESMFacades(names) {
+  if (builtinRecords === null) {
+    nodeModule().syncBuiltinESMExports();
+    return;
+  }
+  for (const name of names) builtinRecords.get(name)?.syncExports();
 }
 
 // The keys of a built-in that corral's module gives its own values.
@@ -361,4 +378,4 @@ const cutOff = [];
 const workerEager = ['worker_threads'];
 const workerLazy = ['cluster', 'child_process'];
 
-module.exports = { installBuiltins, installPreload, workerEager, workerLazy, replacements, replacedKeys };
+module.exports = { installBuiltins, installPreload, useBuiltinRecords, workerEager, workerLazy, replacements, replacedKeys };

@@ -235,6 +235,7 @@ exports.preload = function preload(process, internalRequire) {
     const sharedEnv = process.env;
     process.env = makeEnv(sharedEnv);
     const register = require('../register');
+    register.useBuiltinRecords(internalRequire('internal/bootstrap/realm').BuiltinModule.map);
     if (exports.lineFacts !== undefined) line.presetBuiltin();
     register.installBuiltins(register.workerEager, register.workerLazy);
     require('./entry').compileEval(require('vm'), '', '[worker eval]'); // the eval path's first compile, too

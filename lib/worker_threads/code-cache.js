@@ -22,12 +22,14 @@ const path = require('path');
 const Module = typeof module.constructor?._resolveFilename === 'function' ? module.constructor : require('module');
 const { native } = require('../binding');
 
-const libDir = path.join(__dirname, '..') + path.sep;
+// (Joined by hand, not with path.join: __dirname is absolute and normalised, and every worker
+// boot runs this.)
+const libDir = path.dirname(__dirname) + path.sep;
 let nodeCompile = null;
 let keepMade = true;  // false while a main thread loads corral's modules (whileLoading)
 const made = [];  // [filename, module function, source hash] compiled from source
 // The build's caches (scripts/make-code-cache.js), for a process's first worker.
-const buildFile = path.join(libDir, '..', 'build', `corral-node${process.versions.node.split('.')[0]}.codecache`);
+const buildFile = `${path.dirname(libDir)}${path.sep}build${path.sep}corral-node${process.versions.node.split('.')[0]}.codecache`;
 
 // corral's files require each other by relative paths ('./port', '../binding'): those are
 // resolved here, without Node's resolver, which for each new (file, request) pair stats
@@ -73,6 +75,18 @@ function joinRelative(dir, request) {
 // (moduleSource keeps what it reads for the load that follows.)
 const isOwnFile = (filename) => native.moduleSource(filename) !== undefined;
 
+// A directory's node_modules lookup paths, made once (each new array costs a path.resolve: on
+// every worker boot, enough of them to make V8 optimize Node's path normalisation).
+const lookupPaths = new Map();
+function pathsOf(dir) {
+  let paths = lookupPaths.get(dir);
+  if (paths === undefined) {
+    paths = Module._nodeModulePaths(dir);
+    lookupPaths.set(dir, paths);
+  }
+  return paths.slice();
+}
+
 // Module._load's work for a file already resolved: the cached module, or a new one loaded.
 function requireOwn(filename, parent) {
   const cached = Module._cache[filename];
@@ -81,10 +95,15 @@ function requireOwn(filename, parent) {
     return cached.exports;
   }
   const module = new Module(filename, parent);
+  module.filename = filename;
+  module.paths = pathsOf(dirOf(filename));
   Module._cache[filename] = module;
   let loaded = false;
   try {
-    module.load(filename);
+    // Module.prototype.load's work for a file of corral's, without its extension lookup (another
+    // walk of the name) and its export snapshot for the ESM loader, which never imports these.
+    Module._extensions['.js'].call(Module._extensions, module, filename);
+    module.loaded = true;
     loaded = true;
   } finally {
     if (!loaded) {
@@ -96,8 +115,12 @@ function requireOwn(filename, parent) {
   return module.exports;
 }
 
+// A file's directory (path.dirname, whose character loop is hot enough on every worker boot to
+// get V8 optimizing it): corral's files have absolute POSIX paths.
+const dirOf = (filename) => (ownRequires ? filename.slice(0, filename.lastIndexOf('/')) : path.dirname(filename));
+
 function requireFor(module) {
-  const dir = path.dirname(module.filename);
+  const dir = dirOf(module.filename);
   const require = function require(id) {
     const own = ownRequires && typeof id === 'string' && id.startsWith('.') ? ownFilename(dir, id) : null;
     return own !== null ? requireOwn(own, module) : module.require(id);
@@ -115,7 +138,7 @@ function compileCached(content, filename) {
   }
   const [wrapper, fresh, sourceHash] = native.compileModule(content, filename);
   if (fresh && keepMade) made.push([filename, wrapper, sourceHash]);
-  return wrapper.call(this.exports, this.exports, requireFor(this), this, filename, path.dirname(filename));
+  return wrapper.call(this.exports, this.exports, requireFor(this), this, filename, dirOf(filename));
 }
 
 // corral's files are read as the process's shared external strings (src/shim/code_cache.cc
@@ -135,6 +158,12 @@ function install() {
   Module.prototype._compile = compileCached;
   nodeLoadJs = Module._extensions['.js'];
   Module._extensions['.js'] = loadShared;
+}
+
+// A worker's bootstrap compiled this file and the binding before this module existed
+// (worker.js loadFirstFiles): those compiled from source leave their caches at finish() too.
+function adopt(compiled) {
+  for (const entry of compiled) made.push(entry);
 }
 
 // The boot is done: Node compiles from here on, and what was compiled from source leaves its
@@ -169,4 +198,4 @@ function restore() {
   made.length = 0;
 }
 
-module.exports = { install, finish, whileLoading, Module };
+module.exports = { install, adopt, finish, whileLoading, requireOwn, Module };

@@ -16,23 +16,77 @@ const line = require('./line');
 const { major } = require('../node-line');
 
 const SHARE_ENV = Symbol.for('nodejs.worker_threads.SHARE_ENV');
-const bootFile = path.join(__dirname, 'boot.js');
-// The environment runs this function with (process, Node's internal require) before the
-// program's preload modules, then calls the returned module's preload() and main()
-// (src/shim/environment.cc).
+const bootFile = `${__dirname}${path.sep}boot.js`;  // (every worker boot loads this file: no path.join)
+// The environment runs this function with (process, Node's internal require, the shim's boot
+// natives) before the program's preload modules, then calls the returned module's preload() and
+// main() (src/shim/environment.cc).
 // corral's modules compile with the process's code cache while the boot runs (code-cache.js).
 // What this line's own worker_threads has travels with it (line.js: the worker then need not
 // load Node's module to know).
 let bootstrapSource = null;
-const bootstrap = () => (bootstrapSource ??= `(function corralBoot(process, internalRequire) {
-  const load = internalRequire('internal/modules/cjs/loader').Module.createRequire(${JSON.stringify(bootFile)});
-  try {
-    load(${JSON.stringify(path.join(__dirname, 'code-cache.js'))}).install();
-  } catch {}
-  const boot = load(${JSON.stringify(bootFile)});
+const bootstrap = () => (bootstrapSource ??= `(function corralBoot(process, internalRequire, natives) {
+  const { Module } = internalRequire('internal/modules/cjs/loader');
+  const bootFile = ${JSON.stringify(bootFile)};
+  const codeCacheFile = ${JSON.stringify(path.join(__dirname, 'code-cache.js'))};
+  let boot = null;
+  if (natives !== undefined && process.permission === undefined) {
+    boot = (${loadBootFiles})(Module, natives, codeCacheFile, bootFile);
+  }
+  if (boot === null) {
+    const load = Module.createRequire(bootFile);
+    try {
+      load(codeCacheFile).install();
+    } catch {}
+    boot = load(bootFile);
+  }
   boot.lineFacts = ${JSON.stringify(line.factsForWorkers())};
   return boot;
 })`);
+
+// Run inside a new worker's environment by its bootstrap (as source): loads code-cache.js and
+// the binding it requires with the process's code cache (the natives are the shim's, given to
+// the bootstrap), then boot.js through code-cache.js. No Node resolver on the way: it stats,
+// reads package scopes and realpaths for each file, on every worker boot. null (nothing left
+// loaded) when the natives cannot read a file: Node's loader then loads them.
+function loadBootFiles(Module, natives, codeCacheFile, bootFile) {
+  const loaded = [];
+  const compiled = [];  // [filename, function, source hash] compiled from source
+  const load = (filename) => {
+    const cached = Module._cache[filename];
+    if (cached !== undefined) return cached.exports;
+    const source = natives.moduleSource(filename);
+    if (source === undefined) throw new Error(`corral: cannot read ${filename}`);
+    const [wrapper, fresh, sourceHash] = natives.compileModule(source, filename);
+    if (fresh) compiled.push([filename, wrapper, sourceHash]);
+    const dir = filename.slice(0, filename.lastIndexOf('/'));
+    const module = new Module(filename, null);
+    module.filename = filename;
+    module.paths = [];
+    Module._cache[filename] = module;
+    loaded.push(filename);
+    // (These two files require built-ins and '../binding' only.)
+    const require = (id) => {
+      if (!id.startsWith('../')) return module.require(id);
+      return load(`${dir.slice(0, dir.lastIndexOf('/'))}/${id.slice(3)}.js`);
+    };
+    wrapper.call(module.exports, module.exports, require, module, filename, dir);
+    module.loaded = true;
+    return module.exports;
+  };
+  let codeCache;
+  try {
+    codeCache = load(codeCacheFile);
+  } catch {
+    for (const filename of loaded) delete Module._cache[filename];
+    return null;
+  }
+  codeCache.install();
+  codeCache.adopt(compiled);
+  const root = new Module(bootFile, null);
+  root.filename = bootFile;
+  root.paths = [];
+  return codeCache.requireOwn(bootFile, root);
+}
 
 const kPublic = Symbol('corral.worker.public');
 const kControl = Symbol('corral.worker.control');

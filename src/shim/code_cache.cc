@@ -310,6 +310,11 @@ void ModuleSource(const v8::FunctionCallbackInfo<v8::Value>& args) {
 
 }  // namespace
 
+void InitBootNatives(v8::Isolate* isolate, v8::Local<v8::Context> context, v8::Local<v8::Object> target) {
+  SetMethod(isolate, context, target, "compileModule", CompileModule);
+  SetMethod(isolate, context, target, "moduleSource", ModuleSource);
+}
+
 void InitCodeCacheNatives(v8::Isolate* isolate, v8::Local<v8::Context> context,
                           v8::Local<v8::Object> exports) {
   SetMethod(isolate, context, exports, "compileModule", CompileModule);

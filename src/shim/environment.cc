@@ -101,8 +101,9 @@ size_t NearHeapLimit(void* data, size_t current_limit, size_t) {
   return current_limit * 2;  // room to unwind while the worker stops
 }
 
-// The bootstrap is the source of a function(process, internalRequire) that returns corral's
-// boot module (lib/worker_threads/boot.js). It runs in two phases, as Node's own workers do:
+// The bootstrap is the source of a function(process, internalRequire, natives) that returns
+// corral's boot module (lib/worker_threads/boot.js); `natives` has what it loads corral's first
+// files with (InitBootNatives). It runs in two phases, as Node's own workers do:
 // `preload` before the program's preload modules (-r / --import) are loaded, so they see the
 // worker's worker_threads values and run only when the worker's execArgv asks for them; then
 // `main`, which reports 'online' and runs the worker's script.
@@ -119,8 +120,11 @@ v8::MaybeLocal<v8::Object> RunBootPreload(v8::Isolate* isolate, const char* boot
       !function->IsFunction()) {
     return {};
   }
+  v8::Local<v8::Object> natives = v8::Object::New(isolate);
+  corral::InitBootNatives(isolate, context, natives);
+  v8::Local<v8::Value> boot_args[] = {process, require, natives};
   v8::Local<v8::Value> args[] = {process, require};
-  if (!function.As<v8::Function>()->Call(context, v8::Undefined(isolate), 2, args).ToLocal(&boot) ||
+  if (!function.As<v8::Function>()->Call(context, v8::Undefined(isolate), 3, boot_args).ToLocal(&boot) ||
       !boot->IsObject() || !boot.As<v8::Object>()->Get(context, corral::Str(isolate, "preload")).ToLocal(&preload) ||
       !preload->IsFunction() ||
       preload.As<v8::Function>()->Call(context, boot, 2, args).IsEmpty()) {

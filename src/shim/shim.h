@@ -163,6 +163,9 @@ void InitIpcCodecNatives(v8::Isolate* isolate, v8::Local<v8::Context> context,
 // Code caches of corral's JS modules, shared by the process's environments (code_cache.cc).
 void InitCodeCacheNatives(v8::Isolate* isolate, v8::Local<v8::Context> context,
                           v8::Local<v8::Object> exports);
+// What a worker's bootstrap loads corral's first files with, before the addon is loaded there
+// (compileModule and moduleSource only).
+void InitBootNatives(v8::Isolate* isolate, v8::Local<v8::Context> context, v8::Local<v8::Object> target);
 
 // BroadcastChannel natives (broadcast.cc).
 void InitBroadcastNatives(v8::Isolate* isolate, v8::Local<v8::Context> context,
