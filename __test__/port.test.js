@@ -31,6 +31,12 @@ describe('MessagePort', () => {
     assert.match(node.stdout, /late listener: message a\nlate listener: message b\nlate listener: close/);
   });
 
+  it("postMessage's result and the events EventTarget listeners get (phase, targets, path) are node's (fixture)", async () => {
+    const { node, corral } = await runBoth(fixture('port-event-shape.js'));
+    assert.strictEqual(corral.stdout, node.stdout, corral.stderr);
+    assert.match(node.stdout, /^postMessage returns true true\nduring message x 2 true true true 1 false \nafter 0 null true 0\n/);
+  });
+
   it('delivers 1 000 000 messages in order, none lost, while the receiver is busy', async () => {
     const { port1, port2 } = new MessageChannel();
     const n = 1_000_000;

@@ -35,6 +35,15 @@ describe('corral/register', () => {
     assert.strictEqual(direct.stdout, '1\n', direct.stderr);
   });
 
+  it("keeps the line's Worker methods when another preload replaced node's Worker first", async () => {
+    const probe = `const w = new (require('worker_threads').Worker)('0', { eval: true });
+      console.log(['getHeapSnapshot', 'getHeapStatistics', 'cpuUsage', 'startCpuProfile', 'startHeapProfile']
+        .map((name) => typeof w[name]).join(' '), typeof w[Symbol.asyncDispose]);`;
+    const stock = await run(['-e', probe]);
+    const trapped = await run(['-r', fixture('trap-worker-threads.js'), '-r', register, '-e', probe]);
+    assert.strictEqual(trapped.stdout, stock.stdout, trapped.stderr);
+  });
+
   it("the trap really fires for node's own Worker", async () => {
     const res = await run(['-r', fixture('trap-worker-threads.js'), fixture('hello-eval.js')]);
     assert.notStrictEqual(res.code, 0);

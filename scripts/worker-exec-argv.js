@@ -2,7 +2,10 @@
 // Build-time probe (run by scripts/build.js under the Node being built for): which Node options
 // this line's own workers refuse in execArgv (options of the whole process, V8's), and which of
 // the others need a value. corral's Worker applies the same rule (lib/worker_threads/worker.js)
-// without asking Node at run time. Prints JSON { rejected: [...], needsValue: [...] }.
+// without asking Node at run time. Also the options Node's workers take that NODE_OPTIONS may not
+// carry (--env-file, --eval, --test, ...: listed by `node --help`), which a program's own
+// execArgv passed on to its workers can hold. Prints JSON { rejected, needsValue, accepted }
+// (`accepted`: those options; needsValue lists any of them that take a value).
 const { Worker } = require('worker_threads');
 
 const samples = ['module', 'commonjs', '1', 'x', 'warn', 'development', '/tmp', 'node'];
@@ -22,4 +25,16 @@ for (const flag of [...process.allowedNodeEnvironmentFlags].sort()) {
   const withValue = samples.some((value) => (flag.startsWith('--') && accepted([`${flag}=${value}`])) || accepted([flag, value]));
   (withValue ? needsValue : rejected).push(flag);
 }
-process.stdout.write(JSON.stringify({ rejected, needsValue }));
+const help = require('child_process').execFileSync(process.execPath, ['--help'], { encoding: 'utf8' });
+const listed = new Set([...help.matchAll(/(?:^|[\s,])(--?[a-zA-Z0-9][a-zA-Z0-9-]*)/gm)].map((match) => match[1]));
+const beyondEnv = [];
+for (const flag of [...listed].sort()) {
+  if (process.allowedNodeEnvironmentFlags.has(flag) || (!flag.startsWith('--') && flag.length !== 2)) continue;
+  if (accepted([flag])) {
+    beyondEnv.push(flag);
+  } else if (samples.some((value) => (flag.startsWith('--') && accepted([`${flag}=${value}`])) || accepted([flag, value]))) {
+    beyondEnv.push(flag);
+    needsValue.push(flag);
+  }
+}
+process.stdout.write(JSON.stringify({ rejected, needsValue, accepted: beyondEnv }));

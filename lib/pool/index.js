@@ -231,7 +231,6 @@ class Pool extends EventEmitter {
     let lastError = null;
     this.#workers.set(threadId, worker);
     this.#starting++;
-    worker.unref();
     worker.on('message', (msg) => {
       if (msg !== kReady || ready) return;
       ready = true;
@@ -246,6 +245,8 @@ class Pool extends EventEmitter {
       if (!ready) this.#starting--;
       this.#onWorkerExit(worker, threadId, code, lastError);
     });
+    // After the 'message' listener: as in Node, a Worker's first 'message' listener refs it again.
+    worker.unref();
     this.emit('workerCreate', worker);
   }
 

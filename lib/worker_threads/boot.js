@@ -256,8 +256,8 @@ exports.preload = function preload(process, internalRequire) {
     // --input-type=module makes eval'd code an ES module, as in Node's workers.
     const inputType = internalRequire('internal/options').getOptionValue('--input-type');
     const entry = payload.entry.kind === 'classic' && inputType === 'module' ?
-      { kind: 'module', source: `data:text/javascript,${encodeURIComponent(payload.entry.source)}` } : payload.entry;
-    booted = { control, entry, native };
+      { kind: 'eval-module', source: payload.entry.source } : payload.entry;
+    booted = { control, entry, native, internalRequire };
     finishCodeCache();
     hideOwnModules();
   } catch (error) {
@@ -282,7 +282,7 @@ exports.main = function main(process) {
   setImmediate(() => {
     booted.native.markBegun();
     booted.control.postMessage({ type: 'online' });
-    require('./entry').runEntry(process, booted.entry);
+    require('./entry').runEntry(process, booted.entry, booted.internalRequire);
   });
 };
 

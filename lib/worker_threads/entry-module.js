@@ -14,6 +14,13 @@ function runModule(url) {
   });
 }
 
+// Eval'd code that is an ES module, as Node's workers run it (its evalModuleEntryPoint): named
+// file:///<cwd>/[evalN], so relative and bare imports resolve from the working directory.
+function runEvalModule(internalRequire, source) {
+  const { evalModuleEntryPoint } = internalRequire('internal/process/execution');
+  evalModuleEntryPoint(source, false).then(undefined, (err) => process.nextTick(() => { throw err; }));
+}
+
 const importDynamically = (specifier) => import(specifier);
 
-module.exports = { runModule, importDynamically };
+module.exports = { runModule, runEvalModule, importDynamically };

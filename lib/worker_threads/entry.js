@@ -43,10 +43,11 @@ function isModuleSource(vm, error, source) {
 }
 
 const runModule = (url) => require('./entry-module').runModule(url);
+const runEvalModule = (internalRequire, source) => require('./entry-module').runEvalModule(internalRequire, source);
 
 // Node gives the preload modules process.argv without the entry; it is put in when the entry
 // runs.
-function runEntry(process, entry) {
+function runEntry(process, entry, internalRequire) {
   const { Module } = require('./code-cache');
   if (entry.kind === 'file') {
     process.argv.splice(1, 0, entry.source);
@@ -58,10 +59,14 @@ function runEntry(process, entry) {
     runModule(entry.source);
     return;
   }
+  if (entry.kind === 'eval-module') {
+    runEvalModule(internalRequire, entry.source);
+    return;
+  }
   // Like `node -e`: module, exports, require, __filename and __dirname as globals.
   const cwd = process.cwd();
   const name = '[worker eval]';
-  const mod = new Module(path.join(cwd, name), null);
+  const mod = new Module(name, null);  // (as Node's eval: id '[worker eval]', path '.')
   mod.filename = path.join(cwd, name);
   mod.paths = Module._nodeModulePaths(cwd);
   const cjsGlobals = {
@@ -78,7 +83,7 @@ function runEntry(process, entry) {
     // which runs without those globals.
     if (!isModuleSource(vm, error, entry.source)) throw error;
     for (const key of Object.keys(cjsGlobals)) delete globalThis[key];
-    runModule(`data:text/javascript,${encodeURIComponent(entry.source)}`);
+    runEvalModule(internalRequire, entry.source);
     return;
   }
   script.runInThisContext({ displayErrors: true });

@@ -5,20 +5,27 @@
 // (the embedder API parses none per environment), so before the program's preload modules run,
 // the boot sets what Node reads per environment to the worker's values: the preload lists
 // (-r/--require, --import), -C/--conditions, --experimental-vm-modules, the warning and
-// deprecation switches, --enable-source-maps and --input-type.
+// deprecation switches, --enable-source-maps, --input-type, --unhandled-rejections, and (turned
+// off only) the navigator and WebSocket globals.
+const { major } = require('../node-line');
 
 // Options that take a value (`--opt value` or `--opt=value`), by the name Node reads.
 const valued = {
   '-r': '--require', '--require': '--require', '--import': '--import',
   '-C': '--conditions', '--conditions': '--conditions', '--input-type': '--input-type',
-  '--disable-warning': '--disable-warning',
+  '--disable-warning': '--disable-warning', '--unhandled-rejections': '--unhandled-rejections',
 };
 const lists = new Set(['--require', '--import', '--conditions', '--disable-warning']);
+// Web globals Node sets up (or not) before corral's boot runs: a worker's own options can only
+// take them away (Node 22+, where they are on by default).
+const webGlobals = major >= 22 ?
+  { '--experimental-global-navigator': ['navigator', 'Navigator'], '--experimental-websocket': ['WebSocket', 'CloseEvent'] } : {};
 const switches = ['--experimental-vm-modules', '--warnings', '--deprecation', '--throw-deprecation',
-  '--trace-deprecation', '--trace-warnings', '--pending-deprecation', '--enable-source-maps'];
+  '--trace-deprecation', '--trace-warnings', '--pending-deprecation', '--enable-source-maps', ...Object.keys(webGlobals)];
 
 function defaults() {
-  const values = { '--input-type': '', '--warnings': true, '--deprecation': true };
+  const values = { '--input-type': '', '--unhandled-rejections': '', '--warnings': true, '--deprecation': true };
+  for (const name of Object.keys(webGlobals)) values[name] = true;
   for (const name of lists) values[name] = [];
   for (const name of switches) if (!(name in values)) values[name] = false;
   return values;
@@ -126,6 +133,9 @@ function apply(internalRequire, values) {
   }
   if (values['--enable-source-maps'] && typeof process.setSourceMapsEnabled === 'function') {
     process.setSourceMapsEnabled(true);
+  }
+  for (const [name, globals] of Object.entries(webGlobals)) {
+    if (values[name] === false) for (const key of globals) delete globalThis[key];
   }
 }
 

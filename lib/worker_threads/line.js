@@ -54,14 +54,32 @@ function getBuiltin() {
   return (builtin ??= readBuiltin());
 }
 
-// Worker.prototype's own keys on this line ('asyncDispose' for Symbol.asyncDispose).
+// The methods of Node's Worker that not every line has, on each line's newest release: what a
+// Worker that another preload replaced before corral loaded (a wrapper function, the conformance
+// suite's trap) is taken to have had.
+const lineWorkerMethods = {
+  20: [],
+  22: ['threadName', 'getHeapStatistics', 'cpuUsage', 'startCpuProfile', 'asyncDispose'],
+  24: ['threadName', 'getHeapStatistics', 'cpuUsage', 'startCpuProfile', 'startHeapProfile', 'asyncDispose'],
+};
+
+// Worker.prototype's keys on this line ('asyncDispose' for Symbol.asyncDispose), up its chain
+// (a subclass put in Node's place keeps Node's methods on its parent's prototype).
 function readWorkerMethods() {
   if (workerFacts !== null) return workerFacts.workerMethods;
   const { Worker } = getBuiltin();
   if (!Worker || Worker[Symbol.for('corral.worker')]) return [];
-  return Reflect.ownKeys(Worker.prototype)
-    .map((key) => (key === Symbol.asyncDispose ? 'asyncDispose' : key))
-    .filter((key) => typeof key === 'string');
+  const keys = new Set();
+  const { EventEmitter } = require('events');
+  for (let proto = Worker.prototype; proto && proto !== EventEmitter.prototype && proto !== Object.prototype;
+    proto = Object.getPrototypeOf(proto)) {
+    for (const key of Reflect.ownKeys(proto)) {
+      if (key === Symbol.asyncDispose) keys.add('asyncDispose');
+      else if (typeof key === 'string') keys.add(key);
+    }
+  }
+  if (!keys.has('terminate')) return lineWorkerMethods[Math.min(major, 24)] ?? [];
+  return [...keys];
 }
 
 // The classes whose prototypes carry their own Symbol.toStringTag on this line (Node 26.x,

@@ -46,15 +46,39 @@ function makeEvent(type, target, value, ports) {
   return setTarget(event, target);
 }
 
+// Node keeps an Event's target and whether it is being dispatched in symbol-keyed fields, which
+// its getters read (target, currentTarget, srcElement, eventPhase, composedPath()). corral's
+// ports set those fields, found by name on an Event of this line, so that their events read as
+// Node's do (currentTarget and eventPhase only while listeners run). Without them: own values.
+const eventFields = (() => {
+  const symbols = Object.getOwnPropertySymbols(new Event('message'));
+  const target = symbols.find((symbol) => symbol.description === 'kTarget');
+  const dispatching = symbols.find((symbol) => symbol.description === 'kIsBeingDispatched');
+  return target !== undefined && dispatching !== undefined ? { target, dispatching } : null;
+})();
+
 function setTarget(event, target) {
+  if (eventFields !== null) {
+    event[eventFields.target] = target;
+    return event;
+  }
   Object.defineProperty(event, 'target', { value: target, configurable: true });
   Object.defineProperty(event, 'currentTarget', { value: target, configurable: true });
   return event;
 }
 
 function callListener(port, entry, arg) {
-  if (entry.nodeStyle || typeof entry.fn === 'function') entry.fn.call(port, arg);
-  else entry.fn.handleEvent(arg);
+  if (entry.nodeStyle) {
+    entry.fn.call(port, arg);
+    return;
+  }
+  if (eventFields !== null) arg[eventFields.dispatching] = true;
+  try {
+    if (typeof entry.fn === 'function') entry.fn.call(port, arg);
+    else entry.fn.handleEvent(arg);
+  } finally {
+    if (eventFields !== null) arg[eventFields.dispatching] = false;
+  }
 }
 
 // Delivers one event: node-style listeners get `value` (no Event is made for them), the others
@@ -213,7 +237,10 @@ const portMethods = {
     }
     if (result === 'lost') {
       process.emitWarning('The target port was posted to itself, and the communication channel was lost');
+      return true;
     }
+    // As Node's: true once posted, false when the other side is gone, undefined from a closed port.
+    return result;
   },
 
   start() {

@@ -101,6 +101,33 @@ function pushReadable() {
   return new Readable({ read() {} });
 }
 
+const kTake = Symbol('corral.stdio.take');
+
+// Parent side: worker.stdout / worker.stderr. A chunk is acknowledged (the worker's write
+// completes) while the stream has room; past its highWaterMark, only once the program reads
+// on: as in Node, a worker writing faster than its parent reads waits (and a parent that never
+// reads keeps it waiting).
+function workerOutput(acknowledge) {
+  let owed = false;
+  const stream = new Readable({
+    read() {
+      if (!owed) return;
+      owed = false;
+      acknowledge();
+    },
+  });
+  stream[kTake] = (chunk) => {
+    if (stream.push(chunk)) acknowledge();
+    else owed = true;
+  };
+  return stream;
+}
+
+// Parent side: a chunk from the worker into worker.stdout / worker.stderr.
+function takeOutput(stream, data) {
+  stream[kTake](toChunk(data));
+}
+
 // Worker side: process.stdin, fed by the parent's worker.stdin (or empty). While something
 // reads it, the control port holds the worker's event loop, as Node's worker stdin does.
 function relayedStdin(control, enabled) {
@@ -143,4 +170,5 @@ function toChunk(data) {
   return typeof data === 'string' ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
 }
 
-module.exports = { relayWritable, acknowledged, acknowledger, pushReadable, relayedStdin, parentStdin, toChunk };
+module.exports = { relayWritable, acknowledged, acknowledger, pushReadable, workerOutput, takeOutput, relayedStdin,
+  parentStdin, toChunk };

@@ -153,7 +153,7 @@ if (state.isMainThread) {
 let warmEligibleStarts = 0;
 let warmSpecMade = null;
 const warmSpec = () => (warmSpecMade ??=
-  { argv: [process.execPath], execArgv: process.execArgv, bootstrap: bootstrap(), limits: [0, 0, 0, 0], name: '' });
+  { argv: [process.argv0], execArgv: process.execArgv, bootstrap: bootstrap(), limits: [0, 0, 0, 0], name: '' });
 
 // A warm thread's inspector handle is made before its worker exists, so a debugger would see
 // it under a placeholder id and no name: while an inspector is in use (an --inspect flag, or
@@ -170,6 +170,24 @@ function inspectorInUse() {
 function canUseWarm(options, requestedLimits) {
   return warmThreads > 0 && state.isMainThread && options.execArgv === undefined && options.trackUnmanagedFds !== false &&
     Object.keys(requestedLimits).length === 0 && !inspectorInUse();
+}
+
+// As Node's Worker: its public port is ref'd and delivering while the Worker has 'message'
+// listeners (the worker's lifetime holds the parent's event loop, not this port); without any,
+// messages wait in the port for the next listener. Through 'newListener'/'removeListener'
+// listeners of the Worker's own, as Node has them.
+function followMessageListeners(worker, port) {
+  port.unref();
+  worker.on('newListener', (name) => {
+    if (name !== 'message' || worker.listenerCount('message') !== 0) return;
+    port.ref();
+    port.start();
+  });
+  worker.on('removeListener', (name) => {
+    if (name !== 'message' || worker.listenerCount('message') !== 0) return;
+    native.stop(port);
+    port.unref();
+  });
 }
 
 function workerPathError(filename) {
@@ -208,11 +226,12 @@ function resolveEntry(filename, options) {
 let execArgvRules;
 function workerExecArgvRules() {
   if (execArgvRules !== undefined) return execArgvRules;
-  execArgvRules = { rejected: new Set(), needsValue: new Set() };
+  execArgvRules = { rejected: new Set(), needsValue: new Set(), beyondEnv: new Set() };
   try {
     const { workerExecArgv } = require(path.join(__dirname, '..', '..', 'build', `corral-node${major}.json`));
     if (workerExecArgv) {
-      execArgvRules = { rejected: new Set(workerExecArgv.rejected), needsValue: new Set(workerExecArgv.needsValue) };
+      execArgvRules = { rejected: new Set(workerExecArgv.rejected), needsValue: new Set(workerExecArgv.needsValue),
+        beyondEnv: new Set(workerExecArgv.accepted ?? []) };
     }
   } catch {}
   return execArgvRules;
@@ -220,14 +239,16 @@ function workerExecArgvRules() {
 
 // The problems Node reports for these arguments: unknown or refused options, missing values.
 function execArgvProblems(args, forEnv) {
-  const { rejected, needsValue } = workerExecArgvRules();
+  const { rejected, needsValue, beyondEnv } = workerExecArgvRules();
   const problems = [];
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
     if (typeof arg !== 'string' || !arg.startsWith('-')) continue;
     const eq = arg.indexOf('=');
     const flag = eq > 0 ? arg.slice(0, eq) : arg;
-    if (!process.allowedNodeEnvironmentFlags.has(flag) || rejected.has(flag)) {
+    // (execArgv takes some options NODE_OPTIONS may not carry: --env-file, --eval, --test, ...)
+    const known = process.allowedNodeEnvironmentFlags.has(flag) || (!forEnv && beyondEnv.has(flag));
+    if (!known || rejected.has(flag)) {
       problems.push(forEnv ? `${flag}${eq > 0 ? '=' : ''} is not allowed in NODE_OPTIONS` : arg);
     } else if (needsValue.has(flag) && eq < 0) {
       if (i + 1 < args.length) i++;
@@ -263,10 +284,8 @@ function copyEnv(env) {
 }
 
 function readLimits(limits) {
-  if (limits === undefined) return {};
-  if (typeof limits !== 'object' || limits === null) {
-    throw invalidArgType('options.resourceLimits', ['object'], limits);
-  }
+  // As Node: anything but an object asks for no limits (no error).
+  if (typeof limits !== 'object' || limits === null) return {};
   // As Node: numbers are kept as given (V8 gets only the positive ones), except that the old
   // generation is at least 2 MiB.
   const out = {};
@@ -360,8 +379,8 @@ class Worker extends EventEmitter {
     this[kAckStdio] = stdio().acknowledger(control.port1);
     this[kName] = payload.name;
     this[kStdin] = options.stdin ? stdio().parentStdin(control.port1) : null;
-    this[kStdout] = stdio().pushReadable();
-    this[kStderr] = stdio().pushReadable();
+    this[kStdout] = stdio().workerOutput(() => this[kAckStdio](1));
+    this[kStderr] = stdio().workerOutput(() => this[kAckStdio](2));
     if (!options.stdout) this.stdout.on('data', (chunk) => process.stdout.write(chunk));
     if (!options.stderr) this.stderr.on('data', (chunk) => process.stderr.write(chunk));
 
@@ -378,7 +397,7 @@ class Worker extends EventEmitter {
     this[kThreadId] = native.spawn({
       // Only the executable: the boot sets process.argv (an argv[1] here would let Node's own
       // bootstrap start a cluster worker's IPC from the process's NODE_UNIQUE_ID).
-      argv: [process.execPath],
+      argv: [process.argv0],  // the worker's process.argv0, as Node's: the process's own
       execArgv,
       bootstrap: bootstrap(),
       limits: limitKeys.map((k) => requestedLimits[k] ?? 0),
@@ -404,8 +423,7 @@ class Worker extends EventEmitter {
       this.emit('message', value);
     });
     pub.port1.on('messageerror', (error) => this.emit('messageerror', error));
-    // The worker's lifetime holds the parent's event loop, not its public port.
-    pub.port1.unref();
+    followMessageListeners(this, pub.port1);
   }
 
   #drainControl() {
@@ -425,8 +443,7 @@ class Worker extends EventEmitter {
         this.emit('online');
         break;
       case 'stdio':
-        (msg.fd === 2 ? this.stderr : this.stdout).push(stdio().toChunk(msg.data));
-        this[kAckStdio](msg.fd);
+        stdio().takeOutput(msg.fd === 2 ? this.stderr : this.stdout, msg.data);
         break;
       case 'reply': {
         const pending = this[kRequests].get(msg.id);
@@ -464,6 +481,10 @@ class Worker extends EventEmitter {
     // follows its ports' closing within a few ms; the wait is bounded.
     native.awaitEnvFreed(this.threadId, 200);
     const code = native.exitCode(this.threadId) ?? 1;
+    // Its last messages, then (as Node) no more 'message' listeners, before the errors and 'exit'.
+    this.#drainPublic();
+    this.removeAllListeners('message');
+    this.removeAllListeners('messageerror');
     const initFailure = native.initFailed(this.threadId);
     if (initFailure !== undefined) {
       this.emit('error', makeError(Error, 'ERR_WORKER_INIT_FAILED', `Worker initialization failure: ${initFailure}`));
@@ -485,6 +506,8 @@ class Worker extends EventEmitter {
       // The handle goes away after 'exit' (async_hooks see it destroyed; hasRef() undefined).
       this[kHandle].close();
     }
+    // As Node: a Worker that has exited keeps no listeners.
+    this.removeAllListeners();
   }
 
   postMessage(...args) {

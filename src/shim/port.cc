@@ -319,8 +319,8 @@ void Entangle(const v8::FunctionCallbackInfo<v8::Value>& args) {
 }
 
 // post(port, value, transferList) -> 'lost' when the list held this port's own peer: the message
-// is dropped and the channel closes (Node warns so); otherwise undefined. A closed port still
-// serializes (to throw what Node throws) and drops the message.
+// is dropped and the channel closes (Node warns so); otherwise whether the other side took it
+// (undefined from a closed port, which still serializes, to throw what Node throws).
 void Post(const v8::FunctionCallbackInfo<v8::Value>& args) {
   v8::Isolate* isolate = args.GetIsolate();
   PortData* pd = GetPortData(args[0]);
@@ -335,7 +335,7 @@ void Post(const v8::FunctionCallbackInfo<v8::Value>& args) {
       }
     }
   }
-  corral_ep_send(ep, msg.release());
+  args.GetReturnValue().Set(corral_ep_send(ep, msg.release()));
 }
 
 void Start(const v8::FunctionCallbackInfo<v8::Value>& args) {
