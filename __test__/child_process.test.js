@@ -50,6 +50,16 @@ test('handle passing: net.Server and net.Socket to the child, a socket back', as
   assert.match(b.stdout, /via sent server: served by child/);
 });
 
+test('messages keep their order around a net.Server handle, both ways, as in node', async () => {
+  const [a, b] = await Promise.all([
+    run(fixture('cp-handle-order.js')),
+    run(fixture('cp-handle-order.js'), [], { mode: 'corral' }),
+  ]);
+  assert.strictEqual(a.code, 0, a.stderr);
+  assert.strictEqual(b.stdout, a.stdout, b.stderr);
+  assert.match(b.stdout, /child got \["a","b\+Server","c","d\+Server","e","end"\]\nparent got \["1","2\+Server","3","end"\]/);
+});
+
 test('argument errors have node\'s classes and codes', () => {
   const cases = [
     () => [123],

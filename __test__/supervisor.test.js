@@ -26,7 +26,7 @@ function freePort() {
 }
 
 // Every primary a test starts; whatever a failed test leaves running is killed at the end (its
-// workers die with it: corral's cluster workers have PR_SET_PDEATHSIG).
+// workers end with it: their channel to it closes).
 const started = [];
 
 // `corral start ...` in the background; resolves once it says its workers listen.

@@ -186,10 +186,22 @@ function setupChannel(target, fd, mode) {
     });
   });
 
+  // Messages are delivered in the order they came, including those behind a handle that takes
+  // a while to rebuild (a server listens on its fd first): as in Node, where the sender holds
+  // what follows a handle until this end has acknowledged it.
+  const inOrder = [];  // { message, handle, ready } not yet delivered, oldest first
+  function deliverInOrder() {
+    while (inOrder.length > 0 && inOrder[0].ready) {
+      const { message, handle, dropped } = inOrder.shift();
+      if (!dropped) deliver(message, handle);
+    }
+  }
+
   function onMessage(message) {
     if (!isInternal(message) || message.cmd !== 'NODE_HANDLE') {
       if (isInternal(message) && lists.internal(message)) return;
-      deliver(message, undefined);
+      if (inOrder.length === 0) deliver(message, undefined);
+      else inOrder.push({ message, handle: undefined, ready: true });
       return;
     }
     const fd = pendingFds.shift();
@@ -198,13 +210,23 @@ function setupChannel(target, fd, mode) {
       return;
     }
     target._send({ cmd: 'NODE_HANDLE_ACK' }, null, { swallowErrors: true });
+    const slot = { message: message.msg, handle: undefined, ready: false };
+    inOrder.push(slot);
+    const fail = (error) => {
+      slot.ready = true;
+      slot.dropped = true;
+      deliverInOrder();
+      badFrame(error);
+    };
     try {
       handles.receive(message, fd, (handle) => {
         if (message.type === 'net.Socket') lists.received(handle, message.key);
-        deliver(message.msg, handle);
-      }, badFrame);
+        slot.handle = handle;
+        slot.ready = true;
+        deliverInOrder();
+      }, fail);
     } catch (error) {
-      badFrame(error);
+      fail(error);
     }
   }
 

@@ -90,8 +90,8 @@ function setup(cluster) {
       stdio: cluster.settings.stdio,
       gid: cluster.settings.gid,
       uid: cluster.settings.uid,
-      // Workers never outlive the primary (its JS thread spawns them).
-      deathSignal: 9,
+      // No death signal: as Node's, a worker whose primary has gone sees its channel close and
+      // exits (lib/cluster/child.js), running its 'exit' handlers (a SIGKILL would skip them).
       // The worker side (lib/cluster/child.js) runs on Node's own process channel.
       childChannel: false,
     });
