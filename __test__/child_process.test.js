@@ -60,6 +60,17 @@ test('messages keep their order around a net.Server handle, both ways, as in nod
   assert.match(b.stdout, /child got \["a","b\+Server","c","d\+Server","e","end"\]\nparent got \["1","2\+Server","3","end"\]/);
 });
 
+test("a socket sent without keepOpen is left as node leaves it: handle gone, not destroyed, no 'close'", async () => {
+  const [a, b] = await Promise.all([
+    run(fixture('cp-socket-detach.js')),
+    run(fixture('cp-socket-detach.js'), [], { mode: 'corral' }),
+  ]);
+  assert.strictEqual(a.code, 0, a.stderr);
+  assert.strictEqual(b.stdout, a.stdout, b.stderr);
+  assert.match(b.stdout, /^after send: handle null destroyed false open connections 0\nlater: destroyed false open\n/);
+  assert.doesNotMatch(b.stdout, /sender socket close event/);
+});
+
 test('argument errors have node\'s classes and codes', () => {
   const cases = [
     () => [123],

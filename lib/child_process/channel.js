@@ -116,7 +116,7 @@ function setupChannel(target, fd, mode) {
   const write = mode === 'advanced' ? binding.ipcWriteBuf : binding.ipcWrite;
   const pendingFds = [];
   const lists = socketLists(target);
-  const acks = new Map(); // token -> { handle, type, options }
+  const acks = new Map(); // token -> the native handle to close once it has gone out (or null)
   const drainCallbacks = [];
   let nextToken = 1;
   let open = true;
@@ -260,7 +260,7 @@ function setupChannel(target, fd, mode) {
     dispatch.unregister(id);
     binding.ipcClose(id);
     for (const fd of pendingFds.splice(0)) closeFd(fd);
-    for (const { handle, type, options } of acks.values()) handles.afterSend(type, handle, options);
+    for (const detached of acks.values()) handles.afterSend(detached);
     acks.clear();
   }
 
@@ -284,7 +284,7 @@ function setupChannel(target, fd, mode) {
       } else if (kind === dispatch.EV.ACK) {
         const sent = acks.get(a);
         acks.delete(a);
-        if (sent) handles.afterSend(sent.type, sent.handle, sent.options);
+        handles.afterSend(sent);
       } else if (kind === dispatch.EV.BAD_FRAME) {
         badFrame(new Error(`a message of ${a} bytes is beyond the ${kMaxFrameMiB} MiB bound`));
       } else if (kind === dispatch.EV.DRAIN) {
@@ -338,8 +338,7 @@ function setupChannel(target, fd, mode) {
         if (type === 'net.Socket') lists.sending(handle, envelope, options.keepOpen);
         message = envelope;
         token = nextToken++;
-        acks.set(token, { handle, type, options });
-        handles.beforeSend(type, handle, options);
+        acks.set(token, handles.beforeSend(type, handle, options));
       }
     }
     if (fd < 0) {

@@ -38,21 +38,32 @@ function fdOf(type, handle) {
   return native && typeof native.fd === 'number' ? native.fd : -1;
 }
 
-// As a socket goes out: it stops reading at once (as Node detaches it), so what arrives from
-// now on stays in the kernel for the receiver instead of being read here.
+// As a socket goes out without keepOpen, as Node sends it: its native handle is taken off the
+// socket object at once (reading stopped, so what arrives from now on stays in the kernel for the
+// receiver; an HTTP connection's parser and response let go of it). The object stays, neither
+// destroyed nor closed (no 'close' event); the handle is closed once sent. Returns that handle.
 function beforeSend(type, handle, options) {
-  if (type !== 'net.Socket' || options.keepOpen) return;
-  handle.pause();
-  handle._handle?.readStop?.();
+  if (type !== 'net.Socket' || options.keepOpen) return null;
+  const native = handle._handle;
+  if (!native) return null;
+  native.onread = () => {};
+  native.readStop?.();
+  handle._handle = null;
+  handle.setTimeout(0);
+  if (handle.parser) {
+    const { freeParser, HTTPParser } = require('_http_common');
+    if (handle.parser instanceof HTTPParser) {
+      freeParser(handle.parser, null, handle);
+      handle._httpMessage?.detachSocket(handle);
+    }
+  }
+  return native;
 }
 
-// After a handle went out: Node closes a sent socket unless keepOpen (the receiver owns it).
-function afterSend(type, handle, options) {
-  if (type !== 'net.Socket' || options.keepOpen) return;
-  // Its server stopped counting it when it went out (socket-list.js): closing it here must not
-  // count it off a second time.
-  if (handle._server) handle._server = null;
-  handle.destroy();
+// After a handle went out (or could not): the native handle beforeSend took is closed (the
+// receiver owns its own descriptor).
+function afterSend(detached) {
+  detached?.close();
 }
 
 // Rebuilds a received handle from its fd; calls back with the object to emit. Throws (the fd
