@@ -84,6 +84,17 @@ test('https, unix path, exclusive, IPv6, host-less, dgram and EADDRINUSE servers
   }
 });
 
+test('unix names (abstract, readableAll/writableAll, libuv errors) and listen({ fd }) in workers match node', async () => {
+  for (const policy of ['rr', 'none']) {
+    const env = { NODE_CLUSTER_SCHED_POLICY: policy };
+    const expected = await run(fixture('cluster-unix-fd.js'), [], { env });
+    assert.strictEqual(expected.code, 0, expected.stderr);
+    assert.match(expected.stdout, /"abstract":\{"listening":true/);
+    const got = await run(fixture('cluster-unix-fd.js'), [], { mode: 'corral', env });
+    assert.strictEqual(got.stdout, expected.stdout, `policy ${policy}\n${got.stderr}`);
+  }
+});
+
 test('settings.inspectPort gives each worker its inspector port, and bad ports throw, as in node', async () => {
   const expected = await run(fixture('cluster-inspect-port.js'));
   assert.match(expected.stdout, /default again ok --inspect-port=9300 --inspect-port=9231\n/);

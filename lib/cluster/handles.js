@@ -11,6 +11,7 @@
 //   queued on a worker's socket when it dies are lost (unless net.ipv4.tcp_migrate_req=1).
 const binding = require('../binding');
 const { RawFd } = require('../child_process/handles');
+const { major } = require('../node-line');
 
 function spec(address, message, extra) {
   const pipe = message.port < 0 || message.addressType === -1;
@@ -30,6 +31,18 @@ function spec(address, message, extra) {
 // A unix socket's path, removed when its last worker lets go of it (as Node's server close).
 function socketPath(address, message) {
   return message.port < 0 || message.addressType === -1 ? address : undefined;
+}
+
+// A round-robin unix socket listened for with readableAll / writableAll (Node's primary passes
+// them on to its listen): its file made readable / writable by all, as this line's libuv does it
+// (Node 20's adds those bits to the file's mode, later lines set exactly them).
+function openSocketFile(path, message) {
+  const bits = (message.readableAll === true ? 0o444 : 0) | (message.writableAll === true ? 0o222 : 0);
+  if (bits === 0 || path.startsWith('\0')) return;
+  const fs = require('fs');
+  try {
+    fs.chmodSync(path, major <= 20 ? (fs.statSync(path).mode & 0o7777) | bits : bits);
+  } catch {}
 }
 
 function unlinkSocket(path) {
@@ -56,6 +69,7 @@ class RoundRobinHandle {
     this.rrKey = out[0] < 0 ? 0 : out[0];
     this.path = out[0] < 0 ? undefined : socketPath(address, message);
     this.sockname = out[0] < 0 ? undefined : sockname(address, out[1], out[2]);
+    if (this.path !== undefined) openSocketFile(this.path, message);
   }
 
   // `send(errno, reply, handle, workerOnly)`; the reply carries the worker's lane the first
@@ -89,9 +103,15 @@ class SharedHandle {
     this.data = null;
     if (Number.isInteger(message.fd) && message.fd >= 0) {
       // listen({ fd }) / bind({ fd }) in a worker: the socket already open at that fd here
-      // (as Node's primary, the handle owns it from now on).
-      this.errno = 0;
-      this.fd = message.fd;
+      // (as Node's primary, the handle owns it from now on). Not a socket: EINVAL; a socket one
+      // of the primary's own handles has already: EEXIST (libuv's refusal there), as Node's.
+      let socket = false;
+      try {
+        socket = require('fs').fstatSync(message.fd).isSocket();
+      } catch {}
+      const taken = socket && (process._getActiveHandles?.() ?? []).some((h) => h?._handle?.fd === message.fd);
+      this.errno = !socket ? -22 : taken ? -17 : 0;
+      this.fd = this.errno === 0 ? message.fd : -1;
       return;
     }
     const out = binding.netOpen(spec(address, message));

@@ -202,7 +202,9 @@ function setup(cluster) {
     if (message.act !== 'queryServer' && message.act !== 'listening') return null;
     if (!isIntOrAbsent(message.port)) return 'no valid port';
     if (!(message.address == null || typeof message.address === 'string')) return 'no valid address';
-    if (!(Number.isInteger(message.addressType) || message.addressType === 'udp4' || message.addressType === 'udp6')) {
+    // (listen({ fd }) in a worker asks with no address type: Node's net sends null there)
+    const byFd = Number.isInteger(message.fd) && message.fd >= 0 && message.addressType == null;
+    if (!(byFd || Number.isInteger(message.addressType) || message.addressType === 'udp4' || message.addressType === 'udp6')) {
       return 'no valid addressType';
     }
     if (!isIntOrAbsent(message.fd) || !isIntOrAbsent(message.index)) return 'no valid fd or index';

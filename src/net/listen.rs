@@ -54,10 +54,19 @@ fn bind_ip(ip: IpAddr, port: u16, opts: Opts) -> io::Result<OwnedFd> {
 
 fn bind_unix(path: &str, opts: Opts) -> io::Result<OwnedFd> {
     let fd = socket(AddressFamily::Unix, opts.udp)?;
-    // EINVAL for a path with a NUL, ENAMETOOLONG for one longer than sun_path. An empty path
-    // binds the all-zero sun_path of full length, as a zeroed sockaddr_un always did here.
-    let addr = if path.is_empty() { UnixAddr::new_abstract(&[0; 107])? } else { UnixAddr::new(path)? };
-    socket::bind(fd.as_raw_fd(), &addr)?;
+    // A leading NUL names an abstract socket (Linux). An empty path binds the all-zero sun_path
+    // of full length, as a zeroed sockaddr_un always did here.
+    let addr = if path.is_empty() {
+        UnixAddr::new_abstract(&[0; 107])
+    } else if let Some(name) = path.strip_prefix('\0') {
+        UnixAddr::new_abstract(name.as_bytes())
+    } else {
+        UnixAddr::new(path)
+    };
+    // The errors libuv's pipe bind gives, which Node reports: EINVAL for a name too long (or
+    // with a NUL inside), EACCES for a directory that does not exist.
+    let addr = addr.map_err(|e| if e == Errno::ENAMETOOLONG { Errno::EINVAL } else { e })?;
+    socket::bind(fd.as_raw_fd(), &addr).map_err(|e| if e == Errno::ENOENT { Errno::EACCES } else { e })?;
     Ok(fd)
 }
 
@@ -147,10 +156,25 @@ mod tests {
         assert_eq!(local_family(fd.as_raw_fd()), 0);
         assert_eq!(local_port(fd.as_raw_fd()), 0);
         std::fs::remove_file(&path).unwrap();
+        // libuv's errors, as Node reports them: EINVAL for a name too long, EACCES for a
+        // directory that does not exist.
         let long = format!("/tmp/{}", "x".repeat(200));
         let err = open(&Addr::Unix(long), Opts::default()).unwrap_err();
-        assert_eq!(err.raw_os_error(), Some(Errno::ENAMETOOLONG as i32));
+        assert_eq!(err.raw_os_error(), Some(Errno::EINVAL as i32));
         let err = open(&Addr::Unix("/tmp/a\0b".into()), Opts::default()).unwrap_err();
         assert_eq!(err.raw_os_error(), Some(Errno::EINVAL as i32));
+        let err = open(&Addr::Unix("/nonexistent-dir-of-corral/s".into()), Opts::default()).unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(Errno::EACCES as i32));
+    }
+
+    #[test]
+    fn abstract_unix_names() {
+        let name = format!("\0corral-abstract-{}", std::process::id());
+        let fd = open(&Addr::Unix(name.clone()), Opts { backlog: Some(8), ..Default::default() }).unwrap();
+        // The name is taken while the socket lives, and no file was made.
+        let again = open(&Addr::Unix(name.clone()), Opts::default()).unwrap_err();
+        assert_eq!(again.raw_os_error(), Some(Errno::EADDRINUSE as i32));
+        assert!(!std::path::Path::new(&name[1..]).exists());
+        drop(fd);
     }
 }
