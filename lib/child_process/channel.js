@@ -5,6 +5,7 @@
 // The real process, held here: a program may replace globalThis.process (Node's own code keeps
 // its reference too).
 const process = require('process');
+const EventEmitter = require('events');
 const binding = require('../binding');
 const dispatch = require('./dispatch');
 const serialization = require('./serialization');
@@ -45,15 +46,19 @@ function isInternal(message) {
 
 // Node's `child.channel` / `process.channel`: ref/unref the channel's hold on the event loop.
 // In a child the hold follows the 'message'/'disconnect' listeners (refCounted) until ref() or
-// unref() is called explicitly, as in Node.
-class Control {
+// unref() is called explicitly, as in Node. An EventEmitter with `fd` on its prototype, as
+// Node's (what tools see of it: its keys, instanceof).
+const kHoldWhileListened = Symbol('corral.channel.holdWhileListened');
+class Control extends EventEmitter {
   #id;
+  #fd;
   #refed = true;
   #refs = 0;
   #explicit = false;
   constructor(id, fd) {
+    super();
     this.#id = id;
-    this.fd = fd;
+    this.#fd = fd;
   }
   #set(on) {
     if (on !== this.#refed) binding.ipcRef(this.#id, on);
@@ -73,11 +78,13 @@ class Control {
   unrefCounted() {
     if (--this.#refs === 0 && !this.#explicit) this.#set(false);
   }
+  get fd() {
+    return this.#fd;
+  }
   // A child's channel starts with no hold: listeners take it (refCounted).
-  holdWhileListened() {
+  [kHoldWhileListened]() {
     this.#set(this.#refs > 0);
   }
-  get refed() { return this.#refed; }
 }
 
 // Sends batched for the next tick go out before the process exits (Node writes at once, so
@@ -164,7 +171,7 @@ function setupChannel(target, fd, mode) {
   }
 
   target.channel = new Control(id, fd);
-  target._channelId = id;
+  Object.defineProperty(target, '_channelId', { value: id, writable: true, configurable: true });
   target.connected = true;
 
   // As Node: a 'message' with nobody listening waits until a listener comes (an ESM child
@@ -399,7 +406,7 @@ function setupChannel(target, fd, mode) {
 function setupChildChannel(fd, mode) {
   setupChannel(process, fd, mode);
   const control = process.channel;
-  control.holdWhileListened();
+  control[kHoldWhileListened]();
   process.on('newListener', (name) => {
     if (name === 'message' || name === 'disconnect') control.refCounted();
   });

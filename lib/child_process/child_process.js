@@ -50,8 +50,13 @@ class ChildProcess extends EventEmitter {
     this.stdout = null;
     this.stderr = null;
     this.stdio = [null, null, null];
-    this._watch = 0;
-    this._exited = false;
+    // corral's own bookkeeping, out of the object's keys (Node's has _handleQueue and
+    // _pendingMessage there, null while no handle is on its way).
+    for (const key of ['_watch', '_exited', '_channelClosed', '_channelId']) {
+      Object.defineProperty(this, key, { value: key === '_exited' ? false : key === '_watch' ? 0 : undefined, writable: true, configurable: true });
+    }
+    this._handleQueue = null;
+    this._pendingMessage = null;
   }
 
   // options: { file, args, envPairs, cwd, stdio (array), uid, gid, detached, serialization,
