@@ -37,4 +37,16 @@ for (const flag of [...listed].sort()) {
     needsValue.push(flag);
   }
 }
-process.stdout.write(JSON.stringify({ rejected, needsValue, accepted: beyondEnv }));
+// In a worker's own env.NODE_OPTIONS Node takes V8's options (which it refuses in execArgv, V8
+// flags being the process's) and refuses its own options of the whole process (--title, ...).
+const acceptedInEnv = (value) => {
+  try {
+    new Worker('', { eval: true, env: { NODE_OPTIONS: value } }).terminate();
+    return true;
+  } catch (error) {
+    return error.code !== 'ERR_WORKER_INVALID_EXEC_ARGV';
+  }
+};
+const rejectedInEnv = rejected.filter((flag) => !acceptedInEnv(flag) &&
+  !samples.some((value) => acceptedInEnv(`${flag}=${value}`) || acceptedInEnv(`${flag} ${value}`)));
+process.stdout.write(JSON.stringify({ rejected, needsValue, accepted: beyondEnv, rejectedInEnv }));

@@ -226,12 +226,13 @@ function resolveEntry(filename, options) {
 let execArgvRules;
 function workerExecArgvRules() {
   if (execArgvRules !== undefined) return execArgvRules;
-  execArgvRules = { rejected: new Set(), needsValue: new Set(), beyondEnv: new Set() };
+  execArgvRules = { rejected: new Set(), needsValue: new Set(), beyondEnv: new Set(), rejectedInEnv: new Set() };
   try {
     const { workerExecArgv } = require(path.join(__dirname, '..', '..', 'build', `corral-node${major}.json`));
     if (workerExecArgv) {
       execArgvRules = { rejected: new Set(workerExecArgv.rejected), needsValue: new Set(workerExecArgv.needsValue),
-        beyondEnv: new Set(workerExecArgv.accepted ?? []) };
+        beyondEnv: new Set(workerExecArgv.accepted ?? []),
+        rejectedInEnv: new Set(workerExecArgv.rejectedInEnv ?? workerExecArgv.rejected) };
     }
   } catch {}
   return execArgvRules;
@@ -239,7 +240,8 @@ function workerExecArgvRules() {
 
 // The problems Node reports for these arguments: unknown or refused options, missing values.
 function execArgvProblems(args, forEnv) {
-  const { rejected, needsValue, beyondEnv } = workerExecArgvRules();
+  const { needsValue, beyondEnv } = workerExecArgvRules();
+  const rejected = forEnv ? workerExecArgvRules().rejectedInEnv : workerExecArgvRules().rejected;
   const problems = [];
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
@@ -260,6 +262,8 @@ function execArgvProblems(args, forEnv) {
 
 function validateExecArgv(execArgv, env) {
   if (execArgv !== undefined && !Array.isArray(execArgv)) throw invalidArgType('options.execArgv', ['Array'], execArgv);
+  // As Node's option parser: nothing from a `--` on is an option of the worker's.
+  if (execArgv?.includes('--')) execArgv = execArgv.slice(0, execArgv.indexOf('--'));
   const invalid = execArgv === undefined ? [] : execArgvProblems(execArgv, false);
   if (invalid.length) {
     throw makeError(Error, 'ERR_WORKER_INVALID_EXEC_ARGV',

@@ -144,7 +144,13 @@ void RunEnvironment(node::Environment* env, const char* bootstrap, StopCell* cel
     if (cell->stop_requested) return;
   }
   v8::Global<v8::Object> boot;
-  auto preload = [&](node::Environment*, v8::Local<v8::Value> process, v8::Local<v8::Value> require) {
+  // Node (20-24) hands an environment's embedder preload on to the workers Node itself starts
+  // from it (the ESM loader-hooks thread, a node:worker_threads Worker): those are Node's own,
+  // on another isolate and thread, and get nothing of corral's (touching this isolate from
+  // there aborts the process).
+  auto preload = [&, own_env = env](node::Environment* target, v8::Local<v8::Value> process,
+                                    v8::Local<v8::Value> require) {
+    if (target != own_env) return;
     v8::HandleScope scope(isolate);
     v8::TryCatch failed(isolate);
     v8::Local<v8::Object> module;
