@@ -53,8 +53,12 @@ function refuseProcessWideOperations(process) {
   };
   // Signals belong to the main thread: a worker's listener must not install a process-wide
   // handler (Node's workers never receive signal events).
+  // (Both of Node's signal listeners go, as a worker of Node's has neither.)
   for (const listener of process.listeners('newListener')) {
     if (listener.name === 'startListeningIfSignal') process.removeListener('newListener', listener);
+  }
+  for (const listener of process.listeners('removeListener')) {
+    if (listener.name === 'stopListeningIfSignal') process.removeListener('removeListener', listener);
   }
 }
 
@@ -277,13 +281,17 @@ exports.preload = function preload(process, internalRequire) {
 // user's: they reach the parent through process._fatalException.
 exports.main = function main(process) {
   if (booted === null) return;
-  // As Node's workers: the script runs once the event loop has started (from the loop, where
-  // Node runs it from its LOAD_SCRIPT message), so its event-loop utilization counts from there.
-  setImmediate(() => {
+  // As Node's workers: the script runs once the event loop has started, from its poll phase
+  // (where Node runs it, on its LOAD_SCRIPT message: the script's first setImmediate comes
+  // before its first timer), so its event-loop utilization counts from there.
+  const { port1, port2 } = require('./port').internalChannel();
+  port2.once('message', () => {
+    port1.close();
     booted.native.markBegun();
     booted.control.postMessage({ type: 'online' });
     require('./entry').runEntry(process, booted.entry, booted.internalRequire);
   });
+  port1.postMessage(null);
 };
 
 // process.cwd() asks the system again only after the main thread changed directory. (This
