@@ -52,7 +52,7 @@ describe('corral/register', () => {
 
   it("gives workers corral's cluster and child_process, loaded on first use (-r and --import)", async () => {
     const expected = '{"loadedBeforeUse":0,"esmFork":true,"requireFork":true,"spawnIsNodes":true,' +
-      '"clusterPrimary":true,"reuseport":true,"loadedAfterUse":true}\n{"hello":"child"}\nexit 0\n';
+      '"clusterPrimary":true,"reuseport":true,"loadedAfterUse":true,"listedAfterUse":0}\n{"hello":"child"}\nexit 0\n';
     for (const preload of [['-r', register], ['--import', pathToFileURL(register.replace(/\.js$/, '.mjs')).href]]) {
       const res = await run([...preload, fixture('worker-builtins.mjs')]);
       assert.strictEqual(res.stdout, expected, res.stderr);

@@ -162,7 +162,8 @@ function takeOver(name, inLoad) {
 // is what loads the built-in): its exports are not all there yet, so the built-in gets the
 // accessors, and the module's last line (builtins.loaded) makes it corral's.
 function corralModuleLoading(name) {
-  const entry = require.cache[require.resolve(`./${name}`)];
+  // (Its index file, named without Node's resolver, which would cache the lookup for good.)
+  const entry = require.cache[`${__dirname}/${name}/index.js`];
   return entry !== undefined && !entry.loaded;
 }
 

@@ -24,4 +24,8 @@ if (Number.isInteger(fd) && fd >= 0 && !process.send) {
     require('child_process')._forkChild(fd, mode);
   }
   if (setupChildChannel) setupChildChannel(fd, mode);
+  // corral's modules stay out of the program's require.cache listing (see code-cache.js).
+  try {
+    require('../worker_threads/code-cache').hideOwnModules();
+  } catch {}
 }

@@ -165,10 +165,10 @@ function reportUncaught(process, control, native) {
 
 // What the boot loaded stays in require.cache (corral's modules require each other lazily) but
 // out of the program's sight, as in Node's workers, whose require.cache starts empty: tools
-// list it (and some delete what they find, which would load corral a second time).
+// list it (and some delete what they find, which would load corral a second time). So does
+// what corral loads later (code-cache.js).
 function hideOwnModules() {
-  const cache = require('./code-cache').Module._cache;
-  for (const key of Object.keys(cache)) Object.defineProperty(cache, key, { enumerable: false });
+  require('./code-cache').hideOwnModules();
 }
 
 // Reports a failure of the bootstrap itself (before the user's code runs) and ends the worker

@@ -98,6 +98,7 @@ function requireOwn(filename, parent) {
   module.filename = filename;
   module.paths = pathsOf(dirOf(filename));
   Module._cache[filename] = module;
+  if (hidingOwnModules) Object.defineProperty(Module._cache, filename, { enumerable: false });
   let loaded = false;
   try {
     // Module.prototype.load's work for a file of corral's, without its extension lookup (another
@@ -188,6 +189,20 @@ function whileLoading(load, keep = false) {
     if (keep) finish();
     else restore();
     keepMade = true;
+    if (hidingOwnModules) hideOwnModules();
+  }
+}
+
+// In a worker and in a forked child, corral's own modules are not among the program's: their
+// require.cache entries are made non-enumerable (still found by a require of them, so nothing
+// loads twice, but not listed by Object.keys(require.cache) nor cleared by a tool that empties
+// it), at boot and after every later load of one of corral's module trees.
+let hidingOwnModules = false;
+function hideOwnModules() {
+  hidingOwnModules = true;
+  const cache = Module._cache;
+  for (const key of Object.keys(cache)) {
+    if (key.startsWith(libDir)) Object.defineProperty(cache, key, { enumerable: false });
   }
 }
 
@@ -198,4 +213,4 @@ function restore() {
   made.length = 0;
 }
 
-module.exports = { install, adopt, finish, whileLoading, requireOwn, Module };
+module.exports = { install, adopt, finish, whileLoading, requireOwn, hideOwnModules, Module };
