@@ -5,6 +5,10 @@
 // default are piped to its own process.stdout / process.stderr.
 const { Readable, Writable } = require('stream');
 
+// Node's names for a worker's stdio streams, on both sides (what a tool sees of their class).
+class ReadableWorkerStdio extends Readable {}
+class WritableWorkerStdio extends Writable {}
+
 // Worker side: a Writable that posts chunks to the parent. Each chunk leaves at once (so
 // nothing is lost when the worker ends or crashes right after writing), but, as in Node, a write
 // completes only when the parent has taken it (its 'stdioAck'): writableLength counts what the
@@ -26,7 +30,7 @@ function release(control) {
 
 function relayWritable(control, fd) {
   let waiting = [];
-  const stream = new Writable({
+  const stream = new WritableWorkerStdio({
     decodeStrings: false,
     // The chunks were posted by write()/end() below; the stream only keeps their accounting.
     write(chunk, encoding, callback) { wait(callback); },
@@ -98,7 +102,7 @@ function acknowledger(control) {
 
 // Either side: a Readable fed by pushes from the other thread.
 function pushReadable() {
-  return new Readable({ read() {} });
+  return new ReadableWorkerStdio({ read() {} });
 }
 
 const kTake = Symbol('corral.stdio.take');
@@ -109,7 +113,7 @@ const kTake = Symbol('corral.stdio.take');
 // reads keeps it waiting).
 function workerOutput(acknowledge) {
   let owed = false;
-  const stream = new Readable({
+  const stream = new ReadableWorkerStdio({
     read() {
       if (!owed) return;
       owed = false;
@@ -137,7 +141,7 @@ function relayedStdin(control, enabled) {
     return empty;
   }
   let held = false;
-  const stdin = new Readable({
+  const stdin = new ReadableWorkerStdio({
     read() {
       if (!held) hold(control);
       held = true;
@@ -152,7 +156,7 @@ function relayedStdin(control, enabled) {
 
 // Parent side: worker.stdin, whose writes reach the worker's process.stdin.
 function parentStdin(control) {
-  return new Writable({
+  return new WritableWorkerStdio({
     decodeStrings: false,
     write(chunk, encoding, callback) {
       const data = typeof chunk === 'string' ? Buffer.from(chunk, encoding) : chunk;

@@ -190,6 +190,14 @@ function followMessageListeners(worker, port) {
   });
 }
 
+// The class of getHeapSnapshot()'s stream, named as Node's (made on first use: `stream` loads
+// with it).
+let HeapSnapshotStream = null;
+function heapSnapshotStream() {
+  HeapSnapshotStream ??= class HeapSnapshotStream extends require('stream').Readable {};
+  return HeapSnapshotStream;
+}
+
 function workerPathError(filename) {
   let hint = '';
   if (filename.startsWith('file://')) hint = ' Wrap file:// URLs with `new URL`.';
@@ -551,7 +559,7 @@ class Worker extends EventEmitter {
   getHeapSnapshot(options) {
     const validated = validateSnapshotOptions(options);
     return this.#request('heapSnapshot', validated).then((data) => {
-      const stream = new (require('stream').Readable)({ read() {} });
+      const stream = new (heapSnapshotStream())({ read() {} });
       stream.push(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
       stream.push(null);
       return stream;
