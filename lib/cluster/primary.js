@@ -63,7 +63,10 @@ function setup(cluster) {
     initialized = true;
     schedulingPolicy = cluster.schedulingPolicy === 'reuseport' ? SCHED_REUSEPORT : cluster.schedulingPolicy;
     if (![SCHED_NONE, SCHED_RR, SCHED_REUSEPORT].includes(schedulingPolicy)) {
-      throw new Error(`Bad cluster.schedulingPolicy: ${schedulingPolicy}`);
+      // Node's own check is an internal assertion: its error, word for word.
+      throw makeError(Error, 'ERR_INTERNAL_ASSERTION', `Bad cluster.schedulingPolicy: ${schedulingPolicy}\n` +
+        'This is caused by either a bug in Node.js or incorrect usage of Node.js internals.\n' +
+        'Please open an issue with this stack trace at https://github.com/nodejs/node/issues\n');
     }
     process.nextTick(() => cluster.emit('setup', settings));
   };
@@ -74,9 +77,12 @@ function setup(cluster) {
     if (cluster.settings.inspectPort === null) {
       throw makeError(RangeError, 'ERR_SOCKET_BAD_PORT', 'Port should be >= 0 and < 65536. Received null.');
     }
-    // The worker's cluster, net and dgram must be corral's: preload the register hook.
+    // The worker's cluster, net and dgram must be corral's: preload the register hook (unless
+    // the worker's NODE_OPTIONS loads it already: then its execArgv stays the program's, as Node's).
     const execArgv = [...cluster.settings.execArgv];
-    if (!execArgv.includes(registerPath)) execArgv.unshift('--require', registerPath);
+    const nodeOptions = typeof workerEnv.NODE_OPTIONS === 'string' ? workerEnv.NODE_OPTIONS : '';
+    const inNodeOptions = nodeOptions.includes(registerPath) || /(^|[\s=])corral\/register(\.m?js)?(\s|$)/.test(nodeOptions);
+    if (!execArgv.includes(registerPath) && !inNodeOptions) execArgv.unshift('--require', registerPath);
     if (usesInspector(cluster.settings.execArgv)) {
       execArgv.push(`--inspect-port=${inspectPortFor(cluster.settings.inspectPort)}`);
     }
