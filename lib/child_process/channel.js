@@ -132,6 +132,7 @@ function setupChannel(target, fd, mode) {
   // kBatchMax messages.
   let lastFlushAt = -Infinity;
   let batch = [];
+  let batchBytes = 0;  // (what `batch` holds, in characters or bytes: counted with the queue)
   let batchCallbacks = [];
   let flushScheduled = false;
 
@@ -145,6 +146,7 @@ function setupChannel(target, fd, mode) {
       (mode === 'advanced' ? Buffer.concat(batch) : batch.join(''));
     const callbacks = batchCallbacks;
     batch = [];
+    batchBytes = 0;
     batchCallbacks = [];
     let rc = open ? write(id, data, -1, 0) : -32;
     if (!immediate) rc = peerGone(rc);
@@ -349,20 +351,24 @@ function setupChannel(target, fd, mode) {
       }
     }
     if (fd < 0) {
-      batch.push(codec.encode(message));
+      const encoded = codec.encode(message);
+      batch.push(encoded);
+      batchBytes += encoded.length;
       if (typeof callback === 'function' || !options.swallowErrors) batchCallbacks.push({ callback, options });
       if (batch.length === 1 && nowMs() - lastFlushAt > kQuietMs) {
         // The first send after a quiet spell.
         flush(true, true);
-      } else if (batch.length >= kBatchMax) {
-        // A long run of sends in one tick (let the peer start on these meanwhile).
+      } else if (batch.length >= kBatchMax || batchBytes >= kMaxQueued / 2) {
+        // A long run of sends in one tick, or a large one (let the peer start on these
+        // meanwhile; and send() says false once the peer falls behind, as Node's, whose
+        // writes go out at once).
         flush(true);
       } else if (!flushScheduled) {
         flushScheduled = true;
         process.nextTick(flush);
         flushAtExit(flush);
       }
-      return binding.ipcQueued(id) < kMaxQueued;
+      return binding.ipcQueued(id) + batchBytes < kMaxQueued;
     }
     flush(true);
     const rc = peerGone(open ? write(id, codec.encode(message), fd, token) : -32);
