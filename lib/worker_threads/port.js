@@ -130,7 +130,9 @@ function addEntry(port, type, fn, nodeStyle, once) {
   }
 }
 
-function removeEntry(port, type, entry) {
+// `keepState`: as Node's removeAllListeners, which drops listeners without its remove hooks (a
+// port whose 'message' listeners go that way stays ref'd and delivering).
+function removeEntry(port, type, entry, keepState = false) {
   const entries = listenersOf(port, type, false);
   const i = entries ? entries.indexOf(entry) : -1;
   if (i < 0) return;
@@ -139,7 +141,7 @@ function removeEntry(port, type, entry) {
   if (type === 'close' && entries.length === 0) awaitingClose.delete(port);
   // Removing the last 'message' listener stops delivery (messages stay queued) and unrefs the
   // port, as in Node.
-  if (type === 'message' && entries.length === 0) {
+  if (type === 'message' && entries.length === 0 && !keepState) {
     native.stop(port);
     native.ref(port, false);
   }
@@ -198,7 +200,7 @@ class NodeEventTarget extends EventTarget {
 
   removeAllListeners(type) {
     for (const name of type === undefined ? [...(this[kListeners]?.keys() ?? [])] : [`${type}`]) {
-      for (const entry of (listenersOf(this, name, false) ?? []).slice()) removeEntry(this, name, entry);
+      for (const entry of (listenersOf(this, name, false) ?? []).slice()) removeEntry(this, name, entry, true);
     }
     return this;
   }
