@@ -24,8 +24,11 @@ if (Number.isInteger(fd) && fd >= 0 && !process.send) {
     require('child_process')._forkChild(fd, mode);
   }
   if (setupChildChannel) setupChildChannel(fd, mode);
-  // corral's modules stay out of the program's require.cache listing (see code-cache.js).
-  try {
-    require('../worker_threads/code-cache').hideOwnModules();
-  } catch {}
+  // corral's modules stay out of the program's require.cache listing, as in workers (see
+  // worker_threads/code-cache.js): found by require, not listed.
+  const cache = module.constructor._cache ?? require.cache;
+  const lib = require('path').dirname(__dirname) + require('path').sep;
+  for (const key of Object.keys(cache)) {
+    if (key.startsWith(lib)) Object.defineProperty(cache, key, { enumerable: false });
+  }
 }
