@@ -53,7 +53,7 @@ test('handle passing: net.Server and net.Socket to the child, a socket back', as
 test('messages keep their order around a net.Server handle, both ways, as in node', async () => {
   const [a, b] = await Promise.all([
     run(fixture('cp-handle-order.js')),
-    run(fixture('cp-handle-order.js'), [], { mode: 'corral' }),
+    run(fixture('cp-handle-order.js'), [], { mode: 'register' }),
   ]);
   assert.strictEqual(a.code, 0, a.stderr);
   assert.strictEqual(b.stdout, a.stdout, b.stderr);
@@ -63,12 +63,21 @@ test('messages keep their order around a net.Server handle, both ways, as in nod
 test("a socket sent without keepOpen is left as node leaves it: handle gone, not destroyed, no 'close'", async () => {
   const [a, b] = await Promise.all([
     run(fixture('cp-socket-detach.js')),
-    run(fixture('cp-socket-detach.js'), [], { mode: 'corral' }),
+    run(fixture('cp-socket-detach.js'), [], { mode: 'register' }),
   ]);
   assert.strictEqual(a.code, 0, a.stderr);
   assert.strictEqual(b.stdout, a.stdout, b.stderr);
   assert.match(b.stdout, /^after send: handle null destroyed false open connections 0\nlater: destroyed false open\n/);
   assert.doesNotMatch(b.stdout, /sender socket close event/);
+});
+
+test("a forked child's require.cache lists only its own modules, as with node", async () => {
+  const [a, b] = await Promise.all([
+    run(fixture('cp-require-cache.js')),
+    run(fixture('cp-require-cache.js'), [], { mode: 'register' }),
+  ]);
+  assert.strictEqual(a.stdout, 'child lists ["cp-require-cache.js"]\n', a.stderr);
+  assert.strictEqual(b.stdout, a.stdout, b.stderr);
 });
 
 test('argument errors have node\'s classes and codes', () => {

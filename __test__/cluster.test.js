@@ -90,7 +90,7 @@ test('unix names (abstract, readableAll/writableAll, libuv errors) and listen({ 
     const expected = await run(fixture('cluster-unix-fd.js'), [], { env });
     assert.strictEqual(expected.code, 0, expected.stderr);
     assert.match(expected.stdout, /"abstract":\{"listening":true/);
-    const got = await run(fixture('cluster-unix-fd.js'), [], { mode: 'corral', env });
+    const got = await run(fixture('cluster-unix-fd.js'), [], { mode: 'register', env });
     assert.strictEqual(got.stdout, expected.stdout, `policy ${policy}\n${got.stderr}`);
   }
 });
