@@ -80,6 +80,15 @@ test("a forked child's require.cache lists only its own modules, as with node", 
   assert.strictEqual(b.stdout, a.stdout, b.stderr);
 });
 
+test('send() callbacks run in sending order for bursts of any size, both ways, as in node', async () => {
+  const [a, b] = await Promise.all([
+    run(fixture('cp-send-callbacks.js')),
+    run(fixture('cp-send-callbacks.js'), [], { mode: 'register' }),
+  ]);
+  assert.strictEqual(a.stdout, 'parent to child in order [true,true,true,true,true]\nchild to parent in order [true,true,true,true,true]\n', a.stderr);
+  assert.strictEqual(b.stdout, a.stdout, b.stderr);
+});
+
 test('argument errors have node\'s classes and codes', () => {
   const cases = [
     () => [123],

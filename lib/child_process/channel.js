@@ -152,8 +152,9 @@ function setupChannel(target, fd, mode) {
     if (!immediate) rc = peerGone(rc);
     lastFlushAt = nowMs();
     if (callbacks.length === 0) return rc;
-    if (fromSend === true) process.nextTick(settle, callbacks, rc);
-    else settle(callbacks, rc);
+    // Always a tick later, in the order the batches went out (a flush from inside send() must
+    // not run its callbacks after those of a later batch).
+    process.nextTick(settle, callbacks, rc);
     return rc;
   }
 
@@ -166,7 +167,8 @@ function setupChannel(target, fd, mode) {
           else target.emit('error', ex);
         }
       } else if (typeof callback === 'function') {
-        if (rc === 0) callback(null);
+        // (Behind callbacks still waiting for a drain, a write done at once waits too: in order.)
+        if (rc === 0 && drainCallbacks.length === 0) callback(null);
         else drainCallbacks.push(callback);
       }
     }
@@ -381,10 +383,7 @@ function setupChannel(target, fd, mode) {
       }
       return false;
     }
-    if (typeof callback === 'function') {
-      if (rc === 0) process.nextTick(callback, null);
-      else drainCallbacks.push(callback);
-    }
+    if (typeof callback === 'function') process.nextTick(settle, [{ callback, options }], rc);
     return rc === 0 || binding.ipcQueued(id) < kMaxQueued;
   };
 
