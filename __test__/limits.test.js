@@ -50,6 +50,16 @@ describe('resourceLimits', () => {
     assert.ok(big > small * 2, `4 MiB depth ${big} vs 1 MiB depth ${small}`);
   });
 
+  it('a stack smaller than the native reserve leaves JS none: the worker ends (7), the process lives', async () => {
+    // (Node's own worker takes the whole process down there; V8 on Node 26 aborted with corral's
+    // stack limit above the thread's frame.)
+    for (const stackSizeMb of [0.05, 0.14]) {
+      const w = new Worker('require("worker_threads").parentPort.postMessage(1)', { eval: true, resourceLimits: { stackSizeMb } });
+      w.on('error', () => {});
+      assert.strictEqual(await once(w, 'exit'), 7);
+    }
+  });
+
   it('reports the same limits and out-of-memory events as node:worker_threads', async () => {
     const { node, corral } = await runBoth(fixture('resource-limits.js'), [], { timeout: 60000 });
     // Before 'online', Node reports what was asked for, unless its thread has already made the

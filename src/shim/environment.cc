@@ -355,9 +355,13 @@ int32_t corral_env_run(const CorralWorkerSpec* spec, uint64_t thread_id, void* s
     v8::Isolate::Scope isolate_scope(isolate);
     // JS may use the thread's whole stack (stackSizeMb, 4 MiB by default), less a reserve for
     // native frames, as in Node's workers.
+    // A stack smaller than that reserve leaves JS none (as Node clamps it: the worker's first JS
+    // overflows); a limit above the current frame would fail V8's stack checks (Node 26 aborts).
     double stack_mb = spec->limits[3] > 0 ? spec->limits[3] : 4;
+    constexpr uintptr_t kNativeReserve = 192 * 1024;
+    uintptr_t stack_bytes = static_cast<uintptr_t>(stack_mb * kMiB);
     uintptr_t stack_here = reinterpret_cast<uintptr_t>(&stack_mb);
-    isolate->SetStackLimit(stack_here - static_cast<uintptr_t>(stack_mb * kMiB) + 192 * 1024);
+    isolate->SetStackLimit(stack_here - (stack_bytes > kNativeReserve ? stack_bytes - kNativeReserve : 0));
     if (own_old_cap > 0) {
       isolate->AddGCEpilogueCallback(AfterFullGC, &heap_guard, v8::kGCTypeMarkSweepCompact);
     }
