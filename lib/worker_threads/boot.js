@@ -3,28 +3,16 @@
 // such an environment as a main thread; this makes it behave as a worker: corral's
 // worker_threads module with parentPort/workerData, a private copy of process.env, stdio relayed
 // through the parent, process-wide operations refused, uncaught errors reported to the parent.
+// A worker's process.env: its own copy of `values`, an object of the shim's as Node's is
+// (env_object.cc); the descriptors Node refuses throw Node's errors from here.
+function refuseEnvDescriptor(accessor) {
+  throw require('../errors').makeError(TypeError, 'ERR_INVALID_OBJECT_DEFINE_PROPERTY', accessor ?
+    "'process.env' does not accept an accessor(getter/setter) descriptor" :
+    "'process.env' only accepts a configurable, writable, and enumerable data descriptor");
+}
+
 function makeEnv(values) {
-  const target = { ...values };
-  return new Proxy(target, {
-    set(obj, key, value) {
-      obj[key] = `${value}`;
-      return true;
-    },
-    defineProperty(obj, key, descriptor) {
-      // As Node's process.env: only plain, writable, enumerable, configurable values.
-      const refuse = (message) => {
-        throw require('../errors').makeError(TypeError, 'ERR_INVALID_OBJECT_DEFINE_PROPERTY', message);
-      };
-      if ('get' in descriptor || 'set' in descriptor) {
-        refuse("'process.env' does not accept an accessor(getter/setter) descriptor");
-      }
-      if (!descriptor.configurable || !descriptor.writable || !descriptor.enumerable) {
-        refuse("'process.env' only accepts a configurable, writable, and enumerable data descriptor");
-      }
-      obj[key] = `${descriptor.value}`;
-      return true;
-    },
-  });
+  return require('../binding').native.makeEnvObject(values, refuseEnvDescriptor);
 }
 
 function unsupported(name) {

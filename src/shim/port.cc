@@ -617,6 +617,7 @@ extern "C" napi_value corral_shim_init(napi_env env, napi_value exports, uint64_
   InitProfilerNatives(isolate, context, target);
   InitMailboxNatives(isolate, context, target);
   InitCodeCacheNatives(isolate, context, target);
+  InitEnvObjectNatives(isolate, context, target);
   target->Set(context, Str(isolate, "threadId"),
               v8::Number::New(isolate, static_cast<double>(thread_id))).Check();
   ToLocal(exports).As<v8::Object>()->Set(context, Str(isolate, "native"), target).Check();

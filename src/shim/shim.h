@@ -160,6 +160,9 @@ v8::Local<v8::Context> ThreadContext(v8::Isolate* isolate);
 void InitIpcCodecNatives(v8::Isolate* isolate, v8::Local<v8::Context> context,
                          v8::Local<v8::Object> exports);
 
+// A worker's process.env object (env_object.cc).
+void InitEnvObjectNatives(v8::Isolate* isolate, v8::Local<v8::Context> context, v8::Local<v8::Object> target);
+
 // Code caches of corral's JS modules, shared by the process's environments (code_cache.cc).
 void InitCodeCacheNatives(v8::Isolate* isolate, v8::Local<v8::Context> context,
                           v8::Local<v8::Object> exports);
