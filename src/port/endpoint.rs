@@ -138,6 +138,13 @@ impl Endpoint {
         }
     }
 
+    /// Whether a message or the other side's close waits for the holder (called by the holder).
+    pub fn has_news(&self) -> bool {
+        // SAFETY: as in pop.
+        let batch_pending = unsafe { !(*self.taken.get()).is_empty() };
+        batch_pending || self.own.lock().has_news()
+    }
+
     /// Messages waiting for the holder (called by the holder).
     pub fn queued(&self) -> usize {
         // SAFETY: as in pop.
@@ -229,6 +236,21 @@ mod tests {
             assert_eq!(moved.pop(true), Pop::Message(msg(i)));
         }
         assert_eq!(moved.pop(true), Pop::Empty);
+    }
+
+    #[test]
+    fn news_is_a_waiting_message_a_taken_batch_or_the_close() {
+        let (a, b) = Endpoint::pair();
+        assert!(!b.has_news());
+        a.send(msg(1)).unwrap();
+        a.send(msg(2)).unwrap();
+        assert!(b.has_news());
+        assert_eq!(b.pop(true), Pop::Message(msg(1)));
+        assert!(b.has_news(), "the rest of the taken batch");
+        assert_eq!(b.pop(true), Pop::Message(msg(2)));
+        assert!(!b.has_news());
+        drop(a);
+        assert!(b.has_news());
     }
 
     #[test]

@@ -34,6 +34,13 @@ pub unsafe extern "C" fn corral_ep_pop(raw: *mut c_void, msg: *mut *mut c_void) 
 }
 
 /// # Safety
+/// `raw` is a live endpoint.
+#[no_mangle]
+pub unsafe extern "C" fn corral_ep_has_news(raw: *mut c_void) -> bool {
+    ep(raw).has_news()
+}
+
+/// # Safety
 /// `raw` is a live endpoint; `waker` is null or a live `PortData*`.
 #[no_mangle]
 pub unsafe extern "C" fn corral_ep_set_waker(raw: *mut c_void, waker: *mut c_void) {

@@ -342,7 +342,10 @@ void Start(const v8::FunctionCallbackInfo<v8::Value>& args) {
   PortData* pd = GetPortData(args[0]);
   if (pd == nullptr || pd->ep == nullptr) return;
   SetReceiving(pd, true);
-  uv_async_send(pd->async);  // deliver anything queued before the listener came
+  // Deliver what came before the listener. Only then: a needless wake-up would be one more
+  // event on the loop, which ends a spin (spin.cc), and a Worker's port is started again at
+  // every once('message') (its listeners ref and start it, as Node's do).
+  if (corral_ep_has_news(pd->ep)) uv_async_send(pd->async);
 }
 
 void Stop(const v8::FunctionCallbackInfo<v8::Value>& args) {

@@ -197,6 +197,7 @@ struct Spinner {
   int open_handles = 0;
   uint64_t deliveries = 0;  // port messages delivered on this thread (owner thread only)
   uint64_t seen = 0;        // deliveries at the previous loop turn
+  uint64_t last_drain = 0;  // messages the spinner's previous drain delivered
   std::atomic<bool> spinning{false};
   std::atomic<bool> rung{false};
   void (*drain)(void*) = nullptr;
@@ -237,6 +238,7 @@ extern "C" {
 // ---- implemented in Rust (src/port) ----
 // pop: 1 = a message in *msg, 0 = queue empty, 2 = empty and the other side has closed.
 int32_t corral_ep_pop(void* ep, void** msg);
+bool corral_ep_has_news(void* ep);
 // Registers the waker (a PortData*) called when messages arrive; null detaches.
 void corral_ep_set_waker(void* ep, void* waker);
 // Queues msg (taking it) for the other side. Returns false (and frees msg) if that side closed.

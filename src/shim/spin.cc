@@ -82,10 +82,15 @@ void OnPrepare(uv_prepare_t* handle) {
     if (now >= leave_at) break;
     Spin(spinner, loop, std::min(budget, leave_at - now));
     if (!spinner->rung.exchange(false)) break;
-    // A short pause lets a stream of messages gather into a batch (one drain for many).
-    uint64_t gather_until = uv_hrtime() + kGatherNs;
-    while (uv_hrtime() < gather_until) CpuRelax();
+    // While messages stream in (the last drain found several), a short pause lets them gather
+    // into a batch (one drain for many). A lone message, as in a ping-pong, goes at once.
+    if (spinner->last_drain > 1) {
+      uint64_t gather_until = uv_hrtime() + kGatherNs;
+      while (uv_hrtime() < gather_until) CpuRelax();
+    }
+    uint64_t before = spinner->deliveries;
     spinner->drain(spinner->drain_arg);
+    spinner->last_drain = spinner->deliveries - before;
     drained = true;
     if (uv_backend_timeout(loop) == 0) break;
   }
