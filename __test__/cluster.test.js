@@ -222,3 +222,12 @@ test('a crashing worker does not take the primary down (same as node)', async ()
   assert.match(b.stdout, /exit 1 null false dead\nprimary still alive/);
   assert.match(b.stderr, /worker crash/);
 });
+
+test('dgram sockets bound in a worker: ports absent, as strings or out of range, and addresses of the other family, as in node', async () => {
+  const expected = await run(fixture('cluster-dgram-bind.js'));
+  assert.strictEqual(expected.code, 0, expected.stderr);
+  assert.match(expected.stdout, /"noArgs":\{"listening":"IPv4","port":true\}/);
+  assert.match(expected.stdout, /"udp6OnIpv4":\{"error":\["EINVAL"/);
+  const got = await run(fixture('cluster-dgram-bind.js'), [], { mode: 'register' });
+  assert.strictEqual(got.stdout, expected.stdout, got.stderr);
+});

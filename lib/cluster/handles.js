@@ -13,24 +13,40 @@ const binding = require('../binding');
 const { RawFd } = require('../child_process/handles');
 const { major } = require('../node-line');
 
+const isUdp = (message) => message.addressType === 'udp4' || message.addressType === 'udp6';
+const isPipe = (message) => !isUdp(message) && (message.port < 0 || message.addressType === -1);
+
+// A dgram socket's port as Node's primary binds it: absent is 0, anything else is read as an
+// unsigned 32-bit number (a string '0', -1) and cut to 16 bits (libuv's sockaddr port).
+const udpPort = (port) => (Number(port || 0) >>> 0) & 0xffff;
+
 function spec(address, message, extra) {
-  const pipe = message.port < 0 || message.addressType === -1;
+  const pipe = isPipe(message);
+  const udp = isUdp(message);
   return {
     host: pipe ? undefined : (address ?? undefined),
-    port: pipe ? -1 : message.port,
+    port: pipe ? -1 : udp ? udpPort(message.port) : message.port,
     path: pipe ? address : undefined,
     backlog: undefined,
     reuseport: false,
     ipv6Only: !!(message.flags & 1),
-    udp: message.addressType === 'udp4' || message.addressType === 'udp6',
+    udp,
     reuseaddr: !!(message.flags & 4),
     ...extra,
   };
 }
 
+// A dgram socket's address of the other family (a udp6 socket bound to 127.0.0.1): Node's
+// primary makes the socket of the worker's type, whose bind refuses it with EINVAL.
+function udpFamilyMismatch(address, message) {
+  if (!isUdp(message) || typeof address !== 'string') return false;
+  const { isIPv4, isIPv6 } = require('net');
+  return message.addressType === 'udp6' ? isIPv4(address) : isIPv6(address);
+}
+
 // A unix socket's path, removed when its last worker lets go of it (as Node's server close).
 function socketPath(address, message) {
-  return message.port < 0 || message.addressType === -1 ? address : undefined;
+  return isPipe(message) ? address : undefined;
 }
 
 // A round-robin unix socket listened for with readableAll / writableAll (Node's primary passes
@@ -114,7 +130,7 @@ class SharedHandle {
       this.fd = this.errno === 0 ? message.fd : -1;
       return;
     }
-    const out = binding.netOpen(spec(address, message));
+    const out = udpFamilyMismatch(address, message) ? [-22] : binding.netOpen(spec(address, message));
     this.errno = out[0] < 0 ? out[0] : 0;
     this.fd = out[0] < 0 ? -1 : out[0];
     this.path = out[0] < 0 ? undefined : socketPath(address, message);

@@ -206,7 +206,9 @@ function setup(cluster) {
   const isIntOrAbsent = (v) => v === undefined || v === null || Number.isInteger(v);
   function malformed(message) {
     if (message.act !== 'queryServer' && message.act !== 'listening') return null;
-    if (!isIntOrAbsent(message.port)) return 'no valid port';
+    // (dgram's bind passes on the port it was given: a string, or absent)
+    const udp = message.addressType === 'udp4' || message.addressType === 'udp6';
+    if (!(isIntOrAbsent(message.port) || (udp && typeof message.port === 'string'))) return 'no valid port';
     if (!(message.address == null || typeof message.address === 'string')) return 'no valid address';
     // (listen({ fd }) in a worker asks with no address type: Node's net sends null there)
     const byFd = Number.isInteger(message.fd) && message.fd >= 0 && message.addressType == null;
@@ -235,16 +237,16 @@ function setup(cluster) {
     const key = `${message.address}:${message.port}:${message.addressType}:${message.fd}:${message.index}`;
     let handle = handles.get(key);
     if (handle === undefined) {
+      const udp = message.addressType === 'udp4' || message.addressType === 'udp6';
       let address = message.address;
       // Shortest path for unix sockets (sun_path is ~100 bytes).
       if (message.port < 0 && typeof address === 'string') {
         address = path.relative(process.cwd(), address);
         if (message.address.length < address.length) address = message.address;
       }
-      const udp = message.addressType === 'udp4' || message.addressType === 'udp6';
       try {
         const ownFd = Number.isInteger(message.fd) && message.fd >= 0;
-      if (udp || ownFd || schedulingPolicy === SCHED_NONE) handle = new SharedHandle(key, address, message);
+        if (udp || ownFd || schedulingPolicy === SCHED_NONE) handle = new SharedHandle(key, address, message);
         else if (schedulingPolicy === SCHED_REUSEPORT && message.port >= 0) handle = new ReusePortHandle(key, address, message);
         else handle = new RoundRobinHandle(key, address, message);
       } catch (error) {
