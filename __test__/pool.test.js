@@ -157,6 +157,25 @@ describe('pool errors', () => {
     assert.strictEqual(created, 0);
   });
 
+  it('fails the queued tasks when workers exit while loading the task file, without restarting in a loop', async () => {
+    const p = pool({ filename: fixture('pool/exit-at-load.js'), minThreads: 1, maxThreads: 2 });
+    let created = 0;
+    p.on('workerCreate', () => created++);
+    await assert.rejects(p.run(1), { code: 'ERR_CORRAL_POOL_WORKER_EXITED', message: /exited with code 2 while loading/ });
+    await sleep(200);
+    assert.ok(created <= 1, `${created} workers started after the first exit`);
+    await assert.rejects(p.run(2), { code: 'ERR_CORRAL_POOL_WORKER_EXITED' });
+  });
+
+  it('rejects every task of a crashed worker, however many it was running', async () => {
+    const p = pool({ minThreads: 1, maxThreads: 1, concurrentTasksPerWorker: 100 });
+    await p.run(0, { name: 'sleep' });
+    const running = Array.from({ length: 99 }, () => p.run(5000, { name: 'sleep' }));
+    const settled = Promise.allSettled([...running, p.run(0, { name: 'exit' })]);
+    const results = await settled;
+    assert.strictEqual(results.filter((r) => r.reason?.code === 'ERR_CORRAL_POOL_WORKER_EXITED').length, 100);
+  });
+
   it('rejects when the queue is at maxQueue', async () => {
     const p = pool({ minThreads: 1, maxThreads: 1, maxQueue: 2 });
     await p.run(0, { name: 'sleep' });
@@ -246,6 +265,17 @@ describe('pool close and destroy', () => {
     await closed;
     assert.strictEqual(p.threads.length, 0);
     assert.strictEqual(p.completed, 3);
+  });
+
+  it('close() runs the queued tasks on a new worker when the last one crashes', async () => {
+    const p = pool({ minThreads: 1, maxThreads: 1 });
+    const crashed = p.run(1, { name: 'exit' });
+    const queued = [1, 2, 3].map((i) => p.run(i, { name: 'echo' }));
+    const closed = p.close();
+    await assert.rejects(crashed, { code: 'ERR_CORRAL_POOL_WORKER_EXITED' });
+    assert.deepStrictEqual(await Promise.all(queued), [1, 2, 3]);
+    await closed;
+    assert.strictEqual(p.threads.length, 0);
   });
 
   it('destroy() rejects queued and running tasks', async () => {

@@ -8,6 +8,9 @@ const queueFull = (limit) =>
   makeError(Error, 'ERR_CORRAL_POOL_QUEUE_FULL', `Task queue is at limit (maxQueue: ${limit})`);
 const workerExited = (code) =>
   makeError(Error, 'ERR_CORRAL_POOL_WORKER_EXITED', `The worker running the task exited with code ${code}`);
+const workerExitedAtStart = (code) =>
+  makeError(Error, 'ERR_CORRAL_POOL_WORKER_EXITED',
+    `A pool worker exited with code ${code} while loading the task file, before it could take tasks`);
 
 // Like Node's AbortError (lib/internal/errors): name 'AbortError', code 'ABORT_ERR'.
 function aborted(reason) {
@@ -17,4 +20,4 @@ function aborted(reason) {
   return error;
 }
 
-module.exports = { closed, destroyed, queueFull, workerExited, aborted };
+module.exports = { closed, destroyed, queueFull, workerExited, workerExitedAtStart, aborted };

@@ -243,14 +243,14 @@ class Pool extends EventEmitter {
     });
     worker.on('exit', (code) => {
       if (!ready) this.#starting--;
-      this.#onWorkerExit(worker, threadId, code, lastError);
+      this.#onWorkerExit(worker, threadId, code, lastError, ready);
     });
     // After the 'message' listener: as in Node, a Worker's first 'message' listener refs it again.
     worker.unref();
     this.emit('workerCreate', worker);
   }
 
-  #onWorkerExit(worker, threadId, code, error) {
+  #onWorkerExit(worker, threadId, code, error, ready) {
     this.#workers.delete(threadId);
     const lost = this.#handle === null ? [] : native.poolWorkerGone(this.#handle, threadId);
     if (lost.length > 0) {
@@ -262,8 +262,18 @@ class Pool extends EventEmitter {
       else process.emitWarning(`corral pool worker ${threadId} failed: ${error?.stack ?? error}`);
     }
     this.emit('workerDestroy', worker);
-    if (this.#closing === null) {
-      // Keep minThreads workers, and replace one that ended while tasks wait.
+    if (!ready && !this.#destroyed && this.#handle !== null) {
+      // It ended while loading the task file (process.exit there, out of memory at start-up):
+      // the next one would too. The queued tasks fail (as with a file that throws), instead of
+      // workers restarting in a loop; the next run() tries a new worker.
+      const reason = error ?? errors.workerExitedAtStart(code);
+      if (this.#workers.size === 0) {
+        for (const id of native.poolDropQueued(this.#handle)) this.#settle(id, kFailed, reason);
+      }
+      if (this.#closing !== null && this.#workers.size === 0) this.#finish();
+    } else if (this.#closing === null || (!this.#destroyed && this.queueSize > 0 && this.#workers.size === 0)) {
+      // Keep minThreads workers, and replace one that ended while tasks wait (also once close()
+      // was called: it lets the queued tasks run).
       if (this.#workers.size < this.#options.minThreads || this.queueSize > 0) this.#startWorker();
     } else if (this.#workers.size === 0) {
       this.#finish();

@@ -173,6 +173,16 @@ pub unsafe extern "C" fn corral_pool_clear_waker(raw: *const c_void, worker: u64
     pool(raw).clear_waker(worker);
 }
 
+/// How many tasks `worker` is running (a worker that is gone takes no more, so this bounds what
+/// corral_pool_detach then reports).
+///
+/// # Safety
+/// `raw` is a live pool.
+#[no_mangle]
+pub unsafe extern "C" fn corral_pool_running_on(raw: *const c_void, worker: u64) -> usize {
+    pool(raw).running_on(worker)
+}
+
 /// Forgets a worker whose thread ended; writes up to `cap` ids of its unfinished tasks and
 /// returns how many it had.
 ///

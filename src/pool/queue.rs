@@ -257,6 +257,11 @@ impl Pool {
 
     /// A worker's thread has ended: the ids of the tasks it was running, which will never
     /// complete. The waker is dropped (its owner is gone).
+    /// How many tasks `worker` is running.
+    pub fn running_on(&self, worker: u64) -> usize {
+        self.lock().running.values().filter(|r| r.worker == worker).count()
+    }
+
     pub fn detach(&self, worker: u64) -> Vec<u64> {
         let mut st = self.lock();
         st.workers.remove(&worker);

@@ -30,6 +30,7 @@ void corral_pool_set_result_waker(const void* pool, void* async);
 void corral_pool_attach(const void* pool, uint64_t worker, void* async);
 void corral_pool_clear_waker(const void* pool, uint64_t worker);
 size_t corral_pool_detach(const void* pool, uint64_t worker, uint64_t* lost, size_t cap);
+size_t corral_pool_running_on(const void* pool, uint64_t worker);
 int64_t corral_pool_cancel(const void* pool, uint64_t id);
 bool corral_pool_retire(const void* pool, uint64_t worker);
 void corral_pool_close(const void* pool);
@@ -216,8 +217,9 @@ v8::Local<v8::Array> IdArray(v8::Isolate* isolate, const std::vector<uint64_t>& 
 void WorkerGone(const v8::FunctionCallbackInfo<v8::Value>& args) {
   PoolEnd* end = EndOf(args[0]);
   if (end == nullptr) return;
-  std::vector<uint64_t> lost(64);
-  size_t n = corral_pool_detach(end->pool, U64(args[1]), lost.data(), lost.size());
+  uint64_t worker = U64(args[1]);
+  std::vector<uint64_t> lost(corral_pool_running_on(end->pool, worker) + 1);
+  size_t n = corral_pool_detach(end->pool, worker, lost.data(), lost.size());
   lost.resize(std::min(n, lost.size()));
   args.GetReturnValue().Set(IdArray(args.GetIsolate(), lost));
 }
