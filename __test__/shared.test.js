@@ -299,3 +299,66 @@ test('ESM entry exports the same API', async () => {
   assert.strictEqual(esm.Channel, shared.Channel);
   assert.strictEqual(esm.default, shared);
 });
+
+test('a worker blocked in wait (or Mutex.lock) ends at terminate(), as one blocked in Atomics.wait', async () => {
+  const sab = shared.create(64);
+  for (const call of ['s.wait(ia, 0, 0)', 'new s.Mutex(sab, 8).lock() && new s.Mutex(sab, 8).lock()']) {
+    const w = new Worker(`const s = require(${JSON.stringify(path.join(root, 'shared'))});
+      const { workerData: sab, parentPort } = require('worker_threads');
+      const ia = new Int32Array(sab);
+      parentPort.postMessage('blocking');
+      ${call};
+      parentPort.postMessage('woken');`, { eval: true, workerData: sab });
+    const messages = [];
+    let failed = null;
+    w.on('message', (m) => messages.push(m));
+    w.on('error', (e) => { failed = e; });
+    await new Promise((resolve) => w.once('message', resolve));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const started = Date.now();
+    assert.strictEqual(await w.terminate(), 1);
+    assert.ok(Date.now() - started < 2000, `${call}: terminate() took ${Date.now() - started} ms`);
+    assert.deepStrictEqual(messages, ['blocking']);
+    assert.strictEqual(failed, null);
+  }
+  // Nothing was left waiting on the word.
+  assert.strictEqual(shared.notify(new Int32Array(sab), 0), 0);
+});
+
+test('process.exit() ends a process whose worker is blocked in wait', () => {
+  const r = spawnSync(process.execPath, ['-e', `
+    const s = require(${JSON.stringify(path.join(root, 'shared'))});
+    const { Worker } = require(${JSON.stringify(path.join(root, 'worker_threads'))});
+    const w = new Worker("const s = require(${JSON.stringify(path.join(root, 'shared')).replace(/"/g, '\\"')}); " +
+      "const { workerData, parentPort } = require('worker_threads'); parentPort.postMessage(1); s.wait(new Int32Array(workerData), 0, 0);",
+      { eval: true, workerData: s.create(8) });
+    w.once('message', () => setTimeout(() => process.exit(3), 100));`], { timeout: 10000 });
+  assert.strictEqual(r.status, 3, String(r.stderr));
+});
+
+test("a terminated worker's pending waitAsync takes no notify meant for a live waiter", async () => {
+  const sab = shared.create(64);
+  const src = (call) => `const s = require(${JSON.stringify(path.join(root, 'shared'))});
+    const { workerData: sab, parentPort } = require('worker_threads');
+    const ia = new Int32Array(sab);
+    ${call}`;
+  const asyncWaiter = new Worker(src("s.waitAsync(ia, 0, 0); require('worker_threads').parentPort.postMessage('waiting');"),
+    { eval: true, workerData: sab });
+  await new Promise((resolve) => asyncWaiter.once('message', resolve));
+  await asyncWaiter.terminate();
+  const live = new Worker(src("parentPort.postMessage('waiting'); parentPort.postMessage(s.wait(ia, 0, 0, 3000));"),
+    { eval: true, workerData: sab });
+  await new Promise((resolve) => live.once('message', resolve));
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  const outcome = new Promise((resolve) => live.once('message', resolve));
+  assert.strictEqual(shared.notify(new Int32Array(sab), 0, 1), 1);
+  assert.strictEqual(await outcome, 'ok');
+  await live.terminate();
+});
+
+test('Semaphore.release() refuses to carry the count past 2^31 - 1', () => {
+  const sem = new shared.Semaphore(shared.create(8), 0, 1);
+  assert.throws(() => sem.release(2 ** 31 - 1), { name: 'RangeError', code: 'ERR_OUT_OF_RANGE' });
+  sem.release(2);
+  assert.strictEqual(sem.value, 3);
+});

@@ -76,7 +76,13 @@ class Semaphore {
 
   release(n = 1) {
     validateInteger(n, 'n', 1, 2 ** 31 - 1);
-    Atomics.add(this.#a, this.#i, n);
+    // The count is an Int32: a release that would carry it past 2^31 - 1 is refused (it would
+    // wrap to a negative count that no acquire could take).
+    for (;;) {
+      const count = Atomics.load(this.#a, this.#i);
+      validateInteger(n, 'n', 1, 2 ** 31 - 1 - Math.max(count, 0));
+      if (Atomics.compareExchange(this.#a, this.#i, count, count + n) === count) break;
+    }
     if (Atomics.load(this.#a, this.#i + 1) > 0) rawNotify(this.#a, this.#i, n);
   }
 }

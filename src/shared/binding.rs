@@ -2,7 +2,7 @@
 //! through the wait pool, and the directory/name calls. Region creation itself lives in the C++
 //! shim (it needs V8 to make a SharedArrayBuffer) and calls ffi.rs.
 use std::cell::RefCell;
-use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::atomic::AtomicI32;
 use std::sync::Arc;
 
 use napi::bindgen_prelude::*;
@@ -12,7 +12,8 @@ use napi_derive::napi;
 use crate::jsloop;
 use crate::tsfn::{Post, Tsfn};
 
-use super::futex::{self, Deadline};
+use super::futex::{self, Deadline, WaitOutcome};
+use super::interrupt::{self, WaitToken};
 use super::regions::{self, RegionError};
 use super::waitpool::{self, Job, WordPtr};
 
@@ -50,7 +51,13 @@ fn with_word<R>(env: &Env, array: &Unknown, index: u32, f: impl FnOnce(&AtomicI3
 /// Returns 0 ("ok"), 1 ("not-equal") or 2 ("timed-out").
 #[napi(js_name = "sharedWait")]
 pub fn shared_wait(env: Env, array: Unknown, index: u32, value: i32, timeout_ms: f64) -> Result<i32> {
-    with_word(&env, &array, index, |word| futex::wait(word, value, Deadline::from_millis(timeout_ms)).code())
+    // Ended early (as timed out; the isolate is terminating) when the worker is stopped.
+    let token = interrupt::thread_token(crate::thread::current_thread_id());
+    with_word(&env, &array, index, |word| {
+        let deadline = Deadline::from_millis(timeout_ms);
+        let outcome = token.sleep(|| futex::wait_interruptible(word, value, deadline, false, &|| token.is_interrupted()));
+        outcome.unwrap_or(WaitOutcome::TimedOut).code()
+    })
 }
 
 /// Wakes up to `count` futex waiters on the element (any process); returns how many woke.
@@ -63,7 +70,7 @@ pub fn shared_notify(env: Env, array: Unknown, index: u32, count: f64) -> Result
 /// This environment's channel from pool threads back to JS.
 struct Mailbox {
     tsfn: Arc<Tsfn<Completion>>,
-    cancelled: Arc<AtomicBool>,
+    cancelled: Arc<WaitToken>,
 }
 
 thread_local! {
@@ -93,11 +100,12 @@ pub fn shared_waiter_init(env: Env, callback: Unknown) -> Result<()> {
     if MAILBOX.with(|m| m.borrow().is_some()) {
         return Ok(());
     }
-    let cancelled = Arc::new(AtomicBool::new(false));
+    let cancelled = Arc::new(WaitToken::default());
     let gone = cancelled.clone();
-    // When Node finalizes the function (the environment ends), pending waits are cancelled.
+    // When Node finalizes the function (the environment ends), pending waits are cancelled: their
+    // threads leave the futex at once (a wait left sleeping would take a notify meant for others).
     let finalized = move || {
-        gone.store(true, Ordering::Release);
+        gone.interrupt();
         MAILBOX.with(|m| {
             let mut m = m.borrow_mut();
             if m.as_ref().is_some_and(|cur| Arc::ptr_eq(&cur.cancelled, &gone)) {

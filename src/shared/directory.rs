@@ -237,7 +237,10 @@ impl Directory {
                 return Err(DirError::Exists);
             }
         }
-        let free = (0..ENTRIES).find(|&i| self.get32(self.base(i) + E_STATE) == 0);
+        let is_free = |i: usize| self.get32(self.base(i) + E_STATE) == 0;
+        // Full: first free the entries whose holders are all gone (killed processes never
+        // unregistered theirs).
+        let free = (0..ENTRIES).find(|&i| is_free(i)).or_else(|| (0..ENTRIES).find(|&i| !self.prune(i)));
         let i = free.ok_or(DirError::Full)?;
         let b = self.base(i);
         // SAFETY: name fits the entry's name field (check_name); written under the lock.
@@ -433,6 +436,23 @@ mod tests {
         assert_eq!(dir.register("more", 1, 1, Holder { pid: 1, fd: 1 }), Err(DirError::Full));
         assert!(dir.unlink("n3"));
         dir.register("more", 1, 1, Holder { pid: 1, fd: 1 }).unwrap();
+    }
+
+    #[test]
+    fn a_full_directory_reclaims_the_names_of_dead_holders() {
+        fn fd_1_alive(h: Holder, _: u64) -> bool {
+            h.fd == 1
+        }
+        let dir = Directory::create().unwrap().with_live_check(fd_1_alive);
+        for i in 0..ENTRIES {
+            // Every second name's holder has gone (a process killed before it unregistered).
+            let fd = if i % 2 == 0 { 1 } else { 2 };
+            dir.register(&format!("n{i}"), 1, 1, Holder { pid: 1, fd }).unwrap();
+        }
+        for i in 0..ENTRIES / 2 {
+            dir.register(&format!("new{i}"), 1, 1, Holder { pid: 1, fd: 1 }).unwrap();
+        }
+        assert_eq!(dir.register("more", 1, 1, Holder { pid: 1, fd: 1 }), Err(DirError::Full));
     }
 
     #[test]

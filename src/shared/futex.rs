@@ -108,21 +108,40 @@ fn futex_wait_once(word: &AtomicI32, expected: i32, deadline: Option<Deadline>) 
 /// wait early. Once the first check has passed, a later "value differs" counts as woken: the
 /// word changed while we slept, which is what a notify announces.
 pub fn wait(word: &AtomicI32, expected: i32, deadline: Option<Deadline>) -> WaitOutcome {
-    wait_inner(word, expected, deadline, true)
+    wait_inner(word, expected, deadline, true, &|| false)
 }
 
 /// Like `wait`, for a wait that already passed its first check (see `wait`).
 pub fn wait_continued(word: &AtomicI32, expected: i32, deadline: Option<Deadline>) -> WaitOutcome {
-    wait_inner(word, expected, deadline, false)
+    wait_inner(word, expected, deadline, false, &|| false)
 }
 
-fn wait_inner(word: &AtomicI32, expected: i32, deadline: Option<Deadline>, mut first: bool) -> WaitOutcome {
+/// Like `wait` (`continued`: like `wait_continued`), but a signal ends it (as timed out) once
+/// `interrupted` says so (see interrupt.rs).
+pub fn wait_interruptible(
+    word: &AtomicI32,
+    expected: i32,
+    deadline: Option<Deadline>,
+    continued: bool,
+    interrupted: &dyn Fn() -> bool,
+) -> WaitOutcome {
+    wait_inner(word, expected, deadline, !continued, interrupted)
+}
+
+fn wait_inner(
+    word: &AtomicI32,
+    expected: i32,
+    deadline: Option<Deadline>,
+    mut first: bool,
+    interrupted: &dyn Fn() -> bool,
+) -> WaitOutcome {
     loop {
         match futex_wait_once(word, expected, deadline) {
             Ok(()) => return WaitOutcome::Woken,
             Err(Errno::EAGAIN) if first => return WaitOutcome::NotEqual,
             Err(Errno::EAGAIN) => return WaitOutcome::Woken,
             Err(Errno::ETIMEDOUT) => return WaitOutcome::TimedOut,
+            Err(Errno::EINTR) if interrupted() => return WaitOutcome::TimedOut,
             Err(Errno::EINTR) => first = false,
             // EFAULT and friends cannot happen on a live mapping; report a (spurious) wake
             // rather than spinning.

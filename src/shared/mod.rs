@@ -5,6 +5,7 @@
 pub mod directory;
 pub mod ffi;
 pub mod futex;
+pub mod interrupt;
 pub mod region;
 pub mod regions;
 pub mod waitpool;

@@ -2,17 +2,19 @@
 //!
 //! A job is one wait; a thread of the pool sleeps in the futex and hands the outcome to the
 //! job's completion (which, in the addon, posts it to the JS thread). Idle threads are reused and
-//! exit after a while. Waits are cut into slices so that a cancelled job (its JS environment went
-//! away) frees its thread soon; a slice boundary never loses a notify, because a word that
-//! changed meanwhile ends the wait as woken.
+//! exit after a while. A cancelled job (its JS environment went away) leaves its futex at once
+//! (interrupt.rs). Where no signal could be set up for that, waits are cut into slices so that a
+//! cancelled job still frees its thread soon; a slice boundary never loses a notify that changed
+//! the word, which ends the wait as woken.
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::atomic::AtomicI32;
 use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::{Condvar, Mutex};
 
 use super::futex::{self, Deadline, WaitOutcome};
+use super::interrupt::WaitToken;
 
 const SLICE: Duration = Duration::from_millis(200);
 const IDLE_EXIT: Duration = Duration::from_secs(10);
@@ -29,8 +31,9 @@ pub struct Job {
     pub word: WordPtr,
     pub expected: i32,
     pub deadline: Option<Deadline>,
-    /// When set, the job ends without calling `done`.
-    pub cancelled: Arc<AtomicBool>,
+    /// Once interrupted, the job ends without calling `done` (its thread leaves the futex at
+    /// once: see interrupt.rs).
+    pub cancelled: Arc<WaitToken>,
     pub done: Box<dyn FnOnce(WaitOutcome) + Send>,
 }
 
@@ -108,13 +111,12 @@ fn run(job: Job) {
     loop {
         let slice = Deadline::after(SLICE);
         let until = job.deadline.map_or(slice, |d| d.min(slice));
-        let outcome = if first {
-            futex::wait(word, job.expected, Some(until))
-        } else {
-            futex::wait_continued(word, job.expected, Some(until))
-        };
+        let cancelled = &job.cancelled;
+        let outcome = cancelled
+            .sleep(|| futex::wait_interruptible(word, job.expected, Some(until), !first, &|| cancelled.is_interrupted()));
         first = false;
-        if job.cancelled.load(Ordering::Acquire) {
+        let Some(outcome) = outcome else { return };
+        if cancelled.is_interrupted() {
             return;
         }
         if outcome == WaitOutcome::TimedOut && job.deadline.is_none_or(|d| !d.passed()) {
@@ -128,10 +130,11 @@ fn run(job: Job) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::Ordering;
     use std::sync::mpsc;
 
-    fn job(word: &'static AtomicI32, expected: i32, ms: f64, tx: mpsc::Sender<WaitOutcome>) -> (Job, Arc<AtomicBool>) {
-        let cancelled = Arc::new(AtomicBool::new(false));
+    fn job(word: &'static AtomicI32, expected: i32, ms: f64, tx: mpsc::Sender<WaitOutcome>) -> (Job, Arc<WaitToken>) {
+        let cancelled = Arc::new(WaitToken::default());
         let j = Job {
             word: WordPtr(word),
             expected,
@@ -172,7 +175,7 @@ mod tests {
             submit(job(&W, 0, f64::INFINITY, tx.clone()).0);
         }
         let (j, cancel) = job(&W, 0, f64::INFINITY, tx.clone());
-        cancel.store(true, Ordering::Release);
+        cancel.interrupt();
         submit(j);
         assert!(thread_count() >= 9);
         std::thread::sleep(Duration::from_millis(50));

@@ -233,6 +233,7 @@ fn run(id: u64, spec: Spec, cell: *mut c_void) {
     };
     reg.warm.retain(|&w| w != id);
     reg.exit_codes.entry(id).or_insert(code);
+    crate::shared::interrupt::forget_thread(id);
     if let Some(entry) = reg.running.remove(&id) {
         // Dropping our own JoinHandle detaches this (finishing) thread.
         drop(entry.payload);
@@ -247,7 +248,11 @@ pub fn stop(id: u64) {
         entry.stopping = true;
         entry.stop.stop();
         entry.signal();
+    } else {
+        return;
     }
+    // A worker blocked in shared.wait is woken as V8 wakes one blocked in Atomics.wait.
+    crate::shared::interrupt::interrupt_thread(id);
 }
 
 pub fn loop_times(id: u64) -> Option<(u64, u64)> {
@@ -314,19 +319,24 @@ pub fn take_init_failed(id: u64) -> Option<String> {
 
 /// Stops the workers started by `parent` (or every worker), then waits for their threads.
 pub fn stop_join(parent: u64, all: bool) {
+    let mut stopped = Vec::new();
     let joins: Vec<JoinHandle<()>> = {
         let mut reg = registry();
         reg.running
-            .values_mut()
-            .filter(|e| all || e.parent == parent)
-            .filter_map(|e| {
+            .iter_mut()
+            .filter(|(_, e)| all || e.parent == parent)
+            .filter_map(|(&id, e)| {
                 e.stopping = true;
                 e.stop.stop();
                 e.signal();
+                stopped.push(id);
                 e.join.take()
             })
             .collect()
     };
+    for id in stopped {
+        crate::shared::interrupt::interrupt_thread(id);
+    }
     for join in joins {
         // Never join ourselves (a worker tearing down from within its own thread).
         if join.thread().id() != std::thread::current().id() {
