@@ -37,6 +37,18 @@ describe('MessagePort', () => {
     assert.match(node.stdout, /^postMessage returns true true\nduring message x 2 true true true 1 false \nafter 0 null true 0\n/);
   });
 
+  it('onmessage / onmessageerror are event handler attributes as in node: place kept, values, brand checks (fixture)', async () => {
+    const { node, corral } = await runBoth(fixture('event-handler-attributes.js'));
+    assert.strictEqual(corral.stdout, node.stdout, corral.stderr);
+    assert.match(node.stdout, /\nA\non2\nB\n/);
+  });
+
+  it("Worker's transferList option and the global structuredClone are read as node reads them (fixture)", async () => {
+    const { node, corral } = await runBoth(fixture('transfer-list-shapes.js'));
+    assert.strictEqual(corral.stdout, node.stdout, corral.stderr);
+    assert.match(node.stdout, /^array-like 0\na Set 8\n/);
+  });
+
   it('delivers 1 000 000 messages in order, none lost, while the receiver is busy', async () => {
     const { port1, port2 } = new MessageChannel();
     const n = 1_000_000;

@@ -225,14 +225,52 @@ function installGlobals() {
     });
   }
   const nodeClone = globalThis.structuredClone;
+  const portModule = require('path').join(__dirname, 'worker_threads', 'port.js');
   if (typeof nodeClone === 'function') {
-    globalThis.structuredClone = function structuredClone(value, options) {
+    // (Rest parameters: Node's function has length 0, and its missing-argument error.)
+    globalThis.structuredClone = function structuredClone(...args) {
+      const [value, options] = args;
       const transfer = options?.transfer;
-      if (Array.isArray(transfer) && transfer.length > 0 && globalThis.MessagePort !== undefined &&
+      // (Only once corral's ports exist: nothing else can hold one.)
+      const corralPorts = () => require.cache[portModule] !== undefined;
+      if (Array.isArray(transfer) && transfer.length > 0 && corralPorts() &&
           transfer.some((item) => item instanceof require('./worker_threads').MessagePort)) {
         return require('./binding').native.clone(value, transfer);
       }
-      return nodeClone(value, options);
+      // Where Node's clone takes a corral port for a plain object (Node 26: {}), corral's clone
+      // goes first, for its error; what only Node can clone (a Blob...) is still Node's.
+      if (args.length > 0 && value !== null && typeof value === 'object' && (transfer === undefined || Array.isArray(transfer)) &&
+          corralPorts() && portsCloneQuietly()) {
+        try {
+          return require('./binding').native.clone(value, transfer ?? []);
+        } catch (error) {
+          if (error?.name !== 'DataCloneError' || !/unsupported type/.test(error.message)) throw error;
+        }
+      }
+      try {
+        return nodeClone(...args);
+      } catch (error) {
+        // A corral port left out of the transfer list: corral's clone gives Node's error for it.
+        if (error?.name === 'DataCloneError' && args.length > 0 && corralPorts()) {
+          return require('./binding').native.clone(value, Array.isArray(transfer) ? transfer : []);
+        }
+        throw error;
+      }
+    };
+    Object.defineProperty(globalThis.structuredClone, 'length', { value: nodeClone.length });
+    let quietly;
+    const portsCloneQuietly = () => {
+      if (quietly === undefined) {
+        const { port1 } = new (require('./worker_threads').MessageChannel)();
+        try {
+          nodeClone(port1);
+          quietly = true;
+        } catch {
+          quietly = false;
+        }
+        port1.close();
+      }
+      return quietly;
     };
   }
   // module.register(..., { transferList }) gets Node ports for corral's, once Node has loaded

@@ -3,7 +3,8 @@
 // its name (every thread of the process).
 const { inspect } = require('util');
 const { native } = require('../binding');
-const { makeError } = require('../errors');
+const { makeError, invalidArgType } = require('../errors');
+const { handlerValue, checkEventTarget } = require('./event-handler');
 
 const kPort = Symbol('corral.broadcast.port');
 const kName = Symbol('corral.broadcast.name');
@@ -36,15 +37,6 @@ class BroadcastChannel extends EventTarget {
     return this[kName];
   }
 
-  postMessage(message) {
-    checkThis(this);
-    if (arguments.length === 0) {
-      throw makeError(TypeError, 'ERR_MISSING_ARGS', 'The "message" argument must be specified');
-    }
-    if (this[kPort] === undefined) throw new DOMException('BroadcastChannel is closed.', 'InvalidStateError');
-    native.broadcast.post(this[kPort], this[kName], message);
-  }
-
   close() {
     checkThis(this);
     const port = this[kPort];
@@ -53,6 +45,15 @@ class BroadcastChannel extends EventTarget {
     native.broadcast.leave(port, this[kName]);
     port.removeAllListeners();
     port.close();
+  }
+
+  postMessage(message) {
+    checkThis(this);
+    if (arguments.length === 0) {
+      throw makeError(TypeError, 'ERR_MISSING_ARGS', 'The "message" argument must be specified');
+    }
+    if (this[kPort] === undefined) throw new DOMException('BroadcastChannel is closed.', 'InvalidStateError');
+    native.broadcast.post(this[kPort], this[kName], message);
   }
 
   ref() {
@@ -67,9 +68,9 @@ class BroadcastChannel extends EventTarget {
     return this;
   }
 
-  get onmessage() { return this[kHandlers].message ?? null; }
+  get onmessage() { return getHandler(this, 'message'); }
   set onmessage(fn) { setHandler(this, 'message', fn); }
-  get onmessageerror() { return this[kHandlers].messageerror ?? null; }
+  get onmessageerror() { return getHandler(this, 'messageerror'); }
   set onmessageerror(fn) { setHandler(this, 'messageerror', fn); }
 
   [inspect.custom](depth, options) {
@@ -80,18 +81,29 @@ class BroadcastChannel extends EventTarget {
   }
 }
 
-for (const key of ['name', 'close', 'postMessage']) {
+for (const key of ['name', 'close', 'postMessage', 'onmessage', 'onmessageerror']) {
   Object.defineProperty(BroadcastChannel.prototype, key, { enumerable: true });
 }
 
-function setHandler(channel, type, fn) {
-  const handlers = channel[kHandlers];
-  if (handlers[type]) channel.removeEventListener(type, handlers[`${type}Wrapper`]);
-  handlers[type] = typeof fn === 'function' ? fn : null;
-  if (handlers[type]) {
-    handlers[`${type}Wrapper`] = (event) => fn.call(channel, event);
+// `on<type> = value`, as Node's event handler attributes: one listener, registered at the first
+// assignment, calls what the attribute holds when it is a function (so the handler keeps its
+// place among the listeners); the getter gives back the value as set.
+function setHandler(channel, type, value) {
+  checkEventTarget(channel, () => invalidArgType('this', 'EventTarget', channel));
+  const handlers = channel[kHandlers] ?? {};
+  if (handlers[`${type}Wrapper`] === undefined) {
+    handlers[`${type}Wrapper`] = function eventHandler(event) {
+      const fn = handlers[type];
+      if (typeof fn === 'function') fn.call(channel, event);
+    };
     channel.addEventListener(type, handlers[`${type}Wrapper`]);
   }
+  handlers[type] = handlerValue(value);
+}
+
+function getHandler(channel, type) {
+  checkEventTarget(channel, () => invalidArgType('this', 'EventTarget', channel));
+  return channel[kHandlers]?.[type] ?? null;
 }
 
 // The port a (still open) BroadcastChannel receives on, for receiveMessageOnPort.

@@ -9,6 +9,7 @@
 const { inspect } = require('util');
 const { native } = require('../binding');
 const { makeError, invalidArgType } = require('../errors');
+const { handlerValue, checkEventTarget } = require('./event-handler');
 const { applyToTransferList } = require('./untransferable');
 
 const kToken = Symbol('corral.port.token');
@@ -118,16 +119,31 @@ function dispatch(type, value, ports) {
   deliver(this, type, value, undefined, ports);
 }
 
+// How many listeners of `type` Node would count: an `on<type>` handler set to something that is
+// not a function stays registered but is not counted (see setHandler).
+function sizeOf(port, type, entries) {
+  return entries.length + (port[kHandlers]?.[`${type}Uncounted`] ? -1 : 0);
+}
+
+// The first counted 'message' listener refs and starts the port, as in Node; the last one to go
+// stops and unrefs it.
+function listenerCountChanged(port, type, size, added) {
+  if (type !== 'message') return;
+  if (added && size === 1) {
+    native.ref(port, true);
+    native.start(port);
+  } else if (!added && size === 0) {
+    native.stop(port);
+    native.ref(port, false);
+  }
+}
+
 function addEntry(port, type, fn, nodeStyle, once) {
   const entries = listenersOf(port, type, true);
   if (entries.some((entry) => entry.fn === fn)) return;
   entries.push({ fn, nodeStyle, once, removed: false });
   if (type === 'close' && native.isAttached(port)) awaitingClose.add(port);
-  // The first 'message' listener refs and starts the port, as in Node.
-  if (type === 'message' && entries.length === 1) {
-    native.ref(port, true);
-    native.start(port);
-  }
+  listenerCountChanged(port, type, sizeOf(port, type, entries), true);
 }
 
 // `keepState`: as Node's removeAllListeners, which drops listeners without its remove hooks (a
@@ -138,13 +154,13 @@ function removeEntry(port, type, entry, keepState = false) {
   if (i < 0) return;
   entries.splice(i, 1);
   entry.removed = true;
+  // An uncounted handler that goes was not counted.
+  const handlers = port[kHandlers];
+  if (handlers !== undefined && entry.fn === handlers[`${type}Wrapper`]) handlers[`${type}Uncounted`] = false;
   if (type === 'close' && entries.length === 0) awaitingClose.delete(port);
   // Removing the last 'message' listener stops delivery (messages stay queued) and unrefs the
   // port, as in Node.
-  if (type === 'message' && entries.length === 0 && !keepState) {
-    native.stop(port);
-    native.ref(port, false);
-  }
+  if (!keepState) listenerCountChanged(port, type, sizeOf(port, type, entries), false);
 }
 
 function removeListenerFn(port, type, fn) {
@@ -259,9 +275,9 @@ const portMethods = {
   unref() { native.ref(this, false); },
   hasRef() { return !!native.hasRef(this); },
 
-  get onmessage() { return this[kHandlers]?.message ?? null; },
+  get onmessage() { return getHandler(this, 'message'); },
   set onmessage(fn) { setHandler(this, 'message', fn); },
-  get onmessageerror() { return this[kHandlers]?.messageerror ?? null; },
+  get onmessageerror() { return getHandler(this, 'messageerror'); },
   set onmessageerror(fn) { setHandler(this, 'messageerror', fn); },
 };
 Object.defineProperties(MessagePort.prototype, Object.getOwnPropertyDescriptors(portMethods));
@@ -276,18 +292,41 @@ Object.defineProperty(MessagePort.prototype, inspect.custom, {
   },
 });
 
-function setHandler(port, type, fn) {
+// `on<type> = value`, as Node's event handler attributes: the first assignment registers one
+// listener that calls whatever the attribute holds when it is a function; later ones only
+// change what it holds, so the handler keeps its place among the listeners. The getter gives
+// back the value as set. A handler changed to something that is not a function stops being
+// counted as a listener (a port with no other 'message' listener is stopped and unref'd), and
+// counts again once it is a function.
+function setHandler(port, type, value) {
+  checkEventTarget(port, () => invalidArgType('this', 'EventTarget', port));
   if (port[kHandlers] === undefined) Object.defineProperty(port, kHandlers, { value: {} });
   const handlers = port[kHandlers];
-  if (handlers[`${type}Wrapper`]) removeListenerFn(port, type, handlers[`${type}Wrapper`]);
-  handlers[type] = null;
-  handlers[`${type}Wrapper`] = null;
-  if (typeof fn === 'function') {
-    const wrapper = (event) => fn.call(port, event);
-    handlers[type] = fn;
-    handlers[`${type}Wrapper`] = wrapper;
-    addEntry(port, type, wrapper, false, false);
+  value = handlerValue(value);
+  const wrapper = handlers[`${type}Wrapper`];
+  const registered = wrapper !== undefined && (listenersOf(port, type, false) ?? []).some((e) => e.fn === wrapper);
+  if (!registered) {
+    handlers[type] = value;
+    handlers[`${type}Uncounted`] = false;
+    const call = function eventHandler(event) {
+      const fn = handlers[type];
+      if (typeof fn === 'function') fn.call(port, event);
+    };
+    handlers[`${type}Wrapper`] = call;
+    addEntry(port, type, call, false, false);
+    return;
   }
+  const was = typeof handlers[type] === 'function';
+  const is = typeof value === 'function';
+  handlers[type] = value;
+  if (was === is) return;
+  handlers[`${type}Uncounted`] = !is;
+  listenerCountChanged(port, type, sizeOf(port, type, listenersOf(port, type, false)), is);
+}
+
+function getHandler(port, type) {
+  checkEventTarget(port, () => invalidArgType('this', 'EventTarget', port));
+  return port[kHandlers]?.[type] ?? null;
 }
 
 // The native side delivers with dispatch.call(port, 'message' | 'messageerror' | 'close', value[, ports]).

@@ -7,7 +7,7 @@ const path = require('path');
 const { pathToFileURL, fileURLToPath } = require('url');
 const { native } = require('../binding');
 const { makeError, invalidArgType, invalidArgValue, describeReceived } = require('../errors');
-const { MessageChannel, internalChannel, receiveMessageOnPort, normalizeTransfer, armJsTransferables } = require('./port');
+const { MessageChannel, internalChannel, receiveMessageOnPort, armJsTransferables } = require('./port');
 // (Loaded with the first Worker: it brings `stream`, which a worker that starts none never needs.)
 let stdioModule = null;
 const stdio = () => (stdioModule ??= require('./stdio'));
@@ -347,7 +347,9 @@ class Worker extends EventEmitter {
     }
     const requestedLimits = readLimits(options.resourceLimits);
     const limits = effectiveLimits(requestedLimits);
-    const transferList = options.transferList === undefined ? [] : normalizeTransfer(options.transferList) ?? [];
+    // As Node reads it: any truthy value, item by item up to its length (an array-like, not
+    // an iterable: a Set gives nothing, a number nothing, a string its characters).
+    const transferList = options.transferList ? Array.prototype.slice.call(options.transferList) : [];
 
     // The control channel is made first so its wake-ups are seen before the public port's:
     // 'online' comes before the first 'message'.
