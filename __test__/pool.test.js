@@ -117,6 +117,16 @@ describe('pool errors', () => {
     assert.strictEqual(p.threads.length, 1);
   });
 
+  it("keeps an error's cloneable properties when others cannot travel, and an AggregateError's errors", async () => {
+    const p = pool({ minThreads: 1, maxThreads: 1 });
+    await assert.rejects(p.run(0, { name: 'failWithFunction' }), (e) =>
+      e.message === 'has a function' && e.code === 'E_MINE' && !('callback' in e) && !('exploding' in e));
+    await assert.rejects(p.run(0, { name: 'failAggregate' }), (e) =>
+      e instanceof AggregateError && e.message === 'several' &&
+      e.errors.length === 2 && e.errors[0] instanceof RangeError && e.errors[1] instanceof TypeError);
+    assert.strictEqual(p.threads.length, 1);
+  });
+
   it('rejects an uncloneable task without queueing it', async () => {
     const p = pool({ minThreads: 1 });
     await assert.rejects(p.run(() => {}), { name: 'DataCloneError' });

@@ -172,7 +172,16 @@ class Pool extends EventEmitter {
     if (kind === kDone) {
       record.resolve(value);
     } else if (kind === kFailedWithProps) {
-      const [error, props] = value;
+      let [error, props] = value;
+      // An AggregateError arrives as an Error (what V8 clones): made again, with its errors.
+      if (props.name === 'AggregateError' && Array.isArray(props.errors) && error instanceof Error) {
+        const aggregate = new AggregateError(props.errors, error.message);
+        Object.defineProperty(aggregate, 'stack', { value: error.stack, writable: true, configurable: true });
+        if ('cause' in error) Object.defineProperty(aggregate, 'cause', { value: error.cause, writable: true, configurable: true });
+        const { name: _, errors: __, ...rest } = props;
+        error = aggregate;
+        props = rest;
+      }
       if (error !== null && typeof error === 'object') putBack(error, props);
       record.reject(error);
     } else {

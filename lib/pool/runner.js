@@ -54,16 +54,32 @@ const kClonedNames = new Set(['Error', 'EvalError', 'RangeError', 'ReferenceErro
 
 // What the structured clone of an error would lose: its own properties (code, errno, ...) and
 // a name of its own (AbortError, DataCloneError, ...). Null when nothing.
+// Each property on its own: one that cannot be read or cloned (a function, a throwing getter) is
+// left out, the others still travel (as Node's worker errors do). An AggregateError's `errors`
+// (not enumerable) travel too.
 function ownProperties(error) {
   if (error === null || typeof error !== 'object') return null;
   const props = {};
   let any = false;
-  for (const key of Object.keys(error)) {
-    props[key] = error[key];
+  const keys = Object.keys(error);
+  if (error instanceof AggregateError && !keys.includes('errors')) keys.push('errors');
+  for (const key of keys) {
+    let value;
+    try {
+      value = error[key];
+      structuredClone(value);
+    } catch {
+      continue;
+    }
+    props[key] = value;
     any = true;
   }
-  if (error instanceof Error && typeof error.name === 'string' && !kClonedNames.has(error.name) && !('name' in props)) {
-    props.name = error.name;
+  let name;
+  try {
+    name = error instanceof Error ? error.name : undefined;
+  } catch {}
+  if (typeof name === 'string' && !kClonedNames.has(name) && !('name' in props)) {
+    props.name = name;
     any = true;
   }
   return any ? props : null;
