@@ -16,6 +16,12 @@ describe('structured clone', () => {
     assert.match(node.stdout, /Map\(1\)/);
   });
 
+  it('crypto KeyObjects travel as the same keys of the same classes, to workers and through channels (fixture)', async () => {
+    const { node, corral } = await runBoth(fixture('key-object-clone.js'));
+    assert.strictEqual(corral.stdout, node.stdout, corral.stderr);
+    assert.match(node.stdout, /privateKey true PrivateKeyObject\n/);
+  });
+
   it("Node's own classes: URL refused, streams need a transfer list, AbortSignal plain, DOMException cloned, as node; Blob and kin refused (fixture)", async () => {
     const { node, corral } = await runBoth(fixture('node-classes-clone.js'));
     const lines = (out) => Object.fromEntries(out.trim().split('\n').map((l) => [l.slice(0, l.indexOf(':')), l]));

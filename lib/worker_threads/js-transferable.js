@@ -129,9 +129,21 @@ function contains(value, object, seen) {
 // A DOMException, cloned (not transferred) as Node clones it (src/shim/clone.cc).
 const DOM_EXCEPTION = 'corral:DOMException';
 
+// A crypto KeyObject, sent as its exported key (src/shim/clone.cc).
+const KEY_OBJECT = 'corral:KeyObject';
+
+function makeKeyObject({ type, key }) {
+  const crypto = require('crypto');
+  const buffer = Buffer.from(key.buffer, key.byteOffset, key.byteLength);
+  if (type === 'secret') return crypto.createSecretKey(buffer);
+  if (type === 'public') return crypto.createPublicKey({ key: buffer, format: 'der', type: 'spki' });
+  return crypto.createPrivateKey({ key: buffer, format: 'der', type: 'pkcs8' });
+}
+
 function create(deserializeInfo, data, fd, index, internalRequire) {
   if (index === 0) made = [];
   if (deserializeInfo === DOM_EXCEPTION) return makeDomException(data);
+  if (deserializeInfo === KEY_OBJECT) return makeKeyObject(data);
   const object = make(deserializeInfo, data, fd, internalRequire);
   made.push(object);
   return object;

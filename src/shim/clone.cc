@@ -118,6 +118,45 @@ class SerializerDelegate : public v8::ValueSerializer::Delegate {
   }
 #endif
 
+  // A KeyObject as Node clones it (the same key, of the same type, on the receiving thread):
+  // written as its exported key, which the receiving thread imports again
+  // (lib/worker_threads/js-transferable.js).
+  v8::Maybe<bool> WriteKeyObject(v8::Isolate* isolate, v8::Local<v8::Object> object) {
+    v8::Local<v8::Context> context = isolate->GetCurrentContext();
+    v8::Local<v8::Value> type;
+    v8::Local<v8::Value> export_fn;
+    if (!object->Get(context, Str(isolate, "type")).ToLocal(&type) ||
+        !object->Get(context, Str(isolate, "export")).ToLocal(&export_fn)) {
+      return v8::Nothing<bool>();
+    }
+    if (!type->IsString() || !export_fn->IsFunction()) {
+      corral::ThrowDataCloneError(isolate, Str(isolate, "Cannot clone object of unsupported type."));
+      return v8::Nothing<bool>();
+    }
+    v8::String::Utf8Value type_name(isolate, type);
+    bool secret = std::strcmp(*type_name, "secret") == 0;
+    v8::Local<v8::Value> args[1];
+    if (!secret) {
+      v8::Local<v8::Object> options = v8::Object::New(isolate);
+      const char* encoding = std::strcmp(*type_name, "public") == 0 ? "spki" : "pkcs8";
+      if (options->Set(context, Str(isolate, "type"), Str(isolate, encoding)).IsNothing() ||
+          options->Set(context, Str(isolate, "format"), Str(isolate, "der")).IsNothing()) {
+        return v8::Nothing<bool>();
+      }
+      args[0] = options;
+    }
+    v8::Local<v8::Value> key;
+    if (!export_fn.As<v8::Function>()->Call(context, object, secret ? 0 : 1, args).ToLocal(&key)) {
+      return v8::Nothing<bool>();
+    }
+    v8::Local<v8::Object> data = v8::Object::New(isolate);
+    if (data->Set(context, Str(isolate, "type"), type).IsNothing() ||
+        data->Set(context, Str(isolate, "key"), key).IsNothing()) {
+      return v8::Nothing<bool>();
+    }
+    return WriteClonedRecord(isolate, context, serializer_, msg_, "corral:KeyObject", data, kJsTransferable);
+  }
+
   v8::Maybe<bool> WriteHostObject(v8::Isolate* isolate, v8::Local<v8::Object> object) override {
     if (HasJsTransferables()) {
       v8::Maybe<bool> written = WriteJsTransferable(isolate, serializer_, msg_, object, kJsTransferable);
@@ -132,6 +171,7 @@ class SerializerDelegate : public v8::ValueSerializer::Delegate {
       return WriteDomException(isolate, object);
     }
 #endif
+    if (ClassifyNodeObject(isolate, object) == NodeClass::kKeyObject) return WriteKeyObject(isolate, object);
     v8::Local<v8::Object> stands_for = object;
     for (auto& [original, replacement] : t_port_aliases) {
       if (original.Get(isolate)->StrictEquals(object)) stands_for = replacement.Get(isolate);

@@ -4,6 +4,7 @@
 // what their classes carry: Node's messaging methods on the prototype chain (symbols described
 // 'messaging_clone_symbol' or 'messaging_transfer_symbol': Blob, File, BlockList, SocketAddress,
 // histograms, web streams, ...), or being a URL or URLSearchParams, which Node refuses to clone.
+// A crypto KeyObject (a native object to V8 on every line) is told apart too (clone.cc).
 // An AbortSignal stays plain (Node transfers only the ones transferableAbortSignal() made, and
 // writes the others as plain objects, as happens here); a DOMException is told apart: it is
 // cloned as Node clones it (clone.cc).
@@ -73,6 +74,17 @@ bool IsGlobalPrototype(v8::Isolate* isolate, v8::Local<v8::Context> context, v8:
          ctor.As<v8::Object>()->Get(context, Str(isolate, "prototype")).ToLocal(&proto) && proto->StrictEquals(level);
 }
 
+// Whether `level` is the prototype of a class named `name` (its own `constructor`'s name).
+bool IsClassNamed(v8::Isolate* isolate, v8::Local<v8::Context> context, v8::Local<v8::Object> level,
+                  const char* name) {
+  v8::Local<v8::Value> ctor;
+  if (!level->GetRealNamedProperty(context, Str(isolate, "constructor")).ToLocal(&ctor) || !ctor->IsFunction()) {
+    return false;
+  }
+  v8::String::Utf8Value ctor_name(isolate, ctor.As<v8::Function>()->GetName());
+  return *ctor_name != nullptr && std::strcmp(*ctor_name, name) == 0;
+}
+
 NodeClass ClassifyChain(v8::Isolate* isolate, v8::Local<v8::Context> context, v8::Local<v8::Object> proto) {
   v8::Local<v8::Value> level = proto;
   bool messaging = false;
@@ -81,6 +93,7 @@ NodeClass ClassifyChain(v8::Isolate* isolate, v8::Local<v8::Context> context, v8
     v8::Local<v8::Object> object = level.As<v8::Object>();
     if (IsGlobalPrototype(isolate, context, object, "AbortSignal")) return NodeClass::kNone;
     if (IsGlobalPrototype(isolate, context, object, "DOMException")) return NodeClass::kDomException;
+    if (IsClassNamed(isolate, context, object, "KeyObject")) return NodeClass::kKeyObject;
     if (IsGlobalPrototype(isolate, context, object, "URL") ||
         IsGlobalPrototype(isolate, context, object, "URLSearchParams")) {
       return NodeClass::kRefused;
