@@ -129,8 +129,10 @@ function contains(value, object, seen) {
 // A DOMException, cloned (not transferred) as Node clones it (src/shim/clone.cc).
 const DOM_EXCEPTION = 'corral:DOMException';
 
-// A crypto KeyObject, sent as its exported key (src/shim/clone.cc).
+// A crypto KeyObject, sent as its exported key, and a net.SocketAddress, sent as its fields
+// (src/shim/clone.cc).
 const KEY_OBJECT = 'corral:KeyObject';
+const SOCKET_ADDRESS = 'corral:SocketAddress';
 
 function makeKeyObject({ type, key }) {
   const crypto = require('crypto');
@@ -144,6 +146,7 @@ function create(deserializeInfo, data, fd, index, internalRequire) {
   if (index === 0) made = [];
   if (deserializeInfo === DOM_EXCEPTION) return makeDomException(data);
   if (deserializeInfo === KEY_OBJECT) return makeKeyObject(data);
+  if (deserializeInfo === SOCKET_ADDRESS) return new (require('net').SocketAddress)(data);
   const object = make(deserializeInfo, data, fd, internalRequire);
   made.push(object);
   return object;

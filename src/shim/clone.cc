@@ -157,6 +157,21 @@ class SerializerDelegate : public v8::ValueSerializer::Delegate {
     return WriteClonedRecord(isolate, context, serializer_, msg_, "corral:KeyObject", data, kJsTransferable);
   }
 
+  // A net.SocketAddress as Node clones it: its address, port, family and flow label, made again
+  // by the receiving thread.
+  v8::Maybe<bool> WriteSocketAddress(v8::Isolate* isolate, v8::Local<v8::Object> object) {
+    v8::Local<v8::Context> context = isolate->GetCurrentContext();
+    v8::Local<v8::Object> data = v8::Object::New(isolate);
+    for (const char* key : {"address", "port", "family", "flowlabel"}) {
+      v8::Local<v8::Value> value;
+      if (!object->Get(context, Str(isolate, key)).ToLocal(&value) ||
+          data->Set(context, Str(isolate, key), value).IsNothing()) {
+        return v8::Nothing<bool>();
+      }
+    }
+    return WriteClonedRecord(isolate, context, serializer_, msg_, "corral:SocketAddress", data, kJsTransferable);
+  }
+
   v8::Maybe<bool> WriteHostObject(v8::Isolate* isolate, v8::Local<v8::Object> object) override {
     if (HasJsTransferables()) {
       v8::Maybe<bool> written = WriteJsTransferable(isolate, serializer_, msg_, object, kJsTransferable);
@@ -171,7 +186,9 @@ class SerializerDelegate : public v8::ValueSerializer::Delegate {
       return WriteDomException(isolate, object);
     }
 #endif
-    if (ClassifyNodeObject(isolate, object) == NodeClass::kKeyObject) return WriteKeyObject(isolate, object);
+    NodeClass node_class = ClassifyNodeObject(isolate, object);
+    if (node_class == NodeClass::kKeyObject) return WriteKeyObject(isolate, object);
+    if (node_class == NodeClass::kSocketAddress) return WriteSocketAddress(isolate, object);
     v8::Local<v8::Object> stands_for = object;
     for (auto& [original, replacement] : t_port_aliases) {
       if (original.Get(isolate)->StrictEquals(object)) stands_for = replacement.Get(isolate);

@@ -4,7 +4,8 @@
 // what their classes carry: Node's messaging methods on the prototype chain (symbols described
 // 'messaging_clone_symbol' or 'messaging_transfer_symbol': Blob, File, BlockList, SocketAddress,
 // histograms, web streams, ...), or being a URL or URLSearchParams, which Node refuses to clone.
-// A crypto KeyObject (a native object to V8 on every line) is told apart too (clone.cc).
+// A crypto KeyObject (a native object to V8 on every line) and a net.SocketAddress are told apart
+// too (clone.cc).
 // An AbortSignal stays plain (Node transfers only the ones transferableAbortSignal() made, and
 // writes the others as plain objects, as happens here); a DOMException is told apart: it is
 // cloned as Node clones it (clone.cc).
@@ -94,6 +95,9 @@ NodeClass ClassifyChain(v8::Isolate* isolate, v8::Local<v8::Context> context, v8
     if (IsGlobalPrototype(isolate, context, object, "AbortSignal")) return NodeClass::kNone;
     if (IsGlobalPrototype(isolate, context, object, "DOMException")) return NodeClass::kDomException;
     if (IsClassNamed(isolate, context, object, "KeyObject")) return NodeClass::kKeyObject;
+    if (IsClassNamed(isolate, context, object, "SocketAddress") && HasMessagingMethod(isolate, context, object)) {
+      return NodeClass::kSocketAddress;
+    }
     if (IsGlobalPrototype(isolate, context, object, "URL") ||
         IsGlobalPrototype(isolate, context, object, "URLSearchParams")) {
       return NodeClass::kRefused;

@@ -127,8 +127,9 @@ void SetJsTransferableFactory(v8::Isolate* isolate, v8::Local<v8::Function> fact
 // Objects of Node's classes that Node's serializer takes as host objects (node_classes.cc): V8
 // alone would write them as plain objects. kRefused: Blob, URL, web streams, ... (DataCloneError,
 // or the missing-transfer-list error); kDomException: cloned as Node clones it; kKeyObject: a
-// crypto KeyObject, cloned through its exported key (made again by the receiving thread).
-enum class NodeClass : int32_t { kNone = 1, kRefused = 2, kDomException = 3, kKeyObject = 4 };
+// crypto KeyObject, cloned through its exported key; kSocketAddress: a net.SocketAddress, cloned
+// through its fields (both made again by the receiving thread).
+enum class NodeClass : int32_t { kNone = 1, kRefused = 2, kDomException = 3, kKeyObject = 4, kSocketAddress = 5 };
 NodeClass ClassifyNodeObject(v8::Isolate* isolate, v8::Local<v8::Object> object);
 // Writes `data` (a plain value) as a record the receiving thread makes an object from with the
 // JS factory (js_transferable.cc), under `info`.
