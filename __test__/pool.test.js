@@ -237,6 +237,23 @@ describe('pool abort', () => {
     const replacement = await p.run(null, { name: 'threadId' });
     assert.notStrictEqual(replacement, victim);
   });
+
+  it('runs a task with a signal alone on its worker: aborting it fails no other task', async () => {
+    const p = pool({ minThreads: 1, maxThreads: 1, concurrentTasksPerWorker: 4 });
+    await p.run(0, { name: 'sleep' });
+    const others = [p.run(200, { name: 'sleep' }), p.run(200, { name: 'sleep' })];
+    const controller = new AbortController();
+    const abortable = p.run(200, { name: 'sleep', signal: controller.signal });
+    const after = p.run(1, { name: 'echo' });
+    await sleep(50);
+    assert.strictEqual(p.queueSize, 2, 'the abortable task waits for the worker to be free');
+    controller.abort();
+    await assert.rejects(abortable, { name: 'AbortError' });
+    const results = await Promise.all([...others, after]);
+    assert.strictEqual(results[2], 1);
+    // Taken alone once the worker is free, it still runs.
+    assert.strictEqual(typeof await p.run(10, { name: 'sleep', signal: new AbortController().signal }), 'number');
+  });
 });
 
 describe('pool size', () => {

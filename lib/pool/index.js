@@ -135,7 +135,8 @@ class Pool extends EventEmitter {
     const id = this.#nextTaskId++;
     let status;
     try {
-      status = native.poolSubmit(this.#handle, id, task, opts.transferList, opts.name);
+      // A task with a signal runs alone on its worker: aborting it terminates that worker.
+      status = native.poolSubmit(this.#handle, id, task, opts.transferList, opts.name, signal !== null);
     } catch (error) {
       return Promise.reject(error); // DataCloneError: nothing was queued or transferred
     }

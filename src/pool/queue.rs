@@ -15,6 +15,9 @@ pub struct Task {
     pub name: Option<Box<str>>,
     pub msg: MessagePtr,
     queued_at: Instant,
+    /// Abortable (it has a signal): it runs alone on its worker, since aborting it terminates
+    /// that worker, which must not take other tasks down with it (as piscina schedules them).
+    exclusive: bool,
 }
 
 /// How a task ended, as the worker reported it (the shim and the facade read the same values).
@@ -55,11 +58,14 @@ struct WorkerState {
     notified: bool,
     idle: bool,
     retiring: bool,
+    /// Running an exclusive task: it takes nothing else meanwhile.
+    exclusive: bool,
 }
 
 struct Running {
     worker: u64,
     started: Instant,
+    exclusive: bool,
 }
 
 /// Hand-made queues, kept. The task queue is not a plain FIFO (cancel takes a task out of the
@@ -142,6 +148,11 @@ impl Pool {
 
     /// Queues a task and wakes one idle worker for it, if any.
     pub fn submit(&self, id: u64, name: Option<Box<str>>, msg: MessagePtr) -> Submit {
+        self.submit_with(id, name, msg, false)
+    }
+
+    /// `submit`, for a task that runs alone on its worker when `exclusive` (see Task).
+    pub fn submit_with(&self, id: u64, name: Option<Box<str>>, msg: MessagePtr, exclusive: bool) -> Submit {
         let mut st = self.lock();
         if st.closed {
             return Submit::Closed;
@@ -151,13 +162,13 @@ impl Pool {
         let spare: usize = st
             .workers
             .values()
-            .filter(|w| (w.idle || w.notified) && !w.retiring)
+            .filter(|w| (w.idle || w.notified) && !w.retiring && !w.exclusive)
             .map(|w| self.concurrency.saturating_sub(w.running))
             .sum();
         if (st.queue.len() + 1).saturating_sub(spare) > self.max_queue {
             return Submit::Full;
         }
-        st.queue.push_back(Task { id, name, msg, queued_at: Instant::now() });
+        st.queue.push_back(Task { id, name, msg, queued_at: Instant::now(), exclusive });
         while let Some(worker) = st.idle.pop_front() {
             let Some(w) = st.workers.get_mut(&worker) else { continue };
             w.idle = false;
@@ -177,7 +188,7 @@ impl Pool {
         let mut st = self.lock();
         st.workers.insert(
             worker,
-            WorkerState { waker, running: 0, notified: false, idle: false, retiring: false },
+            WorkerState { waker, running: 0, notified: false, idle: false, retiring: false, exclusive: false },
         );
     }
 
@@ -187,15 +198,22 @@ impl Pool {
         let mut st = self.lock();
         let st = &mut *st;
         let w = st.workers.get_mut(&worker)?;
-        if w.running >= self.concurrency || w.retiring {
+        if w.running >= self.concurrency || w.retiring || w.exclusive {
+            return None;
+        }
+        // An exclusive task waits for a worker with nothing running (this one once its tasks are
+        // done: it asks again after each, so nothing parks it).
+        if w.running > 0 && st.queue.front().is_some_and(|t| t.exclusive) {
+            w.notified = false;
             return None;
         }
         match st.queue.pop_front() {
             Some(task) => {
                 w.running += 1;
+                w.exclusive = task.exclusive;
                 let now = Instant::now();
                 st.wait_time.record(now.duration_since(task.queued_at).as_nanos() as u64);
-                st.running.insert(task.id, Running { worker, started: now });
+                st.running.insert(task.id, Running { worker, started: now, exclusive: task.exclusive });
                 Some(task)
             }
             None => {
@@ -212,12 +230,17 @@ impl Pool {
     /// A worker finished a task: its result goes to the main thread's inbox.
     pub fn complete(&self, worker: u64, id: u64, kind: OutcomeKind, msg: MessagePtr) {
         let mut st = self.lock();
+        let mut was_exclusive = false;
         if let Some(run) = st.running.remove(&id) {
             st.run_time.record(run.started.elapsed().as_nanos() as u64);
             st.completed += 1;
+            was_exclusive = run.exclusive;
         }
         if let Some(w) = st.workers.get_mut(&worker) {
             w.running = w.running.saturating_sub(1);
+            if was_exclusive {
+                w.exclusive = false;
+            }
         }
         st.results.push_back(Outcome { id, kind, msg });
         st.wake_main();
@@ -463,5 +486,23 @@ mod tests {
         assert_eq!(pool.drop_queued(10), vec![2]);
         assert!(pool.drop_queued(10).is_empty());
         assert_eq!(pool.submit(3, None, msg(3)), Submit::Closed);
+    }
+
+    #[test]
+    fn an_exclusive_task_runs_alone_on_its_worker() {
+        let pool = Pool::new(4, usize::MAX, 0);
+        pool.attach(1, None);
+        pool.submit(1, None, msg(1));
+        assert_eq!(pool.take(1).map(|t| t.id), Some(1));
+        // Queued behind a running task: not given to the busy worker.
+        assert_eq!(pool.submit_with(2, None, msg(2), true), Submit::Queued { queued: 1 });
+        pool.submit(3, None, msg(3));
+        assert!(pool.take(1).is_none());
+        pool.complete(1, 1, 0, msg(10));
+        assert_eq!(pool.take(1).map(|t| t.id), Some(2));
+        // While it runs, the worker takes nothing else.
+        assert!(pool.take(1).is_none());
+        pool.complete(1, 2, 0, msg(20));
+        assert_eq!(pool.take(1).map(|t| t.id), Some(3));
     }
 }
