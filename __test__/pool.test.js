@@ -112,6 +112,8 @@ describe('pool errors', () => {
     await assert.rejects(p.run('bad', { name: 'fail' }), (e) => e instanceof RangeError && e.message === 'bad');
     await assert.rejects(p.run('worse', { name: 'reject' }), (e) => e instanceof TypeError && e.message === 'worse');
     await assert.rejects(p.run(0, { name: 'missing' }), { code: 'ERR_CORRAL_POOL_NO_TASK' });
+    assert.strictEqual(await p.run({ a: 1, b: 2 }), 3);
+    await assert.rejects(p.run({ a: 1, b: 2 }, { name: '' }), { code: 'ERR_CORRAL_POOL_NO_TASK' }, 'not the default task');
     await assert.rejects(p.run(0, { name: 'uncloneable' }), { name: 'DataCloneError' });
     assert.strictEqual(await p.run({ a: 1, b: 1 }), 2);
     assert.strictEqual(p.threads.length, 1);

@@ -31,11 +31,14 @@ function noTask(name) {
   return makeError(TypeError, 'ERR_CORRAL_POOL_NO_TASK', `${config.filename} does not export ${what}`);
 }
 
+const kDefaultTask = Symbol('default task');
+
 // The function for `name` (or the default export): ESM exports, or CommonJS module.exports
 // (seen by import() as the default export).
 function taskFunction(name) {
   if (loadError !== null) throw loadError;
-  const key = name ?? '';
+  // (The default task under a key of its own: a task named '' is not the default one.)
+  const key = name ?? kDefaultTask;
   let fn = tasksByName.get(key);
   if (fn !== undefined) return fn;
   const def = exported.default;
