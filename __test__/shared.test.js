@@ -356,6 +356,11 @@ test("a terminated worker's pending waitAsync takes no notify meant for a live w
   await live.terminate();
 });
 
+test('a lock or semaphore on a buffer too small for it says so', () => {
+  assert.throws(() => new shared.Mutex(shared.create(3)), { code: 'ERR_INVALID_ARG_VALUE', message: /at least 1 Int32 element/ });
+  assert.throws(() => new shared.Semaphore(shared.create(4)), { code: 'ERR_INVALID_ARG_VALUE', message: /at least 2 Int32 elements/ });
+});
+
 test('Semaphore.release() refuses to carry the count past 2^31 - 1', () => {
   const sem = new shared.Semaphore(shared.create(8), 0, 1);
   assert.throws(() => sem.release(2 ** 31 - 1), { name: 'RangeError', code: 'ERR_OUT_OF_RANGE' });
