@@ -187,6 +187,39 @@ describe('corral command', () => {
     });
   }
 
+  it('a reload whose new workers crash at start leaves the old ones serving and tracked, restarting nothing', async () => {
+    const crashFile = path.join(socketDir, 'crash-now');
+    const child = startApp([app, '-i', '2', '--name', 'badreload'], { PORT: port, CRASH_FILE: crashFile });
+    await child.ready;
+    const before = JSON.parse((await corral(['status', 'badreload', '--json'])).stdout).workers;
+    fs.writeFileSync(crashFile, '');
+    const failed = await corral(['reload', 'badreload']);
+    assert.strictEqual(failed.code, 1);
+    assert.match(failed.stderr, /exited \(3\) before it listened/);
+    await new Promise((r) => setTimeout(r, 1000));
+    const during = JSON.parse((await corral(['status', 'badreload', '--json'])).stdout).workers;
+    assert.deepStrictEqual(during.map((w) => [w.pid, w.state, w.restarts]), before.map((w) => [w.pid, 'online', 0]));
+    fs.unlinkSync(crashFile);
+    const fixed = await corral(['reload', 'badreload']);
+    assert.strictEqual(fixed.stdout, 'badreload: reloaded 2 worker(s)\n', fixed.stderr);
+    for (const w of before) assert.ok(!alive(w.pid), `old worker ${w.pid} has ended`);
+    assert.doesNotMatch(child.err, /restarted after/);
+    child.kill('SIGTERM');
+    assert.strictEqual((await child.exited).code, 0);
+  });
+
+  it('a worker that a timer keeps alive after it disconnected gets SIGTERM (its handler runs), not the drain timeout', async () => {
+    const child = startApp([app, '-i', '1', '--name', 'linger'], { PORT: port, LINGER: '1' });
+    await child.ready;
+    const started = Date.now();
+    const stopped = await corral(['stop', 'linger']);
+    assert.strictEqual(stopped.stdout, 'linger: stopped\n', stopped.stderr);
+    assert.strictEqual((await child.exited).code, 0);
+    assert.ok(Date.now() - started < 6000, `stopped in ${Date.now() - started} ms`);
+    assert.match(child.out, /SIGTERM handled by \d+/);
+    assert.match(child.err, /still running 2000 ms after it disconnected \(servers closed\): sent SIGTERM/);
+  });
+
   it('gives bad input one clear line and a non-zero exit, and starts nothing', async () => {
     const cases = [
       [['start', app, '--bogus'], 2, /^corral: unknown option --bogus$/m],

@@ -85,6 +85,8 @@ async function start(argv) {
       say(`worker ${worker.id} (pid ${worker.process.pid}) exited with ${signal ?? `code ${code}`}`);
     }
   });
+  sup.on('worker-lingering', (worker, ms) => say(`worker ${worker.id} still running ${ms} ms after it disconnected (servers closed): sent SIGTERM`));
+  sup.on('worker-killed', (worker, ms) => say(`worker ${worker.id} did not exit within ${ms} ms of being asked to: killed (SIGKILL)`));
   sup.on('restart', (slot, delay) => say(`slot ${slot.index}: restarted after ${delay} ms (restart ${slot.restarts})`));
   sup.on('crash-loop', (slot) => say(`slot ${slot.index}: crash loop (${slot.policy.maxCrashes + 1} quick exits in a row), not restarting it`));
   sup.on('max-memory', (slot, rss) => say(`slot ${slot.index}: worker over --max-memory (${(rss / 1048576).toFixed(0)} MiB), replacing it`));

@@ -22,6 +22,11 @@ function validate(options) {
   if (name !== undefined && !control.NAME.test(name)) fail(`name "${name}" may have letters, digits, '.', '_' and '-' (64 at most)`);
 }
 
+// How long a worker may stay alive once it has disconnected (its servers closed, its connections
+// ended) before it is sent SIGTERM: time for its own 'disconnect' handlers (PM2 waits 1.6 s
+// between SIGINT and SIGKILL).
+const kLingerMs = 2000;
+
 class Supervisor extends EventEmitter {
   constructor(options) {
     super();
@@ -118,8 +123,11 @@ class Supervisor extends EventEmitter {
 
   // Forks a worker into `slot`; resolves once it listens (or rejects if it exits first, or
   // does not listen within readyTimeoutMs).
-  #startIn(slot) {
+  // `replacement` (a reload's, --max-memory's): until it listens, its exit is the caller's to
+  // handle (the old worker goes on serving), not a crash of the slot to restart.
+  #startIn(slot, replacement = false) {
     const worker = this.cluster.fork({ ...this.env, CORRAL_SUPERVISED: '1' });
+    const pending = { replacement };
     slot.worker = worker;
     slot.state = 'starting';
     slot.startedAt = Date.now();
@@ -128,10 +136,11 @@ class Supervisor extends EventEmitter {
       if (this.listenerCount('worker-output') > 0) this.emit('worker-output', slot, worker);
       else for (const stream of [worker.process.stdout, worker.process.stderr]) stream?.resume();
     }
-    worker.on('exit', (code, signal) => this.#onExit(slot, worker, code, signal));
+    worker.on('exit', (code, signal) => this.#onExit(slot, worker, code, signal, pending));
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => { cleanup(); reject(new Error(`worker ${worker.id} did not listen within ${this.readyTimeoutMs} ms`)); }, this.readyTimeoutMs);
       const onListening = () => {
+        pending.replacement = false;
         cleanup();
         if (slot.worker === worker) slot.state = 'online';
         this.emit('worker-listening', slot, worker);
@@ -144,8 +153,9 @@ class Supervisor extends EventEmitter {
     });
   }
 
-  #onExit(slot, worker, code, signal) {
+  #onExit(slot, worker, code, signal, pending) {
     this.emit('worker-exit', slot, worker, code, signal);
+    if (pending.replacement) return;
     if (slot.worker !== worker || worker.exitedAfterDisconnect || this.state === 'stopping' || this.state === 'stopped') return;
     const verdict = slot.policy.onExit(Date.now() - slot.startedAt);
     if (verdict.crashLoop) {
@@ -167,12 +177,25 @@ class Supervisor extends EventEmitter {
   }
 
   // Ends `worker` gracefully: keep-alive connections close between requests, in-flight ones
-  // finish, the worker exits; after drainTimeoutMs it is killed.
+  // finish, the worker's servers close and it disconnects. A worker still alive 2 s after that
+  // (a timer or another handle of its own keeps it) gets SIGTERM, so that its own shutdown
+  // handlers run, as a process manager's stop does; after drainTimeoutMs it is killed.
   #retire(worker) {
     return new Promise((resolve) => {
       if (worker.isDead()) return resolve();
-      const timer = setTimeout(() => worker.process.kill('SIGKILL'), this.drainTimeoutMs);
-      worker.once('exit', () => { clearTimeout(timer); resolve(); });
+      let term = null;
+      const timer = setTimeout(() => {
+        this.emit('worker-killed', worker, this.drainTimeoutMs);
+        worker.process.kill('SIGKILL');
+      }, this.drainTimeoutMs);
+      worker.once('disconnect', () => {
+        term = setTimeout(() => {
+          if (worker.isDead()) return;
+          this.emit('worker-lingering', worker, kLingerMs);
+          worker.process.kill('SIGTERM');
+        }, kLingerMs);
+      });
+      worker.once('exit', () => { clearTimeout(timer); clearTimeout(term); resolve(); });
       if (worker.isConnected()) {
         require('../cluster/utils').sendHelper(worker.process, { act: 'corral:drain' }, null);
         worker.disconnect();
@@ -200,12 +223,14 @@ class Supervisor extends EventEmitter {
             continue;
           }
           slot.worker = null;  // the old one's exit is expected now
+          const startedAt = slot.startedAt;
           try {
-            await this.#startIn(slot);
+            await this.#startIn(slot, true);
           } catch (err) {
             if (slot.worker && !slot.worker.isDead()) slot.worker.process.kill('SIGKILL');
             slot.worker = old;
             slot.state = 'online';
+            slot.startedAt = startedAt;
             throw err;
           }
           slot.restarts++;
@@ -256,17 +281,21 @@ class Supervisor extends EventEmitter {
   // A worker over --max-memory: replaced as in a reload, on its own.
   async #replace(slot, rss) {
     const old = slot.worker;
+    const startedAt = slot.startedAt;
     slot.state = 'replacing';
     this.emit('max-memory', slot, rss);
     slot.worker = null;
     try {
-      await this.#startIn(slot);
-      slot.restarts++;
-      await this.#retire(old);
+      await this.#startIn(slot, true);
     } catch {
+      if (slot.worker && !slot.worker.isDead()) slot.worker.process.kill('SIGKILL');
       slot.worker = old;
       slot.state = 'online';
+      slot.startedAt = startedAt;
+      return;
     }
+    slot.restarts++;
+    await this.#retire(old);
   }
 
   // Per worker: figures from the kernel (CPU, RSS) and from the worker (connections).
