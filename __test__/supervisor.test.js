@@ -220,6 +220,12 @@ describe('corral command', () => {
     assert.match(child.err, /still running 2000 ms after it disconnected \(servers closed\): sent SIGTERM/);
   });
 
+  it('refuses a directory node could not run as a script, with one line and exit 2', async () => {
+    const r = await corral(['start', socketDir]);
+    assert.strictEqual(r.code, 2);
+    assert.match(r.stderr, /^corral: no such script: /);
+  });
+
   it('gives bad input one clear line and a non-zero exit, and starts nothing', async () => {
     const cases = [
       [['start', app, '--bogus'], 2, /^corral: unknown option --bogus$/m],

@@ -8,7 +8,7 @@ const report = require('./report');
 
 const USAGE = `usage:
   corral start <script> [-i N|max] [--name NAME] [--max-memory MB] [--metrics HOST:PORT]
-                        [--drain-timeout SECONDS] [-- script args]
+                        [--drain-timeout SECONDS] [--listen-timeout SECONDS] [-- script args]
   corral status [NAME] [--json]
   corral reload NAME
   corral stop NAME`;
@@ -43,6 +43,10 @@ function parseStart(argv) {
       const s = Number(value());
       if (!(s >= 0)) throw new UsageError('--drain-timeout wants seconds');
       options.drainTimeoutMs = s * 1000;
+    } else if (arg === '--listen-timeout') {
+      const s = Number(value());
+      if (!(s > 0)) throw new UsageError('--listen-timeout wants seconds, more than 0');
+      options.readyTimeoutMs = s * 1000;
     } else if (arg.startsWith('-')) {
       throw new UsageError(`unknown option ${arg}`);
     } else if (options.script === undefined) {
@@ -52,7 +56,12 @@ function parseStart(argv) {
     }
   }
   if (options.script === undefined) throw new UsageError('start needs the script to run');
-  if (!fs.existsSync(options.script)) throw new UsageError(`no such script: ${options.script}`);
+  // What node itself would run: a file, or a directory with an index.js or a package.json main.
+  try {
+    require.resolve(path.resolve(options.script));
+  } catch {
+    throw new UsageError(`no such script: ${options.script}`);
+  }
   return options;
 }
 
@@ -165,6 +174,10 @@ async function command(cmd, argv) {
 async function main(argv) {
   const [cmd, ...rest] = argv;
   try {
+    if (cmd === 'start' && (rest[0] === '--help' || rest[0] === '-h')) {
+      process.stdout.write(`${USAGE}\n`);
+      return;
+    }
     if (cmd === 'start') return await start(rest);
     if (cmd === 'status') return await status(rest);
     if (cmd === 'reload' || cmd === 'stop') return await command(cmd, rest);

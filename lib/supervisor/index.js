@@ -137,6 +137,8 @@ class Supervisor extends EventEmitter {
       else for (const stream of [worker.process.stdout, worker.process.stderr]) stream?.resume();
     }
     worker.on('exit', (code, signal) => this.#onExit(slot, worker, code, signal, pending));
+    // (Also when it listens only after readyTimeoutMs: it is online then.)
+    worker.once('listening', () => { if (slot.worker === worker && slot.state === 'starting') slot.state = 'online'; });
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => { cleanup(); reject(new Error(`worker ${worker.id} did not listen within ${this.readyTimeoutMs} ms`)); }, this.readyTimeoutMs);
       const onListening = () => {
