@@ -196,6 +196,7 @@ describe('corral command', () => {
     const failed = await corral(['reload', 'badreload']);
     assert.strictEqual(failed.code, 1);
     assert.match(failed.stderr, /exited \(3\) before it listened/);
+    assert.match(child.err, /corral: reload failed: worker \d+ exited \(3\) before it listened/);
     await new Promise((r) => setTimeout(r, 1000));
     const during = JSON.parse((await corral(['status', 'badreload', '--json'])).stdout).workers;
     assert.deepStrictEqual(during.map((w) => [w.pid, w.state, w.restarts]), before.map((w) => [w.pid, 'online', 0]));

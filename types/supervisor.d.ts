@@ -79,6 +79,10 @@ export class Supervisor extends EventEmitter {
   on(event: 'crash-loop', listener: (slot: { index: number }) => void): this;
   on(event: 'max-memory', listener: (slot: { index: number }, rssBytes: number) => void): this;
   on(event: 'reload', listener: (replaced: Array<[number, number]>) => void): this;
+  /** A reload whose replacement failed (the old workers go on serving). */
+  on(event: 'reload-failed', listener: (error: Error) => void): this;
+  /** A worker still alive `ms` after it disconnected got SIGTERM / one past the drain timeout was killed. */
+  on(event: 'worker-lingering' | 'worker-killed', listener: (worker: Worker, ms: number) => void): this;
   on(event: string, listener: (...args: any[]) => void): this;
 }
 

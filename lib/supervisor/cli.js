@@ -112,9 +112,11 @@ async function start(argv) {
   });
   const stop = (signal) => { say(`${signal}: stopping ${sup.name}`); sup.stop(); };
   process.on('SIGINT', stop).on('SIGTERM', stop);
+  // (However asked for, by signal or by `corral reload`, a failed reload is said here.)
+  sup.on('reload-failed', (err) => say(`reload failed: ${err.message}`));
   const reload = (signal) => {
     say(`${signal}: reloading ${sup.name}`);
-    sup.reload().catch((err) => say(`reload failed: ${err.message}`));
+    sup.reload().catch(() => {});
   };
   process.on('SIGHUP', reload).on('SIGUSR2', reload);
   try {

@@ -241,6 +241,9 @@ class Supervisor extends EventEmitter {
         }
         this.emit('reload', replaced);
         return { reloaded: replaced.length };
+      } catch (err) {
+        this.emit('reload-failed', err);
+        throw err;
       } finally {
         this.reloading = null;
       }
