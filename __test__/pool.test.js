@@ -199,6 +199,15 @@ describe('pool errors', () => {
     await running;
     assert.deepStrictEqual(await Promise.all(queued), [1, 2]);
   });
+
+  it('with maxQueue 0 runs a task as soon as a worker can take it, starting workers up to maxThreads', async () => {
+    // Tasks that workers still starting (or still to be started) will take do not count as waiting.
+    const p = pool({ minThreads: 1, maxThreads: 3, maxQueue: 0 });
+    const results = await Promise.allSettled([1, 2, 3, 4].map((n) => p.run(n, { name: 'echo' })));
+    assert.deepStrictEqual(results.slice(0, 3).map((r) => r.value), [1, 2, 3]);
+    assert.strictEqual(results[3].reason?.code, 'ERR_CORRAL_POOL_QUEUE_FULL');
+    assert.strictEqual(p.threads.length, 3);
+  });
 });
 
 describe('pool abort', () => {

@@ -148,23 +148,33 @@ impl Pool {
 
     /// Queues a task and wakes one idle worker for it, if any.
     pub fn submit(&self, id: u64, name: Option<Box<str>>, msg: MessagePtr) -> Submit {
-        self.submit_with(id, name, msg, false)
+        self.submit_with(id, name, msg, false, 0)
     }
 
     /// `submit`, for a task that runs alone on its worker when `exclusive` (see Task).
-    pub fn submit_with(&self, id: u64, name: Option<Box<str>>, msg: MessagePtr, exclusive: bool) -> Submit {
+    /// `headroom`: tasks that workers not yet attached (starting, or that the pool may still
+    /// start) will take as they come up; the caller knows those.
+    pub fn submit_with(
+        &self,
+        id: u64,
+        name: Option<Box<str>>,
+        msg: MessagePtr,
+        exclusive: bool,
+        headroom: usize,
+    ) -> Submit {
         let mut st = self.lock();
         if st.closed {
             return Submit::Closed;
         }
         // The limit counts tasks waiting for a worker: those that idle (or already woken)
-        // workers will take at once do not wait.
-        let spare: usize = st
+        // workers, or workers about to start, will take at once do not wait.
+        let spare: usize = headroom
+            + st
             .workers
             .values()
             .filter(|w| (w.idle || w.notified) && !w.retiring && !w.exclusive)
             .map(|w| self.concurrency.saturating_sub(w.running))
-            .sum();
+            .sum::<usize>();
         if (st.queue.len() + 1).saturating_sub(spare) > self.max_queue {
             return Submit::Full;
         }
@@ -430,6 +440,15 @@ mod tests {
     }
 
     #[test]
+    fn workers_still_to_start_make_room_under_the_queue_limit() {
+        // maxQueue 0, no worker attached yet, two that will start: two tasks go, the third waits.
+        let pool = Pool::new(1, 0, 0);
+        assert_eq!(pool.submit_with(1, None, msg(1), false, 2), Submit::Queued { queued: 1 });
+        assert_eq!(pool.submit_with(2, None, msg(2), false, 2), Submit::Queued { queued: 2 });
+        assert_eq!(pool.submit_with(3, None, msg(3), false, 2), Submit::Full);
+    }
+
+    #[test]
     fn cancel_dequeues_or_names_the_worker() {
         let pool = Pool::new(1, usize::MAX, 0);
         pool.attach(3, None);
@@ -495,7 +514,7 @@ mod tests {
         pool.submit(1, None, msg(1));
         assert_eq!(pool.take(1).map(|t| t.id), Some(1));
         // Queued behind a running task: not given to the busy worker.
-        assert_eq!(pool.submit_with(2, None, msg(2), true), Submit::Queued { queued: 1 });
+        assert_eq!(pool.submit_with(2, None, msg(2), true, 0), Submit::Queued { queued: 1 });
         pool.submit(3, None, msg(3));
         assert!(pool.take(1).is_none());
         pool.complete(1, 1, 0, msg(10));
