@@ -264,3 +264,14 @@ test("a child's send that finds the parent gone fails with EPIPE, as in node (ca
     assert.match(a.stdout, how === 'uncaught' ? /exited 1 null\nparent: uncaught EPIPE reported true/ : /EPIPE write/);
   }
 });
+
+test('fork spawn options: argv0 reaches the child, bad windowsHide/argv0 refused as in node', async () => {
+  const [a, b] = await Promise.all([
+    run(fixture('cp-spawn-options.js')),
+    run(fixture('cp-spawn-options.js'), [], { mode: 'register' }),
+  ]);
+  assert.strictEqual(a.code, 0, a.stderr);
+  assert.strictEqual(b.stdout, a.stdout, b.stderr);
+  assert.match(b.stdout, /child argv0 custom-name true/);
+  assert.match(b.stdout, /"options.windowsHide" property must be of type boolean/);
+});

@@ -81,6 +81,7 @@ class ChildProcess extends EventEmitter {
     dispatch.init();
     const out = binding.procSpawn({
       file: options.file,
+      argv0: options.args[0] === options.file ? undefined : String(options.args[0]),
       // As Node: each argument as a string (numbers too).
       args: args.map(String),
       env,

@@ -110,6 +110,16 @@ function normalize(modulePath, args, options) {
   }
   validateInt32(options.uid, 'options.uid');
   validateInt32(options.gid, 'options.gid');
+  if (options.argv0 != null) {
+    if (typeof options.argv0 !== 'string') throw invalidArgType('options.argv0', 'string', options.argv0);
+    noNullBytes(options.argv0, 'options.argv0');
+  }
+  // Windows-only, but checked everywhere as Node checks them.
+  for (const name of ['windowsHide', 'windowsVerbatimArguments']) {
+    if (options[name] != null && typeof options[name] !== 'boolean') {
+      throw invalidArgType(`options.${name}`, 'boolean', options[name]);
+    }
+  }
   const serialization = options.serialization || 'json';
   if (serialization !== 'json' && serialization !== 'advanced') {
     throw makeError(TypeError, 'ERR_INVALID_ARG_VALUE',
@@ -134,7 +144,7 @@ function normalize(modulePath, args, options) {
     }
   }
   return {
-    file: options.execPath, args: [options.execPath, ...args], envPairs, cwd: options.cwd,
+    file: options.execPath, args: [typeof options.argv0 === 'string' ? options.argv0 : options.execPath, ...args], envPairs, cwd: options.cwd,
     stdio: options.stdio, uid: options.uid, gid: options.gid, detached: options.detached,
     serialization, timeout: options.timeout, signal: options.signal, killSignal,
     deathSignal: options.deathSignal,

@@ -51,7 +51,8 @@ function setup(cluster) {
       ...cluster.settings,
       ...options,
     };
-    if (settings.execArgv.some((s) => s.startsWith('--prof')) &&
+    // Not validated here (Node's fork() is where a bad execArgv fails).
+    if (Array.isArray(settings.execArgv) && settings.execArgv.some((s) => s.startsWith('--prof')) &&
         !settings.execArgv.some((s) => s.startsWith('--logfile='))) {
       settings.execArgv = [...settings.execArgv, '--logfile=v8-%p.log'];
     }

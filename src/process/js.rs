@@ -32,6 +32,8 @@ thread_local! {
 #[napi(object)]
 pub struct SpawnOptions {
     pub file: String,
+    /// argv[0], when not `file`.
+    pub argv0: Option<String>,
     pub args: Vec<String>,
     pub env: Vec<String>,
     pub cwd: Option<String>,
@@ -63,6 +65,7 @@ pub fn proc_spawn(o: SpawnOptions) -> Vec<i32> {
     let spec = SpawnSpec {
         extra,
         file: o.file.into(),
+        argv0: o.argv0.map(OsString::from),
         args: o.args.into_iter().map(OsString::from).collect(),
         env: o.env.into_iter().map(|s| OsString::from_vec(s.into_bytes())).collect(),
         cwd: o.cwd.map(OsString::from),

@@ -25,6 +25,8 @@ pub enum StdioSpec {
 
 pub struct SpawnSpec {
     pub file: OsString,
+    /// argv[0], when not `file` (Node's `argv0` option).
+    pub argv0: Option<OsString>,
     /// argv[1..]
     pub args: Vec<OsString>,
     /// KEY=VALUE pairs: the whole environment.
@@ -68,6 +70,9 @@ fn stdio_for(spec: StdioSpec, parent_end: &mut Option<OwnedFd>) -> io::Result<St
 
 pub fn spawn(spec: SpawnSpec) -> io::Result<Spawned> {
     let mut cmd = Command::new(&spec.file);
+    if let Some(argv0) = &spec.argv0 {
+        cmd.arg0(argv0);
+    }
     cmd.args(&spec.args);
     cmd.env_clear();
     for pair in &spec.env {
@@ -231,6 +236,7 @@ mod tests {
 
     fn spec(script: &str) -> SpawnSpec {
         SpawnSpec {
+            argv0: None,
             file: "/bin/sh".into(),
             args: vec!["-c".into(), script.into()],
             env: vec!["PATH=/usr/bin:/bin".into(), "X=a=b".into()],
