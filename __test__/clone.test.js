@@ -35,6 +35,13 @@ describe('structured clone', () => {
     }
   });
 
+  it('web streams in a transfer list cross threads as in node: chunks, close, errors, cancel, both ways (fixture)', async () => {
+    const { node, corral } = await runBoth(fixture('web-stream-transfer.js'));
+    assert.strictEqual(corral.stdout, node.stdout, corral.stderr);
+    assert.match(node.stdout, /main got \{"transformed":\["T1","T2"\],"isTransform":true\}\n/);
+    assert.match(node.stdout, /channel read local\n$/);
+  });
+
   it('round-trips rich values through a worker', async () => {
     const w = echo();
     const circular = { a: 1 };

@@ -63,17 +63,32 @@ function releaseHandle(item, result) {
   return { data: rest, fd };
 }
 
+// Web streams transfer through corral's own channels (web-streams.js), not Node's.
+let webStreams = null;
+const isWebStream = (v) => v !== null && typeof v === 'object' && (
+  (typeof ReadableStream === 'function' && v instanceof ReadableStream) ||
+  (typeof WritableStream === 'function' && v instanceof WritableStream) ||
+  (typeof TransformStream === 'function' && v instanceof TransformStream));
+const transfersItself = (item) => isWebStream(item) || transferMethod(item, 'messaging_transfer_symbol') !== undefined;
+
 // The transfer list without the self-transferring objects, plus what they list; their
 // transfers ride on the returned list until `arm` hands them to the serializer.
 function prepare(list) {
   let pending = null;
   let out = list;
   for (const item of list) {
-    const transfer = transferMethod(item, 'messaging_transfer_symbol');
-    if (transfer === undefined) continue;
+    const stream = isWebStream(item);
+    const transfer = stream ? undefined : transferMethod(item, 'messaging_transfer_symbol');
+    if (!stream && transfer === undefined) continue;
     if (pending === null) {
       pending = [];
-      out = list.filter((other) => transferMethod(other, 'messaging_transfer_symbol') === undefined);
+      out = list.filter((other) => !transfersItself(other));
+    }
+    if (stream) {
+      const sent = (webStreams ??= require('./web-streams')).transferOf(item);
+      for (const port of sent.ports) out.push(port);
+      pending.push(item, sent.data, sent.deserializeInfo, -1);
+      continue;
     }
     const listMethod = transferMethod(item, 'messaging_transfer_list_symbol');
     const nested = listMethod === undefined ? [] : [...(listMethod.call(item) ?? [])];
@@ -147,7 +162,8 @@ function create(deserializeInfo, data, fd, index, internalRequire) {
   if (deserializeInfo === DOM_EXCEPTION) return makeDomException(data);
   if (deserializeInfo === KEY_OBJECT) return makeKeyObject(data);
   if (deserializeInfo === SOCKET_ADDRESS) return new (require('net').SocketAddress)(data);
-  const object = make(deserializeInfo, data, fd, internalRequire);
+  const object = String(deserializeInfo).startsWith('corral:') ?
+    (webStreams ??= require('./web-streams')).make(deserializeInfo, data) : make(deserializeInfo, data, fd, internalRequire);
   made.push(object);
   return object;
 }

@@ -513,12 +513,15 @@ Message* Serialize(v8::Isolate* isolate, v8::Local<v8::Context> context, v8::Loc
     }
   } clear_aliases;
   if (!ReadTransferList(isolate, context, transfer, source_endpoint, &buffers, &ports)) return nullptr;
-  if (HasJsTransferables() && !SerializingJsTransferableData() && !CloneJsTransferableData(isolate, context)) {
+  if (HasJsTransferables() && !SerializingJsTransferableData() && !CloneJsTransferableData(isolate, context, ports)) {
     return nullptr;
   }
 
   std::unique_ptr<Message> msg(new Message());
-  SerializerDelegate delegate(isolate, msg.get(), ports);
+  // A JS transferable's data refers to the ports of its message.
+  const std::vector<v8::Local<v8::Object>>* data_ports =
+      SerializingJsTransferableData() ? JsTransferableDataPorts() : nullptr;
+  SerializerDelegate delegate(isolate, msg.get(), data_ports != nullptr ? *data_ports : ports);
   v8::ValueSerializer serializer(isolate, &delegate);
   delegate.serializer_ = &serializer;
   serializer.WriteHeader();
@@ -554,7 +557,7 @@ v8::MaybeLocal<v8::Value> Deserialize(v8::Isolate* isolate, v8::Local<v8::Contex
   }
   v8::EscapableHandleScope scope(isolate);
   std::vector<v8::Local<v8::Object>> made;
-  if (!MakeJsTransferables(isolate, context, msg, &made)) return {};
+  if (!MakeJsTransferables(isolate, context, msg, &ports, &made)) return {};
   DeserializerDelegate delegate(msg, &ports, &made);
   v8::ValueDeserializer deserializer(isolate, msg->data.data(), msg->data.size(), &delegate);
   delegate.deserializer_ = &deserializer;

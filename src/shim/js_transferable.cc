@@ -47,8 +47,11 @@ v8::Local<v8::Private> FactoryKey(v8::Isolate* isolate) {
 }  // namespace
 
 thread_local bool t_serializing_data = false;
+thread_local const std::vector<v8::Local<v8::Object>>* t_data_ports = nullptr;
 
 bool SerializingJsTransferableData() { return t_serializing_data; }
+
+const std::vector<v8::Local<v8::Object>>* JsTransferableDataPorts() { return t_data_ports; }
 
 void SetJsTransferables(v8::Isolate* isolate, v8::Local<v8::Array> list) {
   ClearJsTransferables();
@@ -69,13 +72,19 @@ void SetJsTransferables(v8::Isolate* isolate, v8::Local<v8::Array> list) {
   }
 }
 
-bool CloneJsTransferableData(v8::Isolate* isolate, v8::Local<v8::Context> context) {
+bool CloneJsTransferableData(v8::Isolate* isolate, v8::Local<v8::Context> context,
+                             const std::vector<v8::Local<v8::Object>>& ports) {
+  struct Reset {
+    ~Reset() { t_data_ports = nullptr; }
+  } reset;
+  t_data_ports = &ports;
   for (Entry& entry : t_entries) {
     v8::Local<v8::String> text;
     if (!entry.info.Get(isolate)->ToString(context).ToLocal(&text)) return false;
     entry.record->info = *v8::String::Utf8Value(isolate, text);
-    // The data travels as a message of its own (nothing in it is transferred); that
-    // serialization leaves the pending message's state (port aliases, these entries) alone.
+    // The data travels as a message of its own (what it holds of the message's transfer list,
+    // its ports, by their index there); that serialization leaves the pending message's state
+    // (port aliases, these entries) alone.
     t_serializing_data = true;
     entry.record->data.reset(Serialize(isolate, context, entry.data.Get(isolate), v8::Local<v8::Value>(), nullptr));
     t_serializing_data = false;
@@ -157,7 +166,7 @@ bool LooksJsTransferable(v8::Isolate* isolate, v8::Local<v8::Object> object) {
 }
 
 bool MakeJsTransferables(v8::Isolate* isolate, v8::Local<v8::Context> context, Message* msg,
-                         std::vector<v8::Local<v8::Object>>* out) {
+                         std::vector<v8::Local<v8::Object>>* ports, std::vector<v8::Local<v8::Object>>* out) {
   if (!msg->attached || msg->attached->js_transferables.empty()) return true;
   v8::Local<v8::Value> factory;
   if (!context->Global()->GetPrivate(context, FactoryKey(isolate)).ToLocal(&factory) || !factory->IsFunction()) {
@@ -167,7 +176,7 @@ bool MakeJsTransferables(v8::Isolate* isolate, v8::Local<v8::Context> context, M
   for (size_t index = 0; index < msg->attached->js_transferables.size(); index++) {
     auto& record = msg->attached->js_transferables[index];
     v8::Local<v8::Value> data;
-    if (!Deserialize(isolate, context, record->data.get()).ToLocal(&data)) return false;
+    if (!Deserialize(isolate, context, record->data.get(), ports).ToLocal(&data)) return false;
     v8::Local<v8::Value> fd = v8::Undefined(isolate);
     if (record->fd >= 0) {
       fd = v8::Integer::New(isolate, record->fd);

@@ -109,7 +109,12 @@ void SetPortAliases(v8::Isolate* isolate, v8::Local<v8::Array> pairs);
 // clones each data (CloneJsTransferableData: false with an exception pending) once the transfer
 // list has passed its checks.
 void SetJsTransferables(v8::Isolate* isolate, v8::Local<v8::Array> list);
-bool CloneJsTransferableData(v8::Isolate* isolate, v8::Local<v8::Context> context);
+// A data may hold ports of the message's transfer list (a web stream's channel): written, and
+// read again, as their index among the message's ports.
+bool CloneJsTransferableData(v8::Isolate* isolate, v8::Local<v8::Context> context,
+                             const std::vector<v8::Local<v8::Object>>& ports);
+// While a data is serialized: the ports of the message it belongs to (else null).
+const std::vector<v8::Local<v8::Object>>* JsTransferableDataPorts();
 bool LooksJsTransferable(v8::Isolate* isolate, v8::Local<v8::Object> object);
 void ClearJsTransferables();
 bool HasJsTransferables();
@@ -119,8 +124,9 @@ bool IsJsTransferable(v8::Isolate* isolate, v8::Local<v8::Object> object);
 v8::Maybe<bool> WriteJsTransferable(v8::Isolate* isolate, v8::ValueSerializer* serializer, Message* msg,
                                     v8::Local<v8::Object> object, uint32_t tag);
 // Makes the message's objects (before its value is read: no JS runs inside V8's deserializer).
+// `ports`: the message's ports, already made.
 bool MakeJsTransferables(v8::Isolate* isolate, v8::Local<v8::Context> context, Message* msg,
-                         std::vector<v8::Local<v8::Object>>* out);
+                         std::vector<v8::Local<v8::Object>>* ports, std::vector<v8::Local<v8::Object>>* out);
 // The thread's factory(deserializeInfo, data, fd, index in its message) that makes such an object again.
 void SetJsTransferableFactory(v8::Isolate* isolate, v8::Local<v8::Function> factory);
 
