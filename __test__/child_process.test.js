@@ -275,3 +275,18 @@ test('fork spawn options: argv0 reaches the child, bad windowsHide/argv0 refused
   assert.match(b.stdout, /child argv0 custom-name true/);
   assert.match(b.stdout, /"options.windowsHide" property must be of type boolean/);
 });
+
+test('a worker thread that forked a child ends (terminate, process.exit): the child is disconnected and the process exits, as in node', async () => {
+  for (const how of ['terminate', 'exit']) {
+    const [a, b] = await Promise.all([
+      run(fixture('cp-fork-in-worker.js'), [how]),
+      run(fixture('cp-fork-in-worker.js'), [how], { mode: 'register' }),
+    ]);
+    // The child's line and the main thread's race each other in the shared pipe.
+    const lines = (out) => out.trim().split('\n').sort();
+    assert.strictEqual(a.code, 0, a.stderr);
+    assert.strictEqual(b.code, a.code, b.stderr);
+    assert.deepStrictEqual(lines(b.stdout), lines(a.stdout), how);
+    assert.ok(a.stdout.includes('child: disconnect'), how);
+  }
+});

@@ -32,12 +32,39 @@ struct Ctx {
 
 thread_local! {
     static CTX: RefCell<Option<Ctx>> = const { RefCell::new(None) };
+    /// What closes this thread's handles when its environment is torn down.
+    static TEARDOWN: RefCell<Vec<fn()>> = const { RefCell::new(Vec::new()) };
+}
+
+/// `teardown` runs when this thread's environment goes away (a worker thread that ends): it
+/// must drop the handles it keeps on the loop, which the thread drains and closes next. Left
+/// open they would keep that drain waiting (a child's exit watch, a channel) and call into the
+/// freed environment later.
+pub fn on_teardown(teardown: fn()) {
+    TEARDOWN.with(|t| {
+        let mut t = t.borrow_mut();
+        if !t.iter().any(|f| std::ptr::fn_addr_eq(*f, teardown)) {
+            t.push(teardown);
+        }
+    });
+}
+
+unsafe extern "C" fn env_cleanup(_arg: *mut c_void) {
+    // Nothing reaches JS any more; the references die with the environment.
+    CTX.with(|c| c.borrow_mut().take());
+    let hooks = TEARDOWN.with(|t| std::mem::take(&mut *t.borrow_mut()));
+    for hook in hooks {
+        hook();
+    }
 }
 
 /// Registers this environment's dispatch function.
 pub fn init(env: sys::napi_env, dispatch: sys::napi_value) -> napi::Result<()> {
     // SAFETY: napi calls on the env's own thread with valid values.
     unsafe {
+        if CTX.with(|c| c.borrow().is_none()) {
+            check(sys::napi_add_env_cleanup_hook(env, Some(env_cleanup), ptr::null_mut()))?;
+        }
         let mut r = ptr::null_mut();
         check(sys::napi_create_reference(env, dispatch, 1, &mut r))?;
         let mut name = ptr::null_mut();

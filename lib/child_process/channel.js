@@ -176,6 +176,16 @@ function setupChannel(target, fd, mode) {
 
   target.channel = new Control(id, fd);
   Object.defineProperty(target, '_channelId', { value: id, writable: true, configurable: true });
+  // Node's deprecated alias (a ChildProcess has it from its prototype), gone from Node 25.
+  if (!('_channel' in target) && require('../node-line').major < 25) {
+    const deprecate = (fn) => require('util').deprecate(fn, '_channel is deprecated. Use ChildProcess.channel instead.', 'DEP0129');
+    Object.defineProperty(target, '_channel', {
+      configurable: true,
+      enumerable: false,
+      get: deprecate(() => target.channel),
+      set: deprecate((value) => { target.channel = value; }),
+    });
+  }
   target.connected = true;
 
   // As Node: a 'message' with nobody listening waits until a listener comes (an ESM child

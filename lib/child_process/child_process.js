@@ -14,12 +14,14 @@ const { setupChannel, errnoException } = require('./channel');
 const { makeError } = require('../errors');
 const childPreload = require('path').join(__dirname, 'child-preload.js');
 
-const signalNames = Object.fromEntries(Object.entries(signals).map(([k, v]) => [v, k]));
+// The first name of a number, as Node reports it (6 is SIGABRT, not SIGIOT; 29 SIGIO, not SIGPOLL).
+const signalNames = {};
+for (const [name, number] of Object.entries(signals)) signalNames[number] ??= name;
 
 function toSignal(sig, name = 'signal') {
   if (typeof sig === 'number' && signalNames[sig] !== undefined) return sig;
   if (typeof sig === 'string' && signals[sig.toUpperCase()] !== undefined) return signals[sig.toUpperCase()];
-  throw makeError(TypeError, 'ERR_UNKNOWN_SIGNAL', `Unknown signal: ${sig}`);
+  throw makeError(TypeError, 'ERR_UNKNOWN_SIGNAL', require('util').format('Unknown signal: %s', sig));
 }
 
 // stdio entries -> native codes: -1 inherit, -2 ignore, -3 pipe, n = that fd.
@@ -31,6 +33,10 @@ function stdioCode(entry, i) {
   if (typeof entry === 'number') return entry < 0 ? -3 : entry;
   if (typeof entry?.fd === 'number') return entry.fd;
   if (entry?._handle && typeof entry._handle.fd === 'number') return entry._handle.fd;
+  if (typeof entry === 'string' || ArrayBuffer.isView(entry)) {
+    throw makeError(TypeError, 'ERR_INVALID_SYNC_FORK_INPUT',
+      `Asynchronous forks do not support Buffer, TypedArray, DataView or string input: ${require('util').inspect(entry)}`);
+  }
   throw makeError(TypeError, 'ERR_INVALID_ARG_VALUE',
     `The argument 'stdio' is invalid. Received ${require('util').inspect(entry)}`);
 }

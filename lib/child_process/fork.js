@@ -10,20 +10,30 @@ const { ChildProcess, toSignal } = require('./child_process');
 const { makeError, invalidArgType, invalidArgValue, outOfRange } = require('../errors');
 const { major } = require('../node-line');
 
+// Node's wording: a name with a dot is a property, else an argument.
+function invalidValue(name, value, reason) {
+  return makeError(TypeError, 'ERR_INVALID_ARG_VALUE',
+    `The ${name.includes('.') ? 'property' : 'argument'} '${name}' ${reason}. Received ${inspect(value)}`);
+}
+
 function validatePath(value, name) {
-  if (typeof value === 'string') return value;
-  if (Buffer.isBuffer(value)) return value.toString();
-  if (value instanceof URL || (value && typeof value.href === 'string' && value.protocol)) {
-    return fileURLToPath(value);
-  }
-  throw invalidArgType(name, ['string', 'Buffer', 'URL'], value);
+  let path;
+  if (typeof value === 'string') path = value;
+  else if (Buffer.isBuffer(value)) path = value.toString();
+  else if (value instanceof URL || (value && typeof value.href === 'string' && value.protocol)) path = fileURLToPath(value);
+  else throw invalidArgType(name, ['string', 'Buffer', 'URL'], value);
+  if (path.includes('\u0000')) throw invalidValue(name, value, 'must be a string, Uint8Array, or URL without null bytes');
+  return path;
 }
 
 function noNullBytes(value, name) {
   if (typeof value === 'string' && value.includes('\u0000')) {
-    throw makeError(TypeError, 'ERR_INVALID_ARG_VALUE',
-      `The property '${name}' must be a string without null bytes. Received ${inspect(value)}`);
+    throw invalidValue(name, value, 'must be a string without null bytes');
   }
+}
+
+function noNullBytesIn(list, name) {
+  for (let i = 0; i < list.length; i++) noNullBytes(list[i], `${name}[${i}]`);
 }
 
 const isInt32 = (value) => value === (value | 0);
@@ -87,6 +97,7 @@ function normalize(modulePath, args, options) {
   options.execPath = options.execPath || process.execPath;
   noNullBytes(options.execPath, 'options.execPath');
   let execArgv = options.execArgv || process.execArgv;
+  noNullBytesIn(execArgv, 'options.execArgv');
   if (execArgv === process.execArgv && process._eval != null) {
     // Drop -e/--eval so the child does not run the parent's script again.
     const i = execArgv.lastIndexOf(process._eval);
@@ -104,7 +115,15 @@ function normalize(modulePath, args, options) {
     throw makeError(Error, 'ERR_CHILD_PROCESS_IPC_REQUIRED',
       "Forked processes must have an IPC channel, missing value 'ipc' in options.stdio");
   }
+  // What Node's spawn() checks next: the file, the arguments, then the options.
+  if (typeof options.execPath !== 'string') throw invalidArgType('file', 'string', options.execPath);
+  noNullBytes(options.execPath, 'file');
+  if (options.execPath.length === 0) throw invalidValue('file', options.execPath, 'cannot be empty');
+  noNullBytesIn(args, 'args');
   if (options.cwd != null) options.cwd = validatePath(options.cwd, 'options.cwd');
+  if (options.stdio.filter((entry) => entry === 'ipc').length > 1) {
+    throw makeError(Error, 'ERR_IPC_ONE_PIPE', 'Child process can have only one IPC pipe');
+  }
   if (options.detached != null && typeof options.detached !== 'boolean') {
     throw invalidArgType('options.detached', 'boolean', options.detached);
   }

@@ -65,6 +65,8 @@ pub fn ipc_open(fd: i32, advanced: bool) -> Result<u32> {
     let mut poll = Poll::new(chan.raw_fd(), id, on_event)?;
     poll.set_events(UV_READABLE);
     CHANS.with(|c| c.borrow_mut().insert(id, Entry { poll, chan, dec: Decoder::new(mode) }));
+    // A thread that ends closes its channels (the child sees 'disconnect', as in Node).
+    jsloop::on_teardown(|| CHANS.with(|c| c.borrow_mut().clear()));
     Ok(id)
 }
 

@@ -39,6 +39,7 @@ pub fn lane_open(fd: i32) -> Result<u32> {
     poll.set_events(UV_READABLE);
     poll.set_ref(false);
     LANES.with(|l| l.borrow_mut().insert(id, Entry { _poll: poll, fd: own, pairing: Pairing::default() }));
+    jsloop::on_teardown(|| LANES.with(|l| l.borrow_mut().clear()));
     Ok(id)
 }
 

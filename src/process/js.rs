@@ -96,6 +96,8 @@ pub fn proc_watch(pid: i32, chan: u32) -> Result<u32> {
     let mut poll = Poll::new(pidfd.as_raw_fd(), id, on_exit)?;
     poll.set_events(UV_READABLE);
     WATCHES.with(|w| w.borrow_mut().insert(id, Watch { pid, chan, poll, _pidfd: pidfd }));
+    // A thread that ends stops watching its children (they live on, as in Node).
+    jsloop::on_teardown(|| WATCHES.with(|w| w.borrow_mut().clear()));
     Ok(id)
 }
 
