@@ -54,6 +54,12 @@ describe('Worker construction errors match Node', () => {
 });
 
 describe('Worker lifecycle', () => {
+  it("terminate() during the worker's 'exit' handlers ends it with 1, as in node (fixture)", async () => {
+    const { node, corral } = await runBoth(fixture('terminate-in-exit-handler.js'));
+    assert.strictEqual(corral.stdout, node.stdout, corral.stderr);
+    assert.match(node.stdout, /natural terminate\(\) resolved 1 exit event 1/);
+  });
+
   it('emits online, message, exit in order and posts both ways', async () => {
     const w = evalWorker(`
       const { parentPort } = require('worker_threads');

@@ -31,11 +31,13 @@ struct StopCell {
   uv_loop_t* loop = nullptr;
   uint64_t loop_start = 0;  // uv_hrtime() when the event loop started, 0 before
   bool out_of_memory = false;  // reported under the worker's id once its environment has ended
+  std::atomic<int32_t>* exit_code = nullptr;  // while env is set
 };
 
-void SetEnv(StopCell* cell, node::Environment* env) {
+void SetEnv(StopCell* cell, node::Environment* env, std::atomic<int32_t>* exit_code) {
   std::lock_guard<std::mutex> lock(cell->mutex);
   cell->env = env;
+  cell->exit_code = env != nullptr ? exit_code : nullptr;
   if (env != nullptr && cell->stop_requested) node::Stop(env);
 }
 
@@ -312,7 +314,11 @@ void corral_stop_cell_stop(void* raw) {
   auto* cell = static_cast<StopCell*>(raw);
   std::lock_guard<std::mutex> lock(cell->mutex);
   cell->stop_requested = true;
-  if (cell->env != nullptr) node::Stop(cell->env);
+  if (cell->env == nullptr) return;
+  // As Node's Worker: stopped while its environment lives (even in its 'exit' handlers, after
+  // the loop ended with another code), the worker ends with 1.
+  if (cell->exit_code != nullptr) cell->exit_code->store(1);
+  node::Stop(cell->env);
 }
 
 int32_t corral_env_run(const CorralWorkerSpec* spec, uint64_t thread_id, void* stop_raw) {
@@ -420,9 +426,9 @@ int32_t corral_env_run(const CorralWorkerSpec* spec, uint64_t thread_id, void* s
         } else if (has_inspector) {
           corral::WaitForInspectorFrontend(env);
         }
-        SetEnv(cell, env);
+        SetEnv(cell, env, &exit_code);
         RunEnvironment(env, spec->bootstrap, cell, &exit_code);
-        SetEnv(cell, nullptr);
+        SetEnv(cell, nullptr, nullptr);
         corral::SetPendingInspectorAnnounce(nullptr);
         // terminate(): Node reports exit code 1, or 0 when its Worker had no environment yet
         // (here: the worker had not begun, see markBegun).
