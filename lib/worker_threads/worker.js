@@ -331,7 +331,10 @@ function effectiveLimits(requested) {
 class Worker extends EventEmitter {
   constructor(filename, options = {}) {
     super();
-    if (options === null || typeof options !== 'object') throw invalidArgType('options', ['object'], options);
+    // As Node, which reads the options without checking them: a primitive has none of them,
+    // null fails at the first one read.
+    if (options === null) throw new TypeError("Cannot read properties of null (reading 'execArgv')");
+    if (typeof options !== 'object' && typeof options !== 'function') options = {};
     const entry = resolveEntry(filename, options);
     if (options.argv !== undefined && !Array.isArray(options.argv)) {
       throw invalidArgType('options.argv', ['Array'], options.argv);
