@@ -42,6 +42,18 @@ describe('structured clone', () => {
     assert.match(node.stdout, /channel read local\n$/);
   });
 
+  it('webcrypto CryptoKeys cross as the same keys where the line can make them again (KeyObject.toCryptoKey), else are refused (fixture)', async () => {
+    const { node, corral } = await runBoth(fixture('crypto-key-clone.js'));
+    assert.match(node.stdout, /rsaPrivate true private .*RSA-PSS/);
+    if (typeof require('crypto').KeyObject.prototype.toCryptoKey === 'function') {
+      assert.strictEqual(corral.stdout, node.stdout, corral.stderr);
+      assert.strictEqual(corral.stderr, node.stderr);  // no deprecation warning of corral's own
+    } else {
+      assert.match(corral.stdout, /^hmac refused DataCloneError .*unsupported type/m);
+      assert.match(corral.stdout, /^structuredClone true true HMAC$/m);  // Node's own structuredClone
+    }
+  });
+
   it('round-trips rich values through a worker', async () => {
     const w = echo();
     const circular = { a: 1 };

@@ -157,10 +157,45 @@ function makeKeyObject({ type, key }) {
   return crypto.createPrivateKey({ key: buffer, format: 'der', type: 'pkcs8' });
 }
 
+// A webcrypto CryptoKey (Node 22+, where KeyObject.toCryptoKey can make it again): its
+// KeyObject's exported key, its algorithm, extractability and usages. Undefined: refused.
+const CRYPTO_KEY = 'corral:CryptoKey';
+
+function exportKey(keyObject) {
+  if (keyObject.type === 'secret') return keyObject.export();
+  return keyObject.export({ type: keyObject.type === 'public' ? 'spki' : 'pkcs8', format: 'der' });
+}
+
+function describe(kind, object) {
+  if (kind !== 'CryptoKey') return undefined;
+  const { KeyObject } = require('crypto');
+  if (typeof KeyObject.prototype.toCryptoKey !== 'function') return undefined;
+  // Node 26 warns when a program passes a non-extractable CryptoKey to KeyObject.from (DEP0204);
+  // this is corral's clone, not the program's call, so the warning is held back meanwhile.
+  const quiet = process.noDeprecation;
+  let keyObject;
+  try {
+    process.noDeprecation = true;
+    keyObject = KeyObject.from(object);
+  } catch {
+    return undefined;
+  } finally {
+    process.noDeprecation = quiet;
+  }
+  return {
+    type: keyObject.type,
+    key: exportKey(keyObject),
+    algorithm: object.algorithm,
+    extractable: object.extractable,
+    usages: object.usages,
+  };
+}
+
 function create(deserializeInfo, data, fd, index, internalRequire) {
   if (index === 0) made = [];
   if (deserializeInfo === DOM_EXCEPTION) return makeDomException(data);
   if (deserializeInfo === KEY_OBJECT) return makeKeyObject(data);
+  if (deserializeInfo === CRYPTO_KEY) return makeKeyObject(data).toCryptoKey(data.algorithm, data.extractable, data.usages);
   if (deserializeInfo === SOCKET_ADDRESS) return new (require('net').SocketAddress)(data);
   const object = String(deserializeInfo).startsWith('corral:') ?
     (webStreams ??= require('./web-streams')).make(deserializeInfo, data) : make(deserializeInfo, data, fd, internalRequire);
@@ -227,4 +262,4 @@ function missingFromTransferList(value, list) {
   return visit(value);
 }
 
-module.exports = { prepare, carry, arm, create, takeMade, missingFromTransferList };
+module.exports = { prepare, carry, arm, create, describe, takeMade, missingFromTransferList };

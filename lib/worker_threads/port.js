@@ -363,6 +363,10 @@ native.setJsTransferableFactory((deserializeInfo, data, fd, index) => {
   jsTransferable ??= require('./js-transferable');
   return jsTransferable.create(deserializeInfo, data, fd, index, internalRequire);
 });
+native.setNodeObjectDescriber((kind, object) => {
+  jsTransferable ??= require('./js-transferable');
+  return jsTransferable.describe(kind, object);
+});
 // On lines where a FileHandle is a plain object to V8 (22+), a FileHandle left out of the
 // transfer list fails as some property that cannot be cloned: Node names the real cause.
 function nodeCloneError(error, value, list) {

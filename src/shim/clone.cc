@@ -172,6 +172,21 @@ class SerializerDelegate : public v8::ValueSerializer::Delegate {
     return WriteClonedRecord(isolate, context, serializer_, msg_, "corral:SocketAddress", data, kJsTransferable);
   }
 
+  // A webcrypto CryptoKey as Node clones it (the same key, algorithm, extractability and usages
+  // on the receiving thread): described by JS (its KeyObject's exported key), made again there
+  // with KeyObject.toCryptoKey (lib/worker_threads/js-transferable.js). A line without that
+  // refuses it, as before.
+  v8::Maybe<bool> WriteCryptoKey(v8::Isolate* isolate, v8::Local<v8::Object> object) {
+    v8::Local<v8::Context> context = isolate->GetCurrentContext();
+    v8::Local<v8::Value> data;
+    if (!DescribeNodeObject(isolate, "CryptoKey", object).ToLocal(&data)) return v8::Nothing<bool>();
+    if (!data->IsObject()) {
+      corral::ThrowDataCloneError(isolate, Str(isolate, "Cannot clone object of unsupported type."));
+      return v8::Nothing<bool>();
+    }
+    return WriteClonedRecord(isolate, context, serializer_, msg_, "corral:CryptoKey", data, kJsTransferable);
+  }
+
   v8::Maybe<bool> WriteHostObject(v8::Isolate* isolate, v8::Local<v8::Object> object) override {
     if (HasJsTransferables()) {
       v8::Maybe<bool> written = WriteJsTransferable(isolate, serializer_, msg_, object, kJsTransferable);
@@ -189,6 +204,7 @@ class SerializerDelegate : public v8::ValueSerializer::Delegate {
     NodeClass node_class = ClassifyNodeObject(isolate, object);
     if (node_class == NodeClass::kKeyObject) return WriteKeyObject(isolate, object);
     if (node_class == NodeClass::kSocketAddress) return WriteSocketAddress(isolate, object);
+    if (node_class == NodeClass::kCryptoKey) return WriteCryptoKey(isolate, object);
     v8::Local<v8::Object> stands_for = object;
     for (auto& [original, replacement] : t_port_aliases) {
       if (original.Get(isolate)->StrictEquals(object)) stands_for = replacement.Get(isolate);

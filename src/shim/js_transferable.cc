@@ -195,6 +195,27 @@ bool MakeJsTransferables(v8::Isolate* isolate, v8::Local<v8::Context> context, M
   return true;
 }
 
+// The thread's describer(kind, object) -> data | undefined, for Node's classes whose data only
+// JS can read (a webcrypto CryptoKey): set with the factory, on the context's global object.
+v8::Local<v8::Private> DescriberKey(v8::Isolate* isolate) {
+  return v8::Private::ForApi(isolate, Str(isolate, "corral.nodeObjectDescriber"));
+}
+
+void SetNodeObjectDescriber(v8::Isolate* isolate, v8::Local<v8::Function> describer) {
+  v8::Local<v8::Context> context = isolate->GetCurrentContext();
+  context->Global()->SetPrivate(context, DescriberKey(isolate), describer).Check();
+}
+
+v8::MaybeLocal<v8::Value> DescribeNodeObject(v8::Isolate* isolate, const char* kind, v8::Local<v8::Object> object) {
+  v8::Local<v8::Context> context = isolate->GetCurrentContext();
+  v8::Local<v8::Value> describer;
+  if (!context->Global()->GetPrivate(context, DescriberKey(isolate)).ToLocal(&describer) || !describer->IsFunction()) {
+    return v8::Undefined(isolate);
+  }
+  v8::Local<v8::Value> args[] = {Str(isolate, kind), object};
+  return describer.As<v8::Function>()->Call(context, v8::Undefined(isolate), 2, args);
+}
+
 void SetJsTransferableFactory(v8::Isolate* isolate, v8::Local<v8::Function> factory) {
   v8::Local<v8::Context> context = isolate->GetCurrentContext();
   context->Global()->SetPrivate(context, FactoryKey(isolate), factory).Check();

@@ -4,8 +4,8 @@
 // what their classes carry: Node's messaging methods on the prototype chain (symbols described
 // 'messaging_clone_symbol' or 'messaging_transfer_symbol': Blob, File, BlockList, SocketAddress,
 // histograms, web streams, ...), or being a URL or URLSearchParams, which Node refuses to clone.
-// A crypto KeyObject (a native object to V8 on every line) and a net.SocketAddress are told apart
-// too (clone.cc).
+// A crypto KeyObject (a native object to V8 on every line), a webcrypto CryptoKey (22+) and a
+// net.SocketAddress are told apart too (clone.cc).
 // An AbortSignal stays plain (Node transfers only the ones transferableAbortSignal() made, and
 // writes the others as plain objects, as happens here); a DOMException is told apart: it is
 // cloned as Node clones it (clone.cc).
@@ -95,6 +95,11 @@ NodeClass ClassifyChain(v8::Isolate* isolate, v8::Local<v8::Context> context, v8
     if (IsGlobalPrototype(isolate, context, object, "AbortSignal")) return NodeClass::kNone;
     if (IsGlobalPrototype(isolate, context, object, "DOMException")) return NodeClass::kDomException;
     if (IsClassNamed(isolate, context, object, "KeyObject")) return NodeClass::kKeyObject;
+#if NODE_MAJOR_VERSION >= 22
+    // (On Node 20 a CryptoKey is a native object, and its key cannot be made again on the
+    // receiving thread without Node's internals: refused there, as before.)
+    if (IsGlobalPrototype(isolate, context, object, "CryptoKey")) return NodeClass::kCryptoKey;
+#endif
     if (IsClassNamed(isolate, context, object, "SocketAddress") && HasMessagingMethod(isolate, context, object)) {
       return NodeClass::kSocketAddress;
     }

@@ -452,6 +452,10 @@ void SetJsTransferableFactoryNative(const v8::FunctionCallbackInfo<v8::Value>& a
   if (args[0]->IsFunction()) SetJsTransferableFactory(args.GetIsolate(), args[0].As<v8::Function>());
 }
 
+void SetNodeObjectDescriberNative(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  if (args[0]->IsFunction()) SetNodeObjectDescriber(args.GetIsolate(), args[0].As<v8::Function>());
+}
+
 void MarkUncloneableNative(const v8::FunctionCallbackInfo<v8::Value>& args) {
   if (args[0]->IsObject()) MarkUncloneable(args.GetIsolate(), args[0].As<v8::Object>());
 }
@@ -563,6 +567,7 @@ void InitPorts(v8::Isolate* isolate, v8::Local<v8::Context> context, v8::Local<v
   SetMethod(isolate, context, exports, "setPortAliases", SetPortAliasesNative);
   SetMethod(isolate, context, exports, "setJsTransferables", SetJsTransferablesNative);
   SetMethod(isolate, context, exports, "setJsTransferableFactory", SetJsTransferableFactoryNative);
+  SetMethod(isolate, context, exports, "setNodeObjectDescriber", SetNodeObjectDescriberNative);
   SetMethod(isolate, context, exports, "isMarkedUntransferable", IsMarkedUntransferable);
 }
 

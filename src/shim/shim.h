@@ -129,13 +129,24 @@ bool MakeJsTransferables(v8::Isolate* isolate, v8::Local<v8::Context> context, M
                          std::vector<v8::Local<v8::Object>>* ports, std::vector<v8::Local<v8::Object>>* out);
 // The thread's factory(deserializeInfo, data, fd, index in its message) that makes such an object again.
 void SetJsTransferableFactory(v8::Isolate* isolate, v8::Local<v8::Function> factory);
+// The thread's describer(kind, object) -> the data to clone, or undefined when the line cannot
+// clone it (lib/worker_threads/js-transferable.js): for a class only JS can read.
+void SetNodeObjectDescriber(v8::Isolate* isolate, v8::Local<v8::Function> describer);
+v8::MaybeLocal<v8::Value> DescribeNodeObject(v8::Isolate* isolate, const char* kind, v8::Local<v8::Object> object);
 
 // Objects of Node's classes that Node's serializer takes as host objects (node_classes.cc): V8
 // alone would write them as plain objects. kRefused: Blob, URL, web streams, ... (DataCloneError,
 // or the missing-transfer-list error); kDomException: cloned as Node clones it; kKeyObject: a
 // crypto KeyObject, cloned through its exported key; kSocketAddress: a net.SocketAddress, cloned
 // through its fields (both made again by the receiving thread).
-enum class NodeClass : int32_t { kNone = 1, kRefused = 2, kDomException = 3, kKeyObject = 4, kSocketAddress = 5 };
+enum class NodeClass : int32_t {
+  kNone = 1,
+  kRefused = 2,
+  kDomException = 3,
+  kKeyObject = 4,
+  kSocketAddress = 5,
+  kCryptoKey = 6,
+};
 NodeClass ClassifyNodeObject(v8::Isolate* isolate, v8::Local<v8::Object> object);
 // Writes `data` (a plain value) as a record the receiving thread makes an object from with the
 // JS factory (js_transferable.cc), under `info`.
