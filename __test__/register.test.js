@@ -44,6 +44,24 @@ describe('corral/register', () => {
     assert.strictEqual(trapped.stdout, stock.stdout, trapped.stderr);
   });
 
+  it('has the last word over an earlier preload that replaced fork, in the main thread and in workers alike', async () => {
+    const script = `
+      const wt = require('worker_threads');
+      const trapped = (f) => { try { f(process.execPath, { execArgv: ['-e', '0'], stdio: 'ignore' })?.kill?.(); return 'ok'; } catch (e) { return e.message; } };
+      const cp = require('child_process');
+      const cluster = require('cluster');
+      console.log(wt.isMainThread ? 'main' : 'worker', trapped(cp.fork), String(cluster.fork).includes('TRAP') ? 'TRAP' : 'ok');
+      if (wt.isMainThread) new wt.Worker(__filename);`;
+    const file = path.join(require('os').tmpdir(), `corral-trap-forks-${process.pid}.js`);
+    require('fs').writeFileSync(file, script);
+    try {
+      const res = await run(['-r', fixture('trap-forks.js'), '-r', register, file]);
+      assert.strictEqual(res.stdout, 'main ok ok\nworker ok ok\n', res.stderr);
+    } finally {
+      require('fs').rmSync(file, { force: true });
+    }
+  });
+
   it("the trap really fires for node's own Worker", async () => {
     const res = await run(['-r', fixture('trap-worker-threads.js'), fixture('hello-eval.js')]);
     assert.notStrictEqual(res.code, 0);

@@ -74,6 +74,19 @@ const replacedKeys = {
 const callThrough = { child_process: ['fork'] };
 const kInstall = Symbol.for('corral.register.install');
 
+// Stand-ins in place until corral's module loads: [builtin, key, standIn, install].
+const standIns = [];
+
+// corral/register run again in an environment corral has set up (a worker thread's boot): as on
+// the main thread, where it runs after the program's earlier preloads, it has the last word, so
+// a stand-in an earlier preload replaced is put back.
+function reassertStandIns() {
+  for (const [builtin, key, standIn, install] of standIns) {
+    if (!pending.has(install.builtinName)) continue;
+    if (builtin[key] !== standIn) builtin[key] = standIn;
+  }
+}
+
 function defineStandIn(builtin, key, descriptor, install, corrals) {
   const original = descriptor.value;
   const standIn = { [key](...args) { install(); return corrals().apply(this, args); } }[key];
@@ -81,6 +94,7 @@ function defineStandIn(builtin, key, descriptor, install, corrals) {
   standIn[kLazy] = descriptor;
   standIn[kInstall] = install;
   Object.defineProperty(builtin, key, { ...descriptor, value: standIn });
+  standIns.push([builtin, key, standIn, install]);
 }
 
 // Makes `name` corral's on first use: its replaced keys become accessors that load corral's
@@ -117,6 +131,7 @@ function installLazily(name) {
     syncBuiltins([name], false);
     for (const [key, value] of programs) builtin[key] = value;
   };
+  install.builtinName = name;
   for (const key of keys) {
     if (callThrough[name]?.includes(key) && typeof own.get(key)?.value === 'function') {
       defineStandIn(builtin, key, own.get(key), install, () => replacements[name]()[key]);
@@ -305,6 +320,10 @@ function installPreload() {
   // may have changed the built-ins since, so corral's values are put back.
   if (globalThis[Symbol.for('corral.register')] === true) {
     syncBuiltins(Object.keys(replacements).filter((name) => !pending.has(name) && !waiting.has(name)));
+    reassertStandIns();
+    const cluster = isLoaded('cluster') ? getBuiltin('cluster') : null;
+    const methods = cluster?.[Symbol.for('corral.cluster.methods')];
+    if (methods) Object.assign(cluster, methods);
     return;
   }
   // A thread of Node's own (the ESM loader-hooks thread, which inherits the preload, or a

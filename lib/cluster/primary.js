@@ -299,6 +299,12 @@ function setup(cluster) {
     this.process.kill(signo || 'SIGTERM');
   };
 
+  // corral's methods, for corral/register to put back on Node's own cluster object if a preload
+  // that ran after corral had set up (in a worker thread, corral sets up first) replaced them.
+  Object.defineProperty(cluster, Symbol.for('corral.cluster.methods'), {
+    value: { setupPrimary: cluster.setupPrimary, setupMaster: cluster.setupMaster, fork: cluster.fork, disconnect: cluster.disconnect },
+    configurable: true,
+  });
   return cluster;
 }
 
