@@ -45,7 +45,9 @@ function readProperties(error) {
       } catch {
         continue;  // (a getter that throws: left out)
       }
-      if (!('value' in descriptor) || typeof descriptor.value === 'function' || typeof descriptor.value === 'symbol') {
+      // (A cause of any kind makes the trip on its own, below: a symbol or a function too.)
+      if (!('value' in descriptor) ||
+          (key !== 'cause' && (typeof descriptor.value === 'function' || typeof descriptor.value === 'symbol'))) {
         continue;
       }
       const { value, writable = false, enumerable, configurable } = descriptor;
