@@ -71,6 +71,16 @@ test('handles and inherited fds reach the same memory', () => {
   assert.throws(() => shared.fromHandle('nope'), { code: 'ERR_INVALID_ARG_VALUE' });
   assert.throws(() => shared.fromFd(-1), { code: 'ERR_OUT_OF_RANGE' });
   assert.throws(() => shared.fromFd(100000), { code: 'EBADF' });
+  // Any other file could shrink under the mapping (then a read would kill the process): refused.
+  const file = path.join(require('os').tmpdir(), `corral-not-a-region-${process.pid}`);
+  fs.writeFileSync(file, Buffer.alloc(8192));
+  const fd = fs.openSync(file, 'r+');
+  try {
+    assert.throws(() => shared.fromFd(fd), { name: 'TypeError', code: 'ERR_INVALID_ARG_VALUE', message: /is not a corral\/shared region/ });
+  } finally {
+    fs.closeSync(fd);
+    fs.rmSync(file);
+  }
 });
 
 test('POSIX shm only when asked: mode 0600, unlinked on unlink and at exit', () => {

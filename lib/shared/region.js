@@ -43,6 +43,10 @@ function regionError(code, what, name) {
       return invalidArgValue(what, name, 'is invalid');
     default:
       if (code === -2 && what === 'handle') return regionError(1000, what, name);
+      // Not a region corral made (a plain file, a memfd whose size could change under the mapping).
+      if (code === -22 && (what === 'fd' || what === 'handle')) {
+        return invalidArgValue(what, name, 'is not a corral/shared region (a memfd with a sealed size)');
+      }
       return systemError(code, what === 'fd' ? 'mmap' : 'shared memory', name);
   }
 }

@@ -102,11 +102,19 @@ impl Mapping {
         Mapping::map(fd, size as usize, Kind::Memfd)
     }
 
-    /// Maps the whole of an open memfd / shm file (the fd is taken over).
+    /// Maps the whole of an open memfd / shm file (the fd is taken over). A memfd must be one
+    /// whose size is sealed (as `create` makes them): any other file could shrink under the
+    /// mapping, and touching the lost pages would kill the process (SIGBUS). EINVAL otherwise.
     pub fn from_fd(fd: OwnedFd, kind: Kind) -> io::Result<Mapping> {
         let st = stat_of(&fd)?;
         if SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT != SFlag::S_IFREG {
             return Err(Errno::EINVAL.into());
+        }
+        if kind == Kind::Memfd {
+            let seals = fcntl(&fd, FcntlArg::F_GET_SEALS).map_err(|_| Errno::EINVAL)?;
+            if !SealFlag::from_bits_truncate(seals).contains(SealFlag::F_SEAL_SHRINK) {
+                return Err(Errno::EINVAL.into());
+            }
         }
         let size = st.st_size as u64;
         check_size(size)?;
@@ -266,6 +274,20 @@ mod tests {
         let c = Mapping::open_proc(std::process::id() as i32, a.fd(), a.ino()).unwrap();
         assert_eq!(word(&c, 3).load(Ordering::SeqCst), 42);
         assert!(Mapping::open_proc(std::process::id() as i32, a.fd(), a.ino() + 1).is_err());
+    }
+
+    #[test]
+    fn only_size_sealed_memfds_are_mapped_from_an_fd() {
+        // A plain file (or an unsealed memfd) could shrink under the mapping: SIGBUS.
+        let path = std::env::temp_dir().join(format!("corral-unit-file-{}", std::process::id()));
+        std::fs::write(&path, [0u8; 8192]).unwrap();
+        let file = std::fs::File::options().read(true).write(true).open(&path).unwrap();
+        let _ = std::fs::remove_file(&path);
+        let err = Mapping::from_borrowed_fd(file.as_raw_fd()).unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(Errno::EINVAL as i32));
+        let unsealed = memfd_create(c"corral-unit", MFdFlags::MFD_CLOEXEC | MFdFlags::MFD_ALLOW_SEALING).unwrap();
+        ftruncate(&unsealed, 4096).unwrap();
+        assert!(Mapping::from_borrowed_fd(unsealed.as_raw_fd()).is_err());
     }
 
     #[test]
