@@ -54,6 +54,12 @@ describe('structured clone', () => {
     }
   });
 
+  it("structuredClone and postMessageToThread keep Node's untransferable marks (a Buffer pool is never moved) and take any iterable, as node (fixture)", async () => {
+    const { node, corral } = await runBoth(fixture('untransferable-clone.js'));
+    assert.strictEqual(corral.stdout, node.stdout, corral.stderr);
+    assert.match(node.stdout, /other buffer: "other data" made later\n/);
+  });
+
   it('round-trips rich values through a worker', async () => {
     const w = echo();
     const circular = { a: 1 };

@@ -250,14 +250,14 @@ function installGlobals() {
       const corralPorts = () => require.cache[portModule] !== undefined;
       if (Array.isArray(transfer) && transfer.length > 0 && corralPorts() &&
           transfer.some((item) => item instanceof require('./worker_threads').MessagePort)) {
-        return require('./binding').native.clone(value, transfer);
+        return require('./worker_threads/port').cloneValue(value, transfer);
       }
       // Where Node's clone takes a corral port for a plain object (Node 26: {}), corral's clone
       // goes first, for its error; what only Node can clone (a Blob...) is still Node's.
       if (args.length > 0 && value !== null && typeof value === 'object' && (transfer === undefined || Array.isArray(transfer)) &&
           corralPorts() && portsCloneQuietly()) {
         try {
-          return require('./binding').native.clone(value, transfer ?? []);
+          return require('./worker_threads/port').cloneValue(value, transfer ?? []);
         } catch (error) {
           if (error?.name !== 'DataCloneError' || !/unsupported type/.test(error.message)) throw error;
         }
@@ -267,7 +267,7 @@ function installGlobals() {
       } catch (error) {
         // A corral port left out of the transfer list: corral's clone gives Node's error for it.
         if (error?.name === 'DataCloneError' && args.length > 0 && corralPorts()) {
-          return require('./binding').native.clone(value, Array.isArray(transfer) ? transfer : []);
+          return require('./worker_threads/port').cloneValue(value, Array.isArray(transfer) ? transfer : []);
         }
         throw error;
       }

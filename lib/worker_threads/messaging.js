@@ -56,7 +56,11 @@ async function postMessageToThread(threadId, value, transferList, timeout) {
   const status = new SharedArrayBuffer(8);
   const word = new Int32Array(status);
   const answered = Atomics.waitAsync(word, kStatus, 0, timeout).value;
-  if (!native.mailbox.post(threadId, { source: state.threadId, value, status }, transferList)) throw failed();
+  // Checked as postMessage checks it: any iterable, Node's untransferable marks.
+  const port = require('./port');
+  const list = port.normalizeTransfer(transferList);
+  port.armJsTransferables(list);
+  if (!native.mailbox.post(threadId, { source: state.threadId, value, status }, list ?? [])) throw failed();
   if (await answered === 'timed-out') {
     throw makeError(Error, 'ERR_WORKER_MESSAGING_TIMEOUT', 'Sending a message to another thread timed out');
   }

@@ -408,6 +408,15 @@ function normalizeTransfer(transfer) {
   return out;
 }
 
+// structuredClone(value, { transfer }) through corral's serializer (corral/register's global, and
+// anything else that clones with corral's ports): the list is checked as postMessage checks it
+// (Node's untransferable marks: a Buffer pool is never moved).
+function cloneValue(value, transfer) {
+  const list = normalizeTransfer(transfer);
+  armJsTransferables(list);
+  return native.clone(value, list ?? []);
+}
+
 // Ports of Node's own in a transfer list travel as bridged corral ports (bridge.js); the
 // serializer is told which stands for which.
 // (The list itself comes back when it holds none: the common case allocates nothing.)
@@ -494,5 +503,5 @@ function moveMessagePortToContext(port, context) {
 
 module.exports = {
   MessagePort, MessageChannel, receiveMessageOnPort, moveMessagePortToContext, normalizeTransfer, armJsTransferables,
-  takeMadeJsTransferables, setInternalRequire, internalChannel,
+  takeMadeJsTransferables, setInternalRequire, internalChannel, cloneValue,
 };
