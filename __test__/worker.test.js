@@ -54,6 +54,12 @@ describe('Worker construction errors match Node', () => {
 });
 
 describe('Worker lifecycle', () => {
+  it('reads the name option and checks cpuUsage(prev) as node does (fixture)', async () => {
+    const { node, corral } = await runBoth(fixture('worker-names.js'));
+    assert.strictEqual(corral.stdout, node.stdout, corral.stderr);
+    assert.match(node.stdout, /^5 throws ERR_INVALID_ARG_TYPE/m);
+  });
+
   it("terminate() during the worker's 'exit' handlers ends it with 1, as in node (fixture)", async () => {
     const { node, corral } = await runBoth(fixture('terminate-in-exit-handler.js'));
     assert.strictEqual(corral.stdout, node.stdout, corral.stderr);

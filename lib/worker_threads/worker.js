@@ -6,7 +6,7 @@ const EventEmitter = require('events');
 const path = require('path');
 const { pathToFileURL, fileURLToPath } = require('url');
 const { native } = require('../binding');
-const { makeError, invalidArgType, invalidArgValue, describeReceived } = require('../errors');
+const { makeError, invalidArgType, invalidArgValue, outOfRange, describeReceived } = require('../errors');
 const { MessageChannel, internalChannel, receiveMessageOnPort, armJsTransferables } = require('./port');
 // (Loaded with the first Worker: it brings `stream`, which a worker that starts none never needs.)
 let stdioModule = null;
@@ -345,7 +345,8 @@ class Worker extends EventEmitter {
       throw makeError(TypeError, 'ERR_INVALID_ARG_TYPE', 'The "options.env" property must be of type object or ' +
         `one of undefined, null, or worker_threads.SHARE_ENV.${describeReceived(env)}`);
     }
-    if (options.name !== undefined && typeof options.name !== 'string') {
+    // As Node: a falsy name is no name; any other must be a string, used trimmed.
+    if (options.name && typeof options.name !== 'string') {
       throw invalidArgType('options.name', ['string'], options.name);
     }
     const requestedLimits = readLimits(options.resourceLimits);
@@ -380,7 +381,7 @@ class Worker extends EventEmitter {
       stdin: !!options.stdin,
       resourceLimits: limits,
       // Node 24+ names an unnamed worker's thread 'WorkerThread'; Node 22 leaves it ''.
-      name: options.name ?? (major >= 24 ? 'WorkerThread' : ''),
+      name: options.name ? options.name.trim() : (major >= 24 ? 'WorkerThread' : ''),
       parentThreadId: state.threadId,
       // As Node: workers of the main thread cache process.cwd() until the main thread chdirs.
       cwdCounter: state.isMainThread ? shareCwdCounter() : state.cwdCounter,
@@ -577,14 +578,18 @@ class Worker extends EventEmitter {
 
   // The worker thread's CPU time in microseconds, or what it used since `prev`.
   cpuUsage(prev) {
-    if (prev !== undefined) {
-      if (prev === null || typeof prev !== 'object' || Array.isArray(prev)) throw invalidArgType('prev', ['object'], prev);
+    // As Node: a falsy prev is none; else an object of two numbers from 0 to the largest safe integer.
+    if (prev) {
+      if (typeof prev !== 'object' || Array.isArray(prev)) throw invalidArgType('prev', ['object'], prev);
       for (const key of ['user', 'system']) {
         if (typeof prev[key] !== 'number') throw invalidArgType(`prev.${key}`, 'number', prev[key]);
+        if (!(prev[key] >= 0 && prev[key] <= Number.MAX_SAFE_INTEGER)) {
+          throw outOfRange(`prev.${key}`, `>= 0 && <= ${Number.MAX_SAFE_INTEGER}`, prev[key]);
+        }
       }
     }
     return this.#request('cpuUsage', undefined, 'refuse').then((usage) =>
-      prev === undefined ? usage : { user: usage.user - prev.user, system: usage.system - prev.system });
+      prev ? { user: usage.user - prev.user, system: usage.system - prev.system } : usage);
   }
 
   // Node 22's form takes a profile name (one profile per name), 24's nothing, 26's sampling

@@ -143,6 +143,7 @@ pub fn shared_wait_async(env: Env, array: Unknown, index: u32, value: i32, timeo
         expected: value,
         deadline: Deadline::from_millis(timeout_ms),
         cancelled,
+        checked: true,
         done: Box::new(move |outcome| mailbox.post(id, outcome.code())),
     });
     Ok(())

@@ -34,6 +34,10 @@ pub struct Job {
     /// Once interrupted, the job ends without calling `done` (its thread leaves the futex at
     /// once: see interrupt.rs).
     pub cancelled: Arc<WaitToken>,
+    /// The caller found the word equal to `expected` before submitting (waitAsync does): a
+    /// word changed by the time the thread waits was changed since, by someone who should
+    /// notify, and the wait ends as woken, never as 'not-equal'.
+    pub checked: bool,
     pub done: Box<dyn FnOnce(WaitOutcome) + Send>,
 }
 
@@ -113,7 +117,7 @@ fn run(job: Job) {
         let until = job.deadline.map_or(slice, |d| d.min(slice));
         let cancelled = &job.cancelled;
         let outcome = cancelled
-            .sleep(|| futex::wait_interruptible(word, job.expected, Some(until), !first, &|| cancelled.is_interrupted()));
+            .sleep(|| futex::wait_interruptible(word, job.expected, Some(until), !first || job.checked, &|| cancelled.is_interrupted()));
         first = false;
         let Some(outcome) = outcome else { return };
         if cancelled.is_interrupted() {
@@ -140,6 +144,7 @@ mod tests {
             expected,
             deadline: Deadline::from_millis(ms),
             cancelled: cancelled.clone(),
+            checked: false,
             done: Box::new(move |o| {
                 let _ = tx.send(o);
             }),
@@ -164,6 +169,16 @@ mod tests {
             assert!(start.elapsed() < Duration::from_secs(5));
             std::thread::sleep(Duration::from_millis(1));
         }
+        assert_eq!(rx.recv_timeout(Duration::from_secs(5)).unwrap(), WaitOutcome::Woken);
+    }
+
+    #[test]
+    fn a_word_changed_after_the_callers_check_ends_the_wait_as_woken() {
+        static W: AtomicI32 = AtomicI32::new(5);
+        let (tx, rx) = mpsc::channel();
+        let (mut j, _) = job(&W, 4, f64::INFINITY, tx);
+        j.checked = true;
+        submit(j);
         assert_eq!(rx.recv_timeout(Duration::from_secs(5)).unwrap(), WaitOutcome::Woken);
     }
 
