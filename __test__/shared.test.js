@@ -196,6 +196,11 @@ test('waitAsync does not block the event loop and resolves on notify or timeout'
   assert.deepStrictEqual(await Promise.all(many), ['ok', 'ok', 'ok', 'ok', 'ok']);
   clearInterval(timer);
   assert.ok(ticks > 3, `event loop ran while waiting (${ticks} ticks)`);
+  // A store and notify right after the call, before its thread waits: 'ok' (never 'not-equal').
+  const soon = shared.waitAsync(ia, 2, 0);
+  Atomics.store(ia, 2, 1);
+  shared.notify(ia, 2);
+  assert.strictEqual(await soon.value, 'ok');
 });
 
 test('a pending waitAsync keeps the process alive until notified', () => {
