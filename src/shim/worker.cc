@@ -105,7 +105,11 @@ void Spawn(const v8::FunctionCallbackInfo<v8::Value>& args) {
     id = corral_thread_spawn(&raw, CurrentThreadId());
   }
   if (id == 0) {
-    isolate->ThrowException(v8::Exception::Error(Str(isolate, "corral: could not start a worker thread")));
+    // As Node's Worker when its thread cannot be made (pthread_create: no threads, or no
+    // memory for the stack asked for).
+    v8::Local<v8::Value> error = v8::Exception::Error(Str(isolate, "EAGAIN"));
+    error.As<v8::Object>()->Set(context, Str(isolate, "code"), Str(isolate, "ERR_WORKER_INIT_FAILED")).Check();
+    isolate->ThrowException(error);
     return;
   }
   args.GetReturnValue().Set(v8::Number::New(isolate, static_cast<double>(id)));
