@@ -201,6 +201,12 @@ test('waitAsync does not block the event loop and resolves on notify or timeout'
   Atomics.store(ia, 2, 1);
   shared.notify(ia, 2);
   assert.strictEqual(await soon.value, 'ok');
+  // As Atomics.waitAsync: a notify right after the call counts it and wakes it, with no store.
+  const first = shared.waitAsync(ia, 3, 0);
+  const second = shared.waitAsync(ia, 3, 0, 200);
+  assert.strictEqual(shared.notify(ia, 3, 1), 1);
+  assert.strictEqual(await first.value, 'ok');
+  assert.strictEqual(await second.value, 'timed-out');
 });
 
 test('a pending waitAsync keeps the process alive until notified', () => {

@@ -64,7 +64,12 @@ pub fn shared_wait(env: Env, array: Unknown, index: u32, value: i32, timeout_ms:
 #[napi(js_name = "sharedNotify")]
 pub fn shared_notify(env: Env, array: Unknown, index: u32, count: f64) -> Result<u32> {
     let count = if count.is_nan() || count >= u32::MAX as f64 { u32::MAX } else { count.max(0.0) as u32 };
-    with_word(&env, &array, index, |word| futex::wake(word, count))
+    with_word(&env, &array, index, |word| {
+        // This process's waitAsync jobs first (one made just now may not be in the futex yet).
+        let near = waitpool::notify_registered(word as *const _ as usize, count);
+        let rest = count - near;
+        near + if rest > 0 { futex::wake(word, rest) } else { 0 }
+    })
 }
 
 /// This environment's channel from pool threads back to JS.
@@ -138,14 +143,14 @@ pub fn shared_wait_async(env: Env, array: Unknown, index: u32, value: i32, timeo
         .with(|m| m.borrow().clone())
         .ok_or_else(|| Error::new(Status::GenericFailure, "sharedWaiterInit was not called"))?;
     let cancelled = mailbox.cancelled.clone();
-    waitpool::submit(Job {
-        word: WordPtr(word),
-        expected: value,
-        deadline: Deadline::from_millis(timeout_ms),
+    waitpool::submit(Job::new(
+        WordPtr(word),
+        value,
+        Deadline::from_millis(timeout_ms),
         cancelled,
-        checked: true,
-        done: Box::new(move |outcome| mailbox.post(id, outcome.code())),
-    });
+        true,
+        Box::new(move |outcome| mailbox.post(id, outcome.code())),
+    ));
     Ok(())
 }
 

@@ -69,6 +69,11 @@ impl WaitToken {
     }
 }
 
+/// Whether futex waits can be interrupted here (a real-time signal was free for it).
+pub fn available() -> bool {
+    signal().is_some()
+}
+
 /// The signal used, once installed; None if no real-time signal was free (waits then cannot be
 /// interrupted, as before).
 fn signal() -> Option<i32> {

@@ -6,15 +6,15 @@
 //! (interrupt.rs). Where no signal could be set up for that, waits are cut into slices so that a
 //! cancelled job still frees its thread soon; a slice boundary never loses a notify that changed
 //! the word, which ends the wait as woken.
-use std::collections::VecDeque;
-use std::sync::atomic::AtomicI32;
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicI32, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::{Condvar, Mutex};
 
 use super::futex::{self, Deadline, WaitOutcome};
-use super::interrupt::WaitToken;
+use super::interrupt::{self, WaitToken};
 
 const SLICE: Duration = Duration::from_millis(200);
 const IDLE_EXIT: Duration = Duration::from_secs(10);
@@ -39,6 +39,74 @@ pub struct Job {
     /// notify, and the wait ends as woken, never as 'not-equal'.
     pub checked: bool,
     pub done: Box<dyn FnOnce(WaitOutcome) + Send>,
+    /// Set by `submit` for a checked job: how this process's notify reaches it (see below).
+    registration: Option<Arc<Registration>>,
+}
+
+impl Job {
+    pub fn new(word: WordPtr, expected: i32, deadline: Option<Deadline>, cancelled: Arc<WaitToken>, checked: bool,
+               done: Box<dyn FnOnce(WaitOutcome) + Send>) -> Job {
+        Job { word, expected, deadline, cancelled, checked, done, registration: None }
+    }
+}
+
+// A notify from this process must reach a waitAsync made just before it, whose pool thread may
+// not be in the futex yet (V8 queues its waiters at the call; a futex only counts those already
+// asleep). So the jobs of this process are listed by word from the moment they are submitted;
+// a notify takes them first (oldest first), signals their threads out of the futex or before
+// they enter it, and wakes others (other processes, synchronous waits) through the futex.
+const WAITING: u8 = 0;
+const NOTIFIED: u8 = 1;
+const DONE: u8 = 2;
+
+struct Registration {
+    state: AtomicU8,
+    token: WaitToken,
+}
+
+type Registered = HashMap<usize, VecDeque<Arc<Registration>>>;
+static REGISTERED: Mutex<Option<Registered>> = Mutex::new(None);
+
+fn register(addr: usize) -> Arc<Registration> {
+    let reg = Arc::new(Registration { state: AtomicU8::new(WAITING), token: WaitToken::default() });
+    REGISTERED.lock().get_or_insert_with(HashMap::new).entry(addr).or_default().push_back(reg.clone());
+    reg
+}
+
+fn unregister(addr: usize, reg: &Arc<Registration>) {
+    let mut map = REGISTERED.lock();
+    let Some(map) = map.as_mut() else { return };
+    if let Some(list) = map.get_mut(&addr) {
+        list.retain(|r| !Arc::ptr_eq(r, reg));
+        if list.is_empty() {
+            map.remove(&addr);
+        }
+    }
+}
+
+/// Wakes up to `count` of this process's waitAsync jobs on the word at `addr`, oldest first;
+/// returns how many. (The caller wakes the rest of `count` through the futex.)
+pub fn notify_registered(addr: usize, count: u32) -> u32 {
+    let taken: Vec<Arc<Registration>> = {
+        let mut map = REGISTERED.lock();
+        let Some(list) = map.as_mut().and_then(|m| m.get_mut(&addr)) else { return 0 };
+        let mut taken = Vec::new();
+        while taken.len() < count as usize {
+            let Some(reg) = list.pop_front() else { break };
+            // One that has just ended (woken from elsewhere, timed out) is passed over.
+            if reg.state.compare_exchange(WAITING, NOTIFIED, Ordering::SeqCst, Ordering::SeqCst).is_ok() {
+                taken.push(reg);
+            }
+        }
+        if list.is_empty() {
+            map.as_mut().map(|m| m.remove(&addr));
+        }
+        taken
+    };
+    for reg in &taken {
+        reg.token.interrupt();
+    }
+    taken.len() as u32
 }
 
 struct State {
@@ -58,7 +126,10 @@ static POOL: Pool = Pool {
 };
 
 /// Queues a wait; a pool thread (new if none is idle) runs it.
-pub fn submit(job: Job) {
+pub fn submit(mut job: Job) {
+    if job.checked && interrupt::available() {
+        job.registration = Some(register(job.word.0 as usize));
+    }
     let mut st = POOL.state.lock();
     st.queue.push_back(job);
     if st.idle >= st.queue.len() {
@@ -109,25 +180,51 @@ fn worker() {
 }
 
 fn run(job: Job) {
+    let outcome = wait(&job);
+    if let Some(reg) = &job.registration {
+        // Ended by the futex or its deadline: no notify of this process may count it now;
+        // unless one already has, which makes it woken.
+        let notified = reg.state.compare_exchange(WAITING, DONE, Ordering::SeqCst, Ordering::SeqCst).is_err();
+        unregister(job.word.0 as usize, reg);
+        if notified && !job.cancelled.is_interrupted() {
+            (job.done)(WaitOutcome::Woken);
+            return;
+        }
+    }
+    if let Some(outcome) = outcome {
+        (job.done)(outcome);
+    }
+}
+
+/// The job's wait: its outcome, or None when it was cancelled (or notified by this process,
+/// which `run` tells apart).
+fn wait(job: &Job) -> Option<WaitOutcome> {
     // SAFETY: see WordPtr.
     let word = unsafe { &*job.word.0 };
+    let cancelled = &job.cancelled;
+    let notified = || job.registration.as_ref().is_some_and(|r| r.token.is_interrupted());
     let mut first = true;
     loop {
         let slice = Deadline::after(SLICE);
         let until = job.deadline.map_or(slice, |d| d.min(slice));
-        let cancelled = &job.cancelled;
-        let outcome = cancelled
-            .sleep(|| futex::wait_interruptible(word, job.expected, Some(until), !first || job.checked, &|| cancelled.is_interrupted()));
+        let futex_wait = || {
+            futex::wait_interruptible(word, job.expected, Some(until), !first || job.checked, &|| {
+                cancelled.is_interrupted() || notified()
+            })
+        };
+        let outcome = cancelled.sleep(|| match &job.registration {
+            Some(reg) => reg.token.sleep(futex_wait),
+            None => Some(futex_wait()),
+        });
         first = false;
-        let Some(outcome) = outcome else { return };
-        if cancelled.is_interrupted() {
-            return;
+        let outcome = outcome.flatten()?;
+        if cancelled.is_interrupted() || notified() {
+            return None;
         }
         if outcome == WaitOutcome::TimedOut && job.deadline.is_none_or(|d| !d.passed()) {
             continue;
         }
-        (job.done)(outcome);
-        return;
+        return Some(outcome);
     }
 }
 
@@ -139,16 +236,16 @@ mod tests {
 
     fn job(word: &'static AtomicI32, expected: i32, ms: f64, tx: mpsc::Sender<WaitOutcome>) -> (Job, Arc<WaitToken>) {
         let cancelled = Arc::new(WaitToken::default());
-        let j = Job {
-            word: WordPtr(word),
+        let j = Job::new(
+            WordPtr(word),
             expected,
-            deadline: Deadline::from_millis(ms),
-            cancelled: cancelled.clone(),
-            checked: false,
-            done: Box::new(move |o| {
+            Deadline::from_millis(ms),
+            cancelled.clone(),
+            false,
+            Box::new(move |o| {
                 let _ = tx.send(o);
             }),
-        };
+        );
         (j, cancelled)
     }
 
@@ -179,6 +276,25 @@ mod tests {
         let (mut j, _) = job(&W, 4, f64::INFINITY, tx);
         j.checked = true;
         submit(j);
+        assert_eq!(rx.recv_timeout(Duration::from_secs(5)).unwrap(), WaitOutcome::Woken);
+    }
+
+    #[test]
+    fn a_notify_of_this_process_reaches_a_job_before_its_thread_waits() {
+        // No store: only this process's record of the job can wake it (the futex has no one).
+        static W: AtomicI32 = AtomicI32::new(0);
+        let (tx, rx) = mpsc::channel();
+        for _ in 0..3 {
+            let (mut j, _) = job(&W, 0, f64::INFINITY, tx.clone());
+            j.checked = true;
+            submit(j);
+        }
+        assert_eq!(notify_registered(&W as *const AtomicI32 as usize, 2), 2);
+        for _ in 0..2 {
+            assert_eq!(rx.recv_timeout(Duration::from_secs(5)).unwrap(), WaitOutcome::Woken);
+        }
+        assert!(rx.recv_timeout(Duration::from_millis(100)).is_err(), "the third still waits");
+        assert_eq!(notify_registered(&W as *const AtomicI32 as usize, 5), 1);
         assert_eq!(rx.recv_timeout(Duration::from_secs(5)).unwrap(), WaitOutcome::Woken);
     }
 
