@@ -136,6 +136,9 @@ test('bad input throws Node-style errors', () => {
     [() => new shared.Semaphore(ia, 3), 'ERR_OUT_OF_RANGE', RangeError],
     [() => new shared.Channel(shared.create(128)), 'ERR_INVALID_ARG_VALUE', TypeError],
     [() => shared.Channel.create(8), 'ERR_OUT_OF_RANGE', RangeError],
+    // A bad timeout fails whether the lock is free or not.
+    [() => new shared.Mutex(new Int32Array(shared.create(4))).lock('1'), 'ERR_INVALID_ARG_TYPE', TypeError],
+    [() => new shared.Semaphore(new Int32Array(shared.create(8)), 0, 1).acquire({}), 'ERR_INVALID_ARG_TYPE', TypeError],
   ];
   for (const [fn, code, Class] of cases) {
     assert.throws(fn, (err) => {

@@ -34,6 +34,8 @@ class Mutex {
 
   // Blocks until locked (true) or `timeout` ms passed (false).
   lock(timeout) {
+    // (Checked first: a bad timeout fails whether or not the lock is free.)
+    const ms = timeout === undefined ? Infinity : toTimeout(timeout);
     const a = this.#a;
     const i = this.#i;
     let c = Atomics.compareExchange(a, i, 0, 1);
@@ -41,7 +43,6 @@ class Mutex {
     for (let k = 0; k < kSpin; k++) {
       if (Atomics.load(a, i) === 0 && (c = Atomics.compareExchange(a, i, 0, 1)) === 0) return true;
     }
-    const ms = toTimeout(timeout);
     const deadline = ms === Infinity ? Infinity : now() + ms;
     if (c !== 2) c = Atomics.exchange(a, i, 2);
     while (c !== 0) {
@@ -55,11 +56,11 @@ class Mutex {
 
   // Like lock(), without blocking the event loop. Resolves true, or false on timeout.
   async lockAsync(timeout) {
+    const ms = timeout === undefined ? Infinity : toTimeout(timeout);
     const a = this.#a;
     const i = this.#i;
     let c = Atomics.compareExchange(a, i, 0, 1);
     if (c === 0) return true;
-    const ms = toTimeout(timeout);
     const deadline = ms === Infinity ? Infinity : now() + ms;
     if (c !== 2) c = Atomics.exchange(a, i, 2);
     while (c !== 0) {

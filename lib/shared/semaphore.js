@@ -39,8 +39,9 @@ class Semaphore {
 
   // Blocks until a unit is taken (true) or `timeout` ms passed (false).
   acquire(timeout) {
+    // (Checked first: a bad timeout fails whether or not a unit is free.)
+    const ms = timeout === undefined ? Infinity : toTimeout(timeout);
     if (this.tryAcquire()) return true;
-    const ms = toTimeout(timeout);
     const deadline = ms === Infinity ? Infinity : now() + ms;
     const a = this.#a;
     const i = this.#i;
@@ -55,8 +56,8 @@ class Semaphore {
   }
 
   async acquireAsync(timeout) {
+    const ms = timeout === undefined ? Infinity : toTimeout(timeout);
     if (this.tryAcquire()) return true;
-    const ms = toTimeout(timeout);
     const deadline = ms === Infinity ? Infinity : now() + ms;
     const a = this.#a;
     const i = this.#i;
