@@ -24,18 +24,19 @@ const MAGIC: u32 = 0x4352_5244; // "CRRD"
 const VERSION: u32 = 1;
 const HEADER: usize = 64;
 pub const ENTRIES: usize = 256;
-pub const HOLDERS: usize = 12;
-const ENTRY_SIZE: usize = 320;
+/// (Enough for a cluster of a large machine's cores, each worker opening the name.)
+pub const HOLDERS: usize = 64;
+const ENTRY_SIZE: usize = 768;
 const SIZE: usize = HEADER + ENTRIES * ENTRY_SIZE;
 
 // Entry layout (bytes): state u32 @0, name_len u32 @4, size u64 @8, ino u64 @16,
-// holders [(pid i32, fd i32); HOLDERS] @24, name [u8; MAX_NAME] @120.
+// holders [(pid i32, fd i32); HOLDERS] @24, name [u8; MAX_NAME] @536.
 const E_STATE: usize = 0;
 const E_NAME_LEN: usize = 4;
 const E_SIZE: usize = 8;
 const E_INO: usize = 16;
 const E_HOLDERS: usize = 24;
-const E_NAME: usize = 120;
+const E_NAME: usize = 536;
 const _: () = assert!(E_HOLDERS + HOLDERS * 8 <= E_NAME && E_NAME + MAX_NAME <= ENTRY_SIZE);
 
 /// A process holding a region: reopen it as `/proc/<pid>/fd/<fd>`.
