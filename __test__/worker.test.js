@@ -54,6 +54,11 @@ describe('Worker construction errors match Node', () => {
 });
 
 describe('Worker lifecycle', () => {
+  it('startHeapProfile(options) checks and uses its sampling options where the line has them, as node (fixture)', async () => {
+    const { node, corral } = await runBoth(fixture('heap-profile-options.js'));
+    assert.strictEqual(corral.stdout, node.stdout, corral.stderr);
+  });
+
   it('reads the name option and checks cpuUsage(prev) as node does (fixture)', async () => {
     const { node, corral } = await runBoth(fixture('worker-names.js'));
     assert.strictEqual(corral.stdout, node.stdout, corral.stderr);

@@ -49,11 +49,12 @@ const handlers = {
     return typeof profile === 'string' ? native.profiler.cpuStop(profile) : profile.stop();
   },
 
-  heapProfileStart() {
+  // options: Node 26's sampling options, already checked by the parent (else undefined).
+  heapProfileStart(options) {
     if (heapProfile !== null || (typeof v8.startHeapProfile !== 'function' && !native.profiler.heapStart())) {
       throw makeError(Error, 'ERR_HEAP_PROFILE_HAVE_BEEN_STARTED', 'heap profiler have been started');
     }
-    heapProfile = typeof v8.startHeapProfile === 'function' ? v8.startHeapProfile() : true;
+    heapProfile = typeof v8.startHeapProfile === 'function' ? v8.startHeapProfile(options) : true;
     return undefined;
   },
 

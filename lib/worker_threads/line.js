@@ -145,6 +145,8 @@ function nodeMessagePort() {
 // worker.startCpuProfile's argument: a profile name on Node 22, nothing on 24, sampling options
 // on 26.
 const cpuProfileArgument = major <= 22 ? 'name' : major >= 26 ? 'options' : 'none';
+// worker.startHeapProfile's sampling options: from Node 26 (checked, and used).
+const heapProfileOptions = major >= 26;
 
 // Exports of Node's worker_threads that corral cannot serve (see the README): none.
 const unserved = [];
@@ -153,6 +155,7 @@ const exportsObject = {
   get builtin() { return getBuiltin(); },
   get builtinWorkerMethods() { return (workerMethods ??= new Set(readWorkerMethods())); },
   cpuProfileArgument,
+  heapProfileOptions,
   unserved,
   matchStringTag,
   factsForWorkers,

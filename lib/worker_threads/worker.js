@@ -606,8 +606,10 @@ class Worker extends EventEmitter {
       .then(() => profileHandle(() => this.#request('cpuProfileStop', { id }), form === 'name' ? null : CPUProfileHandle));
   }
 
-  startHeapProfile() {
-    return this.#request('heapProfileStart', undefined, 'refuse')
+  startHeapProfile(options) {
+    // Node 26 checks the sampling options at once (and the worker's v8.startHeapProfile uses them).
+    const args = line.heapProfileOptions ? heapProfileOptions(options) : undefined;
+    return this.#request('heapProfileStart', args, 'refuse')
       .then(() => profileHandle(() => this.#request('heapProfileStop'), HeapProfileHandle));
   }
 
@@ -740,6 +742,29 @@ function workerHandle() {
     handle.emitDestroy();
   };
   return handle;
+}
+
+// Node 26's checks of worker.startHeapProfile(options) (those of v8.startHeapProfile).
+function heapProfileOptions(options = {}) {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw invalidArgType('options', 'object', options);
+  }
+  const { sampleInterval = 512 * 1024, stackDepth = 16 } = options;
+  if (typeof sampleInterval !== 'number') throw invalidArgType('options.sampleInterval', 'number', sampleInterval);
+  if (!Number.isInteger(sampleInterval)) throw outOfRange('options.sampleInterval', 'an integer', sampleInterval);
+  if (sampleInterval < 1 || sampleInterval > Number.MAX_SAFE_INTEGER) {
+    throw outOfRange('options.sampleInterval', `>= 1 && <= ${Number.MAX_SAFE_INTEGER}`, sampleInterval);
+  }
+  if (typeof stackDepth !== 'number') throw invalidArgType('options.stackDepth', 'number', stackDepth);
+  if (!Number.isInteger(stackDepth)) throw outOfRange('options.stackDepth', 'an integer', stackDepth);
+  if (stackDepth < 0 || stackDepth > 2 ** 31 - 1) throw outOfRange('options.stackDepth', '>= 0 && <= 2147483647', stackDepth);
+  for (const flag of ['forceGC', 'includeObjectsCollectedByMajorGC', 'includeObjectsCollectedByMinorGC']) {
+    if (options[flag] !== undefined && typeof options[flag] !== 'boolean') {
+      throw invalidArgType(`options.${flag}`, 'boolean', options[flag]);
+    }
+  }
+  const { forceGC, includeObjectsCollectedByMajorGC, includeObjectsCollectedByMinorGC } = options;
+  return { sampleInterval, stackDepth, forceGC, includeObjectsCollectedByMajorGC, includeObjectsCollectedByMinorGC };
 }
 
 // What startCpuProfile() / startHeapProfile() resolve to: stop() ends the profile and gives its
