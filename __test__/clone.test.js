@@ -60,6 +60,14 @@ describe('structured clone', () => {
     assert.match(node.stdout, /other buffer: "other data" made later\n/);
   });
 
+  it('transferred web streams keep threads alive as in node: an unread one none, a slow one its sender until it ends (fixture)', async () => {
+    const { node, corral } = await runBoth(fixture('web-stream-lifetime.js'));
+    const lines = (out) => out.trim().split('\n').sort();
+    assert.strictEqual(corral.code, 0, corral.stderr);
+    assert.deepStrictEqual(lines(corral.stdout), lines(node.stdout));
+    assert.match(node.stdout, /read from the worker 0,1,2,3/);
+  });
+
   it('round-trips rich values through a worker', async () => {
     const w = echo();
     const circular = { a: 1 };

@@ -5,6 +5,10 @@
 // Node's own transfer (its internal classes and ports) cannot be used here: the receiving side
 // is made with the public constructors.
 //
+// Liveness, as in Node: the side holding the real stream never keeps its thread alive for it,
+// and the receiving side only while it waits for an answer (a chunk it pulled, a write's
+// acknowledgement); a stream nobody reads lets both threads end.
+//
 // Over a channel, from the side that holds the real stream:
 //   readable: { t: 'chunk', v }, { t: 'close' }, { t: 'error', e }; to it: { t: 'pull' }, { t: 'cancel', e }
 //   writable: { t: 'done', ok, e } (one per write, close or abort); to it: { t: 'write', v },
@@ -71,37 +75,49 @@ function make(deserializeInfo, data) {
   return undefined;
 }
 
-// The side holding a readable: reads one chunk per pull.
+// The side holding a readable: one chunk per pull, and one read ahead (as Node's pipe into the
+// channel), so that the end or an error of the source is sent as soon as it comes, not at the
+// next pull (by then this thread may have ended).
 function sendReadable(stream) {
   const { port1: port, port2: far } = newChannel();
   const reader = stream.getReader();
   let ended = false;
+  let ahead = null;  // the read made ahead of the next pull
   const end = () => {
     ended = true;
     port.close();
   };
+  const finish = (result) => {
+    if (ended || !result.done) return false;
+    post(port, { t: 'close' });
+    end();
+    return true;
+  };
+  const fail = (error) => {
+    if (ended) return;
+    post(port, { t: 'error', e: error });
+    end();
+  };
+  const readAhead = () => {
+    ahead = reader.read();
+    ahead.then(finish, fail);
+  };
   port.on('message', (m) => {
     if (ended) return;
     if (m?.t === 'pull') {
-      reader.read().then(({ done, value }) => {
-        if (ended) return;
-        if (done) {
-          post(port, { t: 'close' });
-          end();
+      const read = ahead ?? reader.read();
+      ahead = null;
+      read.then((result) => {
+        if (ended || finish(result)) return;
+        try {
+          port.postMessage({ t: 'chunk', v: result.value });
+        } catch (error) {
+          fail(error);
+          reader.cancel(error).catch(() => {});
           return;
         }
-        try {
-          port.postMessage({ t: 'chunk', v: value });
-        } catch (error) {
-          post(port, { t: 'error', e: error });
-          reader.cancel(error).catch(() => {});
-          end();
-        }
-      }, (error) => {
-        if (ended) return;
-        post(port, { t: 'error', e: error });
-        end();
-      });
+        readAhead();
+      }, fail);
     } else if (m?.t === 'cancel') {
       reader.cancel(m.e).catch(() => {});
       end();
@@ -113,6 +129,7 @@ function sendReadable(stream) {
     ended = true;
     reader.cancel(dataCloneError('The transferred stream was closed')).catch(() => {});
   });
+  port.unref();
   return far;
 }
 
@@ -123,6 +140,7 @@ function receiveReadable(port) {
   const settle = () => {
     const resolve = pulled;
     pulled = null;
+    port.unref();
     resolve?.();
   };
   const end = () => {
@@ -148,12 +166,14 @@ function receiveReadable(port) {
     controller.error(dataCloneError('The transferred stream was closed'));
     end();
   });
+  port.unref();
   return new ReadableStream({
     start(c) {
       controller = c;
     },
     pull() {
       if (ended) return undefined;
+      port.ref();  // until the chunk (or the end) comes
       port.postMessage({ t: 'pull' });
       return new Promise((resolve) => {
         pulled = resolve;
@@ -201,6 +221,7 @@ function sendWritable(stream) {
     ended = true;
     writer.abort(dataCloneError('The transferred stream was closed')).catch(() => {});
   });
+  port.unref();
   return far;
 }
 
@@ -220,6 +241,7 @@ function receiveWritable(port) {
     if (ended) return;
     if (m?.t === 'done') {
       const w = waiting.shift();
+      if (waiting.length === 0) port.unref();
       if (w?.last) {
         ended = true;
         port.close();
@@ -232,9 +254,11 @@ function receiveWritable(port) {
   port.on('close', () => {
     if (!ended) fail(dataCloneError('The transferred stream was closed'));
   });
+  port.unref();
   const send = (message, last) => {
     if (ended) return Promise.reject(failure);
     try {
+      port.ref();  // until its acknowledgement comes
       port.postMessage(message);
     } catch (error) {
       // An uncloneable chunk errors the stream on both sides, as in Node.
