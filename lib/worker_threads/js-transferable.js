@@ -65,7 +65,9 @@ function releaseHandle(item, result) {
 
 // Web streams transfer through corral's own channels (web-streams.js), not Node's.
 let webStreams = null;
-const isWebStream = (v) => v !== null && typeof v === 'object' && (
+// (The tag is read first: the globals are lazy in Node, and looking one up loads web streams.)
+const streamTags = new Set(['ReadableStream', 'WritableStream', 'TransformStream']);
+const isWebStream = (v) => v !== null && typeof v === 'object' && streamTags.has(v[Symbol.toStringTag]) && (
   (typeof ReadableStream === 'function' && v instanceof ReadableStream) ||
   (typeof WritableStream === 'function' && v instanceof WritableStream) ||
   (typeof TransformStream === 'function' && v instanceof TransformStream));

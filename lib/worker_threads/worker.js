@@ -354,6 +354,16 @@ class Worker extends EventEmitter {
     // As Node reads it: any truthy value, item by item up to its length (an array-like, not
     // an iterable: a Set gives nothing, a number nothing, a string its characters).
     const transferList = options.transferList ? Array.prototype.slice.call(options.transferList) : [];
+    // Every environment's bootstrap reads the process's own environment, and one that finds
+    // NODE_CHANNEL_FD makes that fd its IPC channel (or fails, taking the process down). Node
+    // removes it at start-up; set again by the program, it is removed here (the worker's
+    // process.env copy keeps it, as in Node).
+    const envCopy = env === SHARE_ENV ? null : copyEnv(env);
+    if (process.env.NODE_CHANNEL_FD !== undefined && env !== SHARE_ENV) delete process.env.NODE_CHANNEL_FD;
+    // With no warm thread waiting, one starts now and is claimed below: its isolate and
+    // environment are made on its own core while this thread prepares the worker's payload.
+    const warm = canUseWarm(options, requestedLimits);
+    if (warm) native.keepWarm(warmSpec(), 1);
 
     // The control channel is made first so its wake-ups are seen before the public port's:
     // 'online' comes before the first 'message'.
@@ -373,7 +383,7 @@ class Worker extends EventEmitter {
         env: env === SHARE_ENV ? process.env : env,
         inherited: state.execOptions,
       }),
-      env: env === SHARE_ENV ? null : copyEnv(env),
+      env: envCopy,
       workerData: options.workerData,
       environmentData: [...state.environmentData],
       publicPort: pub.port2,
@@ -405,12 +415,6 @@ class Worker extends EventEmitter {
     // The main thread's mailbox (postMessageToThread) opens with its first worker: before that
     // no other thread could post to it.
     if (state.isMainThread && 'postMessageToThread' in line.builtin) require('./messaging').openMailbox();
-    // Every environment's bootstrap reads the process's own environment, and one that finds
-    // NODE_CHANNEL_FD makes that fd its IPC channel (or fails, taking the process down). Node
-    // removes it at start-up; set again by the program, it is removed here (the worker's
-    // process.env copy keeps it, as in Node).
-    if (process.env.NODE_CHANNEL_FD !== undefined && env !== SHARE_ENV) delete process.env.NODE_CHANNEL_FD;
-    const warm = canUseWarm(options, requestedLimits);
     armJsTransferables(transferList);
     this[kThreadId] = native.spawn({
       // Only the executable: the boot sets process.argv (an argv[1] here would let Node's own

@@ -14,6 +14,7 @@
 #include "shim.h"
 
 #include <cstring>
+#include <string>
 
 namespace corral {
 namespace {
@@ -75,38 +76,41 @@ bool IsGlobalPrototype(v8::Isolate* isolate, v8::Local<v8::Context> context, v8:
          ctor.As<v8::Object>()->Get(context, Str(isolate, "prototype")).ToLocal(&proto) && proto->StrictEquals(level);
 }
 
-// Whether `level` is the prototype of a class named `name` (its own `constructor`'s name).
-bool IsClassNamed(v8::Isolate* isolate, v8::Local<v8::Context> context, v8::Local<v8::Object> level,
-                  const char* name) {
+// The name of `level`'s own `constructor`, if it has one that is a function ("" otherwise).
+std::string ConstructorName(v8::Isolate* isolate, v8::Local<v8::Context> context, v8::Local<v8::Object> level) {
   v8::Local<v8::Value> ctor;
   if (!level->GetRealNamedProperty(context, Str(isolate, "constructor")).ToLocal(&ctor) || !ctor->IsFunction()) {
-    return false;
+    return std::string();
   }
-  v8::String::Utf8Value ctor_name(isolate, ctor.As<v8::Function>()->GetName());
-  return *ctor_name != nullptr && std::strcmp(*ctor_name, name) == 0;
+  v8::String::Utf8Value name(isolate, ctor.As<v8::Function>()->GetName());
+  return *name != nullptr ? std::string(*name) : std::string();
 }
 
+// Each level's constructor name is read first: a global class is only looked up when the name
+// matches (several are lazy globals of Node's, and looking one up loads its modules: webcrypto
+// for CryptoKey, on the first message of any program).
 NodeClass ClassifyChain(v8::Isolate* isolate, v8::Local<v8::Context> context, v8::Local<v8::Object> proto) {
   v8::Local<v8::Value> level = proto;
   bool messaging = false;
   // (A proxy ends the walk: its traps are the program's code, not to be run while serializing.)
   for (int depth = 0; depth < kMaxDepth && level->IsObject() && !level->IsProxy(); depth++) {
     v8::Local<v8::Object> object = level.As<v8::Object>();
-    if (IsGlobalPrototype(isolate, context, object, "AbortSignal")) return NodeClass::kNone;
-    if (IsGlobalPrototype(isolate, context, object, "DOMException")) return NodeClass::kDomException;
-    if (IsClassNamed(isolate, context, object, "KeyObject")) return NodeClass::kKeyObject;
+    std::string name = ConstructorName(isolate, context, object);
+    auto is_global = [&](const char* global) {
+      return name == global && IsGlobalPrototype(isolate, context, object, global);
+    };
+    if (is_global("AbortSignal")) return NodeClass::kNone;
+    if (is_global("DOMException")) return NodeClass::kDomException;
+    if (name == "KeyObject") return NodeClass::kKeyObject;
 #if NODE_MAJOR_VERSION >= 22
     // (On Node 20 a CryptoKey is a native object, and its key cannot be made again on the
     // receiving thread without Node's internals: refused there, as before.)
-    if (IsGlobalPrototype(isolate, context, object, "CryptoKey")) return NodeClass::kCryptoKey;
+    if (is_global("CryptoKey")) return NodeClass::kCryptoKey;
 #endif
-    if (IsClassNamed(isolate, context, object, "SocketAddress") && HasMessagingMethod(isolate, context, object)) {
+    if (name == "SocketAddress" && HasMessagingMethod(isolate, context, object)) {
       return NodeClass::kSocketAddress;
     }
-    if (IsGlobalPrototype(isolate, context, object, "URL") ||
-        IsGlobalPrototype(isolate, context, object, "URLSearchParams")) {
-      return NodeClass::kRefused;
-    }
+    if (is_global("URL") || is_global("URLSearchParams")) return NodeClass::kRefused;
     messaging = messaging || HasMessagingMethod(isolate, context, object);
     level = PrototypeOf(object);
   }
