@@ -5,7 +5,17 @@
 
 // An ES module entry whose top-level await never settles ends the worker with 13 (unless it set
 // process.exitCode), as Node's own: a listener on 'exit' while the entry is pending, as Node has.
-function runModule(url) {
+// Node 22+ imports it as the entry point (import.meta.main true), through the loader's own
+// entry path (which also ends an unsettled top-level await with 13).
+function runModule(url, internalRequire, major) {
+  if (major >= 22 && internalRequire !== null) {
+    const { runEntryPointWithESMLoader } = internalRequire('internal/modules/run_main');
+    const options = { __proto__: null };
+    runEntryPointWithESMLoader((loader) => (major >= 24 ?
+      loader.import(url, undefined, options, undefined, true) : loader.import(url, undefined, options, true)))
+      .then(undefined, (err) => process.nextTick(() => { throw err; }));
+    return;
+  }
   const handleProcessExit = () => { process.exitCode ??= 13; };
   process.on('exit', handleProcessExit);
   import(url).then(() => process.off('exit', handleProcessExit), (err) => {

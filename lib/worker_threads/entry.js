@@ -3,6 +3,7 @@
 // (Kept apart from boot.js, which runs before the program's preloads. Dynamic imports are made in
 // entry-module.js: a file that makes them compiles Node's way, without the code cache.)
 const path = require('path');
+const { major } = require('../node-line');
 
 // Compiles eval'd worker code so that its dynamic imports resolve like the main context's. Reading
 // that loader constant makes Node print an ExperimentalWarning that its own eval workers never
@@ -42,7 +43,7 @@ function isModuleSource(vm, error, source) {
   }
 }
 
-const runModule = (url) => require('./entry-module').runModule(url);
+const runModule = (url, internalRequire) => require('./entry-module').runModule(url, internalRequire, major);
 const runEvalModule = (internalRequire, source) => require('./entry-module').runEvalModule(internalRequire, source);
 
 // Node gives the preload modules process.argv without the entry; it is put in when the entry
@@ -54,18 +55,21 @@ function runEntry(process, entry, internalRequire) {
     Module.runMain(entry.source);
     return;
   }
-  process.argv.splice(1, 0, '[worker eval]');
+  // (Node's module entries, a data: URL or --input-type=module code, see no '[worker eval]'.)
   if (entry.kind === 'module') {
-    runModule(entry.source);
+    runModule(entry.source, internalRequire);
     return;
   }
   if (entry.kind === 'eval-module') {
     runEvalModule(internalRequire, entry.source);
     return;
   }
-  // Like `node -e`: module, exports, require, __filename and __dirname as globals.
+  process.argv.splice(1, 0, '[worker eval]');
+  // Like `node -e`: module, exports, require, __filename and __dirname as globals, and the
+  // source as process._eval (as Node's eval workers have it, unlike --input-type=module ones).
   const cwd = process.cwd();
   const name = '[worker eval]';
+  Object.defineProperty(process, '_eval', { configurable: true, enumerable: true, value: entry.source });
   const mod = new Module(name, null);  // (as Node's eval: id '[worker eval]', path '.')
   mod.filename = path.join(cwd, name);
   mod.paths = Module._nodeModulePaths(cwd);
@@ -83,7 +87,10 @@ function runEntry(process, entry, internalRequire) {
     // which runs without those globals.
     if (!isModuleSource(vm, error, entry.source)) throw error;
     for (const key of Object.keys(cjsGlobals)) delete globalThis[key];
-    runEvalModule(internalRequire, entry.source);
+    // Node 22+ runs it as its eval does (internal/process/execution's evalScript): a module
+    // that is not the entry point (import.meta.main false), unlike --input-type=module code.
+    if (major >= 22) internalRequire('internal/process/execution').evalScript(name, entry.source);
+    else runEvalModule(internalRequire, entry.source);
     return;
   }
   script.runInThisContext({ displayErrors: true });
