@@ -325,6 +325,8 @@ function setupWorker(process, native, payload, sharedEnv) {
     if (msg.type === 'stdin') stdio().stdin.push(msg.data === null ? null : Buffer.from(msg.data));
     else if (msg.type === 'request') require('./introspect').answer(control, native, msg);
   });
+  // Heap statistics and CPU time are answered between JS steps, on this port (questions.cc).
+  native.setQuestionsPort(control);
   // The control port must not keep the worker alive by itself.
   control.unref();
   reportUncaught(process, control, native);

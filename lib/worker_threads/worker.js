@@ -149,6 +149,9 @@ if (state.isMainThread) {
   native.useSnapshot(!noSnapshot(process.execArgv) && !noSnapshot((process.env.NODE_OPTIONS ?? '').split(/\s+/)));
 }
 
+// What src/shim/questions.cc answers between a worker's JS steps.
+const betweenSteps = { heapStatistics: 1, cpuUsage: 2 };
+
 // `new Worker()` calls that could take a warm thread so far (see above).
 let warmEligibleStarts = 0;
 let warmSpecMade = null;
@@ -459,6 +462,8 @@ class Worker extends EventEmitter {
   }
 
   #onControl(msg) {
+    // (An answer made between the worker's JS steps comes as JSON: see #request.)
+    if (typeof msg === 'string') msg = JSON.parse(msg);
     switch (msg.type) {
       case 'online':
         this[kOnline] = true;
@@ -556,11 +561,15 @@ class Worker extends EventEmitter {
   // Asks the worker's thread (lib/worker_threads/introspect.js); answered when its event loop
   // gets to the request. `whileBooting`: what to do before 'online' (Node has no environment
   // to ask then, and says the worker is not running).
+  // Heap statistics and CPU time are answered between the worker's JS steps, as Node's are (a
+  // worker in a long synchronous loop answers at once): src/shim/questions.cc.
   #request(op, args, whileBooting = 'ask') {
     if (this[kExited] || (!this[kOnline] && whileBooting === 'refuse')) return Promise.reject(notRunning());
     return new Promise((resolve, reject) => {
       const id = ++nextRequestId;
       this[kRequests].set(id, { resolve, reject });
+      const between = betweenSteps[op];
+      if (between !== undefined && native.askWorker(this[kThreadId], id, between)) return;
       this[kControl].postMessage({ type: 'request', id, op, args });
     });
   }

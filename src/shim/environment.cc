@@ -310,6 +310,14 @@ bool corral_stop_cell_loop_times(void* raw, uint64_t* idle_ns, uint64_t* start_n
   return true;
 }
 
+bool corral_stop_cell_ask(void* raw, uint32_t id, int32_t op) {
+  auto* cell = static_cast<StopCell*>(raw);
+  std::lock_guard<std::mutex> lock(cell->mutex);
+  if (cell->env == nullptr) return false;
+  corral::AskBetweenSteps(cell->env, id, op);
+  return true;
+}
+
 void corral_stop_cell_stop(void* raw) {
   auto* cell = static_cast<StopCell*>(raw);
   std::lock_guard<std::mutex> lock(cell->mutex);

@@ -152,6 +152,7 @@ extern "C" {
     pub fn corral_inspector_handle_drop(thread_id: u64);
     pub fn corral_stop_cell_stop(cell: *mut c_void);
     pub fn corral_stop_cell_loop_times(cell: *mut c_void, idle_ns: *mut u64, start_ns: *mut u64) -> bool;
+    pub fn corral_stop_cell_ask(cell: *mut c_void, id: u32, op: i32) -> bool;
     pub fn corral_spin_note_delivery();
     fn corral_ipc_decode(data: *const u8, length: usize, stop: *mut f64) -> napi::sys::napi_value;
 }
@@ -215,6 +216,19 @@ impl StopCell {
         // locks its own mutex, so any thread may call this.
         unsafe {
             corral_stop_cell_stop(self.0)
+        }
+    }
+
+    /// Has the worker answer request `id` between its JS steps (src/shim/questions.cc); false
+    /// when it has no environment.
+    pub fn ask(&self, id: u32, op: i32) -> bool {
+        #[cfg(not(test))]
+        // SAFETY: as in `stop`.
+        return unsafe { corral_stop_cell_ask(self.0, id, op) };
+        #[cfg(test)]
+        {
+            let _ = (id, op);
+            false
         }
     }
 

@@ -493,6 +493,11 @@ void StopJoinChildren(void* arg) {
 
 }  // namespace
 
+void* PortEndpoint(v8::Local<v8::Value> port) {
+  PortData* pd = GetPortData(port);
+  return pd != nullptr ? pd->ep : nullptr;
+}
+
 bool IsPortObject(v8::Isolate* isolate, v8::Local<v8::Value> value) {
   return t_state != nullptr && value->IsObject() &&
          t_state->port_template.Get(isolate)->HasInstance(value);
@@ -618,6 +623,7 @@ extern "C" napi_value corral_shim_init(napi_env env, napi_value exports, uint64_
   }
   InitPorts(isolate, context, target);
   InitWorkerNatives(isolate, context, target);
+  InitQuestionNatives(isolate, context, target);
   InitBroadcastNatives(isolate, context, target);
   InitSharedNatives(isolate, context, target);
   InitPoolNatives(isolate, context, target);

@@ -201,6 +201,13 @@ void InitMailboxNatives(v8::Isolate* isolate, v8::Local<v8::Context> context,
                         v8::Local<v8::Object> exports);
 void InitWorkerNatives(v8::Isolate* isolate, v8::Local<v8::Context> context,
                        v8::Local<v8::Object> exports);
+// Questions a parent asks a busy worker (questions.cc): `env` answers request `id` between two
+// of its JS steps, over its control port.
+void AskBetweenSteps(node::Environment* env, uint32_t id, int32_t op);
+void InitQuestionNatives(v8::Isolate* isolate, v8::Local<v8::Context> context,
+                         v8::Local<v8::Object> exports);
+// The Rust endpoint of a MessagePort object of this thread (null: not a port, or closed).
+void* PortEndpoint(v8::Local<v8::Value> port);
 
 // Pool natives (pool.cc), and the teardown of this thread's pool handles.
 void InitPoolNatives(v8::Isolate* isolate, v8::Local<v8::Context> context,
@@ -343,6 +350,10 @@ void corral_stop_cell_stop(void* cell);
 bool corral_stop_cell_loop_times(void* cell, uint64_t* idle_ns, uint64_t* start_ns);
 // Same, by threadId (Rust looks the cell up in its registry).
 bool corral_thread_loop_times(uint64_t id, uint64_t* idle_ns, uint64_t* start_ns);
+// Has a running worker answer request `id` between its JS steps (questions.cc); false if it has
+// no environment.
+bool corral_stop_cell_ask(void* cell, uint32_t id, int32_t op);
+bool corral_thread_ask(uint64_t thread_id, uint32_t id, int32_t op);
 
 }  // extern "C"
 

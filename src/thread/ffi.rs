@@ -148,6 +148,12 @@ pub unsafe extern "C" fn corral_thread_take_init_failed(id: u64, out: *mut std::
     true
 }
 
+/// Has worker `id` answer parent request `request` between its JS steps (false: not running).
+#[no_mangle]
+pub extern "C" fn corral_thread_ask(id: u64, request: u32, op: i32) -> bool {
+    registry::ask(id, request, op)
+}
+
 /// # Safety
 /// Both out-pointers are valid.
 #[no_mangle]

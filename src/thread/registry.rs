@@ -255,6 +255,11 @@ pub fn stop(id: u64) {
     crate::shared::interrupt::interrupt_thread(id);
 }
 
+pub fn ask(id: u64, request: u32, op: i32) -> bool {
+    let reg = registry();
+    reg.running.get(&id).is_some_and(|entry| entry.stop.ask(request, op))
+}
+
 pub fn loop_times(id: u64) -> Option<(u64, u64)> {
     let reg = registry();
     let entry = reg.running.get(&id)?;
