@@ -24,11 +24,17 @@ function unsupported(name) {
   return fn;
 }
 
-function refuseProcessWideOperations(process) {
+function refuseProcessWideOperations(process, internalRequire) {
   // The main thread's own debugging hooks: a worker has none (as Node's).
   for (const name of ['_startProfilerIdleNotifier', '_stopProfilerIdleNotifier', '_debugProcess', '_debugPause', '_debugEnd']) {
     delete process[name];
   }
+  // Node's internals ask these to tell a worker (crypto's process-wide settings, trace_events,
+  // process.execve, --watch's import reports): this environment was made from the main thread's
+  // snapshot and says main thread until told.
+  const internalWorker = internalRequire('internal/worker');
+  internalWorker.isMainThread = false;
+  internalWorker.ownsProcessState = false;
   process.abort = unsupported('process.abort()');
   process.chdir = unsupported('process.chdir()');
   for (const name of ['setuid', 'setgid', 'seteuid', 'setegid', 'setgroups', 'initgroups']) {
@@ -48,6 +54,20 @@ function refuseProcessWideOperations(process) {
   for (const listener of process.listeners('removeListener')) {
     if (listener.name === 'stopListeningIfSignal') process.removeListener('removeListener', listener);
   }
+}
+
+// process.loadEnvFile() in a worker with an environment of its own fills that environment, as
+// in Node (Node's native loader writes the process's): the file is read and parsed as Node's
+// loader does (util.parseEnv), and variables already set are kept.
+function loadEnvFileIntoOwnEnv(process) {
+  if (typeof process.loadEnvFile !== 'function') return;
+  process.loadEnvFile = function loadEnvFile(path = undefined) {
+    const file = path != null ? nodeInternals('internal/fs/utils').getValidatedPath(path) : '.env';
+    const values = require('util').parseEnv(require('fs').readFileSync(file, 'utf8'));
+    for (const key of Object.keys(values)) {
+      if (!(key in process.env)) process.env[key] = values[key];
+    }
+  };
 }
 
 // A worker whose environment names an IPC channel still has none, as in Node: its IPC API
@@ -212,7 +232,11 @@ let booted = null;  // { control, entry } once the preload phase has made this a
 
 // Phase one, before the program's preload modules (-r / --import) run: everything that makes
 // this environment a worker, and the worker's own Node options (which decide those preloads).
+// Node's internal require, for what runs after the preload.
+let nodeInternals = null;
+
 exports.preload = function preload(process, internalRequire) {
+  nodeInternals = internalRequire;
   let control = null;
   try {
     // port.js registers the MessagePort class the payload's ports are made with. What does
@@ -231,7 +255,7 @@ exports.preload = function preload(process, internalRequire) {
     if (exports.lineFacts !== undefined) line.presetBuiltin();
     register.installBuiltins(register.workerEager, register.workerLazy);
     require('./entry').compileEval(require('vm'), '', '[worker eval]'); // the eval path's first compile, too
-    refuseProcessWideOperations(process);
+    refuseProcessWideOperations(process, internalRequire);
     const payload = native.takePayload();
     // A warm thread stopped before any Worker claimed it: nothing to run or report (and no
     // preload of the program's to run either).
@@ -315,6 +339,7 @@ function setupWorker(process, native, payload, sharedEnv) {
   state.execOptions = payload.options;
 
   process.env = payload.env === null ? sharedEnv : makeEnv(payload.env); // null: SHARE_ENV
+  if (payload.env !== null) loadEnvFileIntoOwnEnv(process);
   if (process.env.NODE_CHANNEL_FD !== undefined) refuseIpc(process);
   state.cwdCounter = payload.cwdCounter;
   cacheCwd(process, payload.cwdCounter === undefined ? undefined : new Int32Array(payload.cwdCounter));
