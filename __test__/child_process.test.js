@@ -29,6 +29,16 @@ test('fork event order and exit codes match node (exit, kill, disconnect, spawn 
   }
 });
 
+test('a fork whose spawn fails has the stdio sockets it asked for, as in node', async () => {
+  const [a, b] = await Promise.all([
+    run(fixture('cp-spawn-failure-stdio.js')),
+    run(fixture('cp-spawn-failure-stdio.js'), [], { mode: 'register' }),
+  ]);
+  assert.strictEqual(a.code, 0, a.stderr);
+  assert.strictEqual(b.stdout, a.stdout, b.stderr);
+  assert.match(b.stdout, /\{"silent":true\} stdio Socket\(false,true,false\),Socket/);
+});
+
 test('messages both ways, json and advanced serialization, match node', async () => {
   const [a, b] = await Promise.all([
     run(fixture('cp-echo.js')),

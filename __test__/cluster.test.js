@@ -72,6 +72,14 @@ test('cluster events, messages, disconnect/exit codes and listen(0) match node i
   }
 });
 
+test("a cluster worker's execArgv and spawnargs are cluster.settings.execArgv, as in node (the register the primary adds stays out of sight)", async () => {
+  const expected = await run(fixture('cluster-exec-argv.js'));
+  assert.strictEqual(expected.code, 0, expected.stderr);
+  const got = await run(fixture('cluster-exec-argv.js'), [], { mode: 'register' });
+  assert.strictEqual(got.stdout, expected.stdout, got.stderr);
+  assert.match(got.stdout, /"execArgv":\["--no-warnings"\],"injected":false/);
+});
+
 test('https, unix path, exclusive, IPv6, host-less, dgram and EADDRINUSE servers in workers match node in every schedule', async () => {
   const expected = await run(fixture('cluster-servers.js'));
   assert.strictEqual(expected.code, 0, expected.stderr);

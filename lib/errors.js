@@ -23,6 +23,7 @@ function describeReceived(value) {
     if (value.constructor?.name) return ` Received an instance of ${value.constructor.name}`;
     return ` Received ${inspect(value, { depth: -1 })}`;
   }
+  if (typeof value === 'bigint') return ` Received type bigint (${value}n)`;  // never shortened, as Node's
   let shown = inspect(value, { colors: false });
   if (shown.length > 28) shown = `${shown.slice(0, 25)}...`;
   return ` Received type ${typeof value} (${shown})`;

@@ -335,10 +335,21 @@ function installPreload() {
   // NODE_UNIQUE_ID); in any other process its cluster module is not loaded yet.
   const clusterWorkerOfNode = isLoaded('cluster') && getBuiltin('cluster').isWorker === true;
   const clusterWorkerOfCorral = process.env.CORRAL_CLUSTER_WORKER !== undefined;
+  if (clusterWorkerOfCorral) hideInjectedPreload();
   // (Node's cluster loads child_process and keeps its fork: a stand-in that calls corral's.)
   const lazy = ['worker_threads', 'child_process'];
   if (!clusterWorkerOfNode && !clusterWorkerOfCorral) lazy.unshift('cluster');
   installBuiltins(clusterWorkerOfCorral ? ['cluster'] : [], lazy);
+}
+
+// A worker of corral's cluster primary whose execArgv (cluster.settings.execArgv) left out the
+// register got it from the primary: its process.execArgv is the settings' own, as in Node.
+function hideInjectedPreload() {
+  if (process.env.CORRAL_REGISTER_INJECTED !== '1') return;
+  delete process.env.CORRAL_REGISTER_INJECTED;
+  const self = require('path').join(__dirname, '..', 'register.js');
+  const at = process.execArgv.findIndex((arg, i) => arg === '--require' && process.execArgv[i + 1] === self);
+  if (at >= 0) process.execArgv.splice(at, 2);
 }
 
 // takeOver for each of `names`: now for those already loaded (by an earlier preload, or by Node

@@ -105,7 +105,11 @@ class ChildProcess extends EventEmitter {
       if (!['EACCES', 'EAGAIN', 'EMFILE', 'ENFILE', 'ENOENT'].includes(name)) {
         throw errnoException(errno, 'spawn');
       }
-      // Node reports these asynchronously; a channel with no peer ends right away.
+      // Node reports these asynchronously; a channel with no peer ends right away. The pipes
+      // asked for are there as in Node, as sockets with no handle (a program reads
+      // child.stdout before it learns of the error).
+      this.stdio = codes.map((code, i) => (code === -3 && i !== ipcIndex ? new net.Socket({ handle: null, readable: i > 0 }) : null));
+      [this.stdin, this.stdout, this.stderr] = this.stdio;
       if (ipcIndex >= 0) {
         this._closesNeeded++;
         const [a, b] = binding.ipcPair();

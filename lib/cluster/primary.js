@@ -83,11 +83,17 @@ function setup(cluster) {
     const execArgv = [...cluster.settings.execArgv];
     const nodeOptions = typeof workerEnv.NODE_OPTIONS === 'string' ? workerEnv.NODE_OPTIONS : '';
     const inNodeOptions = nodeOptions.includes(registerPath) || /(^|[\s=])corral\/register(\.m?js)?(\s|$)/.test(nodeOptions);
-    if (!execArgv.includes(registerPath) && !inNodeOptions) execArgv.unshift('--require', registerPath);
+    // (Injected, it is out of sight as in Node: the worker's register takes it out of its
+    // process.execArgv, and spawnargs here go without it.)
+    const injected = !execArgv.includes(registerPath) && !inNodeOptions;
+    if (injected) {
+      execArgv.unshift('--require', registerPath);
+      workerEnv.CORRAL_REGISTER_INJECTED = '1';
+    }
     if (usesInspector(cluster.settings.execArgv)) {
       execArgv.push(`--inspect-port=${inspectPortFor(cluster.settings.inspectPort)}`);
     }
-    return fork(cluster.settings.exec, cluster.settings.args, {
+    const child = fork(cluster.settings.exec, cluster.settings.args, {
       cwd: cluster.settings.cwd,
       env: workerEnv,
       serialization: cluster.settings.serialization,
@@ -102,6 +108,8 @@ function setup(cluster) {
       // The worker side (lib/cluster/child.js) runs on Node's own process channel.
       childChannel: false,
     });
+    if (injected && Array.isArray(child.spawnargs) && child.spawnargs[1] === '--require') child.spawnargs.splice(1, 2);
+    return child;
   }
 
   // As Node: under an inspector flag (execArgv or NODE_OPTIONS), each worker gets its own

@@ -29,12 +29,7 @@ function refuseProcessWideOperations(process, internalRequire) {
   for (const name of ['_startProfilerIdleNotifier', '_stopProfilerIdleNotifier', '_debugProcess', '_debugPause', '_debugEnd']) {
     delete process[name];
   }
-  // Node's internals ask these to tell a worker (crypto's process-wide settings, trace_events,
-  // process.execve, --watch's import reports): this environment was made from the main thread's
-  // snapshot and says main thread until told.
-  const internalWorker = internalRequire('internal/worker');
-  internalWorker.isMainThread = false;
-  internalWorker.ownsProcessState = false;
+  markWorkerForNodeInternals(internalRequire);
   process.abort = unsupported('process.abort()');
   process.chdir = unsupported('process.chdir()');
   for (const name of ['setuid', 'setgid', 'seteuid', 'setegid', 'setgroups', 'initgroups']) {
@@ -67,6 +62,30 @@ function loadEnvFileIntoOwnEnv(process) {
     for (const key of Object.keys(values)) {
       if (!(key in process.env)) process.env[key] = values[key];
     }
+  };
+}
+
+// Node's internals ask internal/worker's isMainThread and ownsProcessState to tell a worker
+// (crypto's process-wide settings, trace_events, process.execve, --watch's import reports): this
+// environment was made from the main thread's snapshot and says main thread. They are set when
+// that module loads (loading it here would bring Node's worker I/O and streams into every
+// worker).
+function markWorkerForNodeInternals(internalRequire) {
+  const mark = (exports) => {
+    exports.isMainThread = false;
+    exports.ownsProcessState = false;
+    return exports;
+  };
+  const record = internalRequire('internal/bootstrap/realm').BuiltinModule.map.get('internal/worker');
+  if (record === undefined) return;
+  if (record.loaded) {
+    mark(record.exports);
+    return;
+  }
+  const compile = record.compileForInternalLoader;
+  record.compileForInternalLoader = function compileForInternalLoader() {
+    delete record.compileForInternalLoader;
+    return mark(compile.apply(this, arguments));
   };
 }
 

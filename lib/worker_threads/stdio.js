@@ -30,11 +30,23 @@ function release(control) {
 
 function relayWritable(control, fd) {
   let waiting = [];
+  // Chunks write()/end() posted that the stream has not handed to _write yet (a corked stream
+  // holds them): _write sends what is not among them (a write that bypassed write(), such as
+  // Writable.prototype.write.call(process.stdout, ...)).
+  const posted = [];
+  // Posted chunks the parent has not acknowledged yet: a _write finding none completes at once
+  // (the acknowledgement of a corked chunk comes before its _write).
+  let unacknowledged = 0;
   const stream = new WritableWorkerStdio({
     decodeStrings: false,
-    // The chunks were posted by write()/end() below; the stream only keeps their accounting.
-    write(chunk, encoding, callback) { wait(callback); },
-    writev(chunks, callback) { wait(callback); },
+    write(chunk, encoding, callback) {
+      if (!takePosted(chunk)) send(chunk, encoding);
+      wait(callback);
+    },
+    writev(chunks, callback) {
+      for (const { chunk, encoding } of chunks) if (!takePosted(chunk)) send(chunk, encoding);
+      wait(callback);
+    },
   });
   function send(chunk, encoding) {
     let data = chunk;
@@ -42,13 +54,26 @@ function relayWritable(control, fd) {
       data = Buffer.from(chunk, encoding);
     }
     if (typeof data !== 'string') data = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    unacknowledged++;
     control.postMessage({ type: 'stdio', fd, data });
+  }
+  // (A Uint8Array reaches _write as a Buffer over the same bytes.)
+  const sameChunk = (a, b) => a === b || (typeof a === 'object' && typeof b === 'object' &&
+    a.buffer === b.buffer && a.byteOffset === b.byteOffset && a.byteLength === b.byteLength);
+  function takePosted(chunk) {
+    if (posted.length === 0 || !sameChunk(posted[0], chunk)) return false;
+    posted.shift();
+    return true;
+  }
+  function post(chunk, encoding) {
+    posted.push(chunk);
+    send(chunk, encoding);
   }
   const sendable = (chunk) => typeof chunk === 'string' || chunk instanceof Uint8Array;
   const write = stream.write;
   stream.write = function (chunk, encoding, callback) {
     if (sendable(chunk) && !this.writableEnded && !this.destroyed) {
-      send(chunk, typeof encoding === 'string' ? encoding : this._writableState.defaultEncoding);
+      post(chunk, typeof encoding === 'string' ? encoding : this._writableState.defaultEncoding);
     }
     return write.call(this, chunk, encoding, callback);
   };
@@ -59,17 +84,22 @@ function relayWritable(control, fd) {
       encoding = undefined;
     }
     if (sendable(chunk) && !this.writableEnded && !this.destroyed) {
-      send(chunk, encoding ?? this._writableState.defaultEncoding);
+      post(chunk, encoding ?? this._writableState.defaultEncoding);
       write.call(this, chunk, encoding);
       return end.call(this, callback);
     }
     return end.call(this, chunk, encoding, callback);
   };
   function wait(callback) {
+    if (unacknowledged === 0) {
+      callback();
+      return;
+    }
     if (waiting.length === 0) hold(control);
     waiting.push(callback);
   }
   stream[kAcknowledge] = () => {
+    unacknowledged = 0;
     const done = waiting;
     if (done.length === 0) return;
     waiting = [];
