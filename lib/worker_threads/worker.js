@@ -149,6 +149,16 @@ if (state.isMainThread) {
   native.useSnapshot(!noSnapshot(process.execArgv) && !noSnapshot((process.env.NODE_OPTIONS ?? '').split(/\s+/)));
 }
 
+// diagnostics_channel's 'worker_threads' channel, once the program has loaded
+// diagnostics_channel (a subscriber has): not loaded for it otherwise.
+let workerThreadsChannelMade = null;
+function workerThreadsChannel() {
+  if (workerThreadsChannelMade === null && process.moduleLoadList.includes('NativeModule diagnostics_channel')) {
+    workerThreadsChannelMade = require('diagnostics_channel').channel('worker_threads');
+  }
+  return workerThreadsChannelMade;
+}
+
 // What src/shim/questions.cc answers between a worker's JS steps.
 const betweenSteps = { heapStatistics: 1, cpuUsage: 2 };
 
@@ -435,14 +445,20 @@ class Worker extends EventEmitter {
     if (warm && ++warmEligibleStarts >= 2) native.keepWarm(warmSpec(), warmThreads);
     this.performance = this.#makePerformance();
 
-    // As Node: process 'worker' once the thread has been created.
+    // As Node: process 'worker' once the thread has been created, and diagnostics_channel's
+    // 'worker_threads' at once.
     process.nextTick(() => process.emit('worker', this));
-    control.port1.on('message', (msg) => this.#onControl(msg));
+    const channel = workerThreadsChannel();
+    if (channel?.hasSubscribers) channel.publish({ worker: this });
+    // 'online', 'error' and 'exit' run in the async context the Worker was made in, as Node's
+    // (an AsyncLocalStorage store set around `new Worker()` is seen there): the handle's scope.
+    const handle = this[kHandle];
+    control.port1.on('message', (msg) => handle.runInAsyncScope(() => this.#onControl(msg)));
     // The worker has ended. Its last messages come first, each in its own callback (so code
     // awaiting one can still attach to 'exit'); 'exit' follows in a later poll phase, where
     // Node emits it: what the program queues from it (unref'd immediates, async_hooks destroy
     // hooks) runs in that loop turn (from a setImmediate they waited a whole wake-up).
-    control.port1.on('close', () => inPollPhase(() => this[kOnExit]()));
+    control.port1.on('close', () => inPollPhase(() => handle.runInAsyncScope(() => this[kOnExit]())));
     pub.port1.on('message', (value) => {
       if (!this[kOnline]) this.#drainControl();
       this.emit('message', value);

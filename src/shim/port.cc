@@ -36,6 +36,7 @@ struct ThreadState {
   v8::Global<v8::Function> port_class;     // MessagePort (the template's function)
   v8::Global<v8::Value> port_token;        // lets native code call its private constructor
   v8::Global<v8::Function> dispatch;       // the ports' emit: emit.call(port, name, value)
+  v8::Global<v8::Function> dispatch_in_frame;  // the same, in a port's async context frame
   v8::Global<v8::String> event_names[3];   // 'message', 'messageerror', 'close'
   v8::Global<v8::Private> untransferable;  // looked up by name once (a registry lookup each time)
   std::unordered_set<PortData*> ports;
@@ -55,6 +56,9 @@ struct PortData {
   // Weak unless receiving or ref'd; after Destroy, strong until 'close' has been said.
   v8::Global<v8::Object> object;
   node::async_context async_context{0, 0};  // async_hooks' MESSAGEPORT (none for internal ports)
+  // The async context frame the port was made in (AsyncLocalStorage's stores from Node 24 on;
+  // empty when there was none): its events run in it, as a Node port's (an AsyncWrap) do.
+  v8::Global<v8::Value> context_frame;
   bool receiving = false;
   bool refed = false;       // as Node's: a port holds the event loop only once ref'd
   bool delivering = false;  // OnAsync is running its loop
@@ -84,13 +88,63 @@ void UpdateStrength(PortData* pd) {
   }
 }
 
+// The async context frame now (V8's continuation-preserved embedder data), if it is a value.
+v8::Local<v8::Value> CurrentContextFrame(v8::Isolate* isolate) {
+#if V8_MAJOR_VERSION >= 14
+  v8::Local<v8::Data> frame = isolate->GetContinuationPreservedEmbedderDataV2();
+  if (frame.IsEmpty() || !frame->IsValue()) return v8::Local<v8::Value>();
+  return frame.As<v8::Value>();
+#elif NODE_MAJOR_VERSION >= 22
+  return isolate->GetContinuationPreservedEmbedderData();
+#else
+  (void)isolate;
+  return v8::Local<v8::Value>();
+#endif
+}
+
+void SetContextFrame(v8::Isolate* isolate, v8::Local<v8::Value> frame) {
+#if V8_MAJOR_VERSION >= 14
+  isolate->SetContinuationPreservedEmbedderDataV2(frame);
+#elif NODE_MAJOR_VERSION >= 22
+  isolate->SetContinuationPreservedEmbedderData(frame);
+#else
+  (void)isolate;
+  (void)frame;
+#endif
+}
+
+// dispatchInFrame(frame, name, value[, ports]), called as the callback of node::MakeCallback
+// (which enters no frame of its own from an addon): the port's emit in the frame it was made in.
+void DispatchInFrame(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  v8::Isolate* isolate = args.GetIsolate();
+  ThreadState* st = t_state;
+  if (st == nullptr || st->dispatch.IsEmpty()) return;
+  v8::Local<v8::Value> previous = CurrentContextFrame(isolate);
+  SetContextFrame(isolate, args[0]);
+  v8::Local<v8::Value> argv[3];
+  int argc = std::min(args.Length() - 1, 3);
+  for (int i = 0; i < argc; i++) argv[i] = args[i + 1];
+  v8::MaybeLocal<v8::Value> result =
+      st->dispatch.Get(isolate)->Call(isolate->GetCurrentContext(), args.This(), argc, argv);
+  if (!previous.IsEmpty()) SetContextFrame(isolate, previous);
+  v8::Local<v8::Value> value;
+  if (result.ToLocal(&value)) args.GetReturnValue().Set(value);
+}
+
 // port.emit(name, value[, ports]), as its own callback (ticks and microtasks run after it).
 bool Dispatch(ThreadState* st, PortData* pd, v8::Local<v8::Object> port, DispatchKind kind,
               v8::Local<v8::Value> value, v8::Local<v8::Value> ports = v8::Local<v8::Value>()) {
-  v8::Local<v8::Value> argv[] = {st->event_names[kind].Get(st->isolate), value, ports};
   int argc = kind == kClose ? 1 : ports.IsEmpty() ? 2 : 3;
-  v8::MaybeLocal<v8::Value> result = node::MakeCallback(
-      st->isolate, port, st->dispatch.Get(st->isolate), argc, argv, pd->async_context);
+  v8::MaybeLocal<v8::Value> result;
+  if (pd->context_frame.IsEmpty() || st->dispatch_in_frame.IsEmpty()) {
+    v8::Local<v8::Value> argv[] = {st->event_names[kind].Get(st->isolate), value, ports};
+    result = node::MakeCallback(st->isolate, port, st->dispatch.Get(st->isolate), argc, argv, pd->async_context);
+  } else {
+    v8::Local<v8::Value> argv[] = {pd->context_frame.Get(st->isolate), st->event_names[kind].Get(st->isolate),
+                                   value, ports};
+    result = node::MakeCallback(st->isolate, port, st->dispatch_in_frame.Get(st->isolate), argc + 1, argv,
+                                pd->async_context);
+  }
   return !result.IsEmpty();
 }
 
@@ -268,7 +322,11 @@ void Attach(ThreadState* st, v8::Local<v8::Object> object, void* ep, bool announ
   st->ports.insert(pd);
   UpdateRef(pd);
   UpdateStrength(pd);
-  if (announce) pd->async_context = node::EmitAsyncInit(st->isolate, object, "MESSAGEPORT");
+  if (announce) {
+    pd->async_context = node::EmitAsyncInit(st->isolate, object, "MESSAGEPORT");
+    v8::Local<v8::Value> frame = CurrentContextFrame(st->isolate);
+    if (!frame.IsEmpty() && !frame->IsUndefined()) pd->context_frame.Reset(st->isolate, frame);
+  }
   corral_ep_set_waker(ep, pd);  // wakes at once if messages are already queued
 }
 
@@ -305,6 +363,10 @@ void Setup(const v8::FunctionCallbackInfo<v8::Value>& args) {
   st->port_class.Reset(st->isolate, args[0].As<v8::Function>());
   st->port_token.Reset(st->isolate, args[1]);
   st->dispatch.Reset(st->isolate, args[2].As<v8::Function>());
+  v8::Local<v8::Function> in_frame;
+  if (v8::Function::New(st->isolate->GetCurrentContext(), DispatchInFrame).ToLocal(&in_frame)) {
+    st->dispatch_in_frame.Reset(st->isolate, in_frame);
+  }
 }
 
 // entangle(port1, port2, announce)
