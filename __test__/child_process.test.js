@@ -39,6 +39,16 @@ test('a fork whose spawn fails has the stdio sockets it asked for, as in node', 
   assert.match(b.stdout, /\{"silent":true\} stdio Socket\(false,true,false\),Socket/);
 });
 
+test('send() callbacks run when node runs them, on both ends of the channel', async () => {
+  const [a, b] = await Promise.all([
+    run(fixture('cp-send-callback-order.js')),
+    run(fixture('cp-send-callback-order.js'), [], { mode: 'register' }),
+  ]);
+  assert.strictEqual(a.code, 0, a.stderr);
+  assert.strictEqual(b.stdout, a.stdout, b.stderr);
+  assert.match(b.stdout, /parent cb-a cb-b tick cb-c micro/);
+});
+
 test('messages both ways, json and advanced serialization, match node', async () => {
   const [a, b] = await Promise.all([
     run(fixture('cp-echo.js')),

@@ -72,6 +72,13 @@ test('cluster events, messages, disconnect/exit codes and listen(0) match node i
   }
 });
 
+test('cluster.setupPrimary reads settings.execArgv as node does', async () => {
+  const expected = await run(fixture('cluster-setup-exec-argv.js'));
+  const got = await run(fixture('cluster-setup-exec-argv.js'), [], { mode: 'register' });
+  assert.strictEqual(got.stdout, expected.stdout, got.stderr);
+  assert.match(got.stdout, /^TypeError Array.prototype.some called on null or undefined/);
+});
+
 test("a cluster worker's execArgv and spawnargs are cluster.settings.execArgv, as in node (the register the primary adds stays out of sight)", async () => {
   const expected = await run(fixture('cluster-exec-argv.js'));
   assert.strictEqual(expected.code, 0, expected.stderr);

@@ -133,7 +133,10 @@ function setupChannel(target, fd, mode) {
   let lastFlushAt = -Infinity;
   let batch = [];
   let batchBytes = 0;  // (what `batch` holds, in characters or bytes: counted with the queue)
-  let batchCallbacks = [];
+  // What the current batch's write gave: each send() in it queued its callback at once, as
+  // Node's sync writes queue theirs (so a nextTick queued between two sends runs between their
+  // callbacks); the batch has gone out by the time those run (its flush was queued first).
+  let batchResult = { rc: undefined };
   let flushScheduled = false;
 
   // `fromSend`: called inside send(), whose callbacks must still run later, as in Node.
@@ -144,18 +147,22 @@ function setupChannel(target, fd, mode) {
     if (batch.length === 0) return 0;
     const data = batch.length === 1 ? batch[0] :
       (mode === 'advanced' ? Buffer.concat(batch) : batch.join(''));
-    const callbacks = batchCallbacks;
+    const result = batchResult;
     batch = [];
     batchBytes = 0;
-    batchCallbacks = [];
+    batchResult = { rc: undefined };
     let rc = open ? write(id, data, -1, 0) : -32;
     if (!immediate) rc = peerGone(rc);
     lastFlushAt = nowMs();
-    if (callbacks.length === 0) return rc;
-    // Always a tick later, in the order the batches went out (a flush from inside send() must
-    // not run its callbacks after those of a later batch).
-    process.nextTick(settle, callbacks, rc);
+    result.rc = rc;
     return rc;
+  }
+
+  // A batched send's callback (queued by send() itself): its batch has gone out, unless
+  // something ran this tick before the flush did; then it goes now.
+  function settleSent(result, entry) {
+    if (result.rc === undefined) flush();
+    settle([entry], result.rc ?? 0);
   }
 
   function settle(callbacks, rc) {
@@ -366,7 +373,7 @@ function setupChannel(target, fd, mode) {
       const encoded = codec.encode(message);
       batch.push(encoded);
       batchBytes += encoded.length;
-      if (typeof callback === 'function' || !options.swallowErrors) batchCallbacks.push({ callback, options });
+      const result = batchResult;
       if (batch.length === 1 && nowMs() - lastFlushAt > kQuietMs) {
         // The first send after a quiet spell.
         flush(true, true);
@@ -380,6 +387,7 @@ function setupChannel(target, fd, mode) {
         process.nextTick(flush);
         flushAtExit(flush);
       }
+      if (typeof callback === 'function' || !options.swallowErrors) process.nextTick(settleSent, result, { callback, options });
       return binding.ipcQueued(id) + batchBytes < kMaxQueued;
     }
     flush(true);

@@ -51,9 +51,10 @@ function setup(cluster) {
       ...cluster.settings,
       ...options,
     };
-    // Not validated here (Node's fork() is where a bad execArgv fails).
-    if (Array.isArray(settings.execArgv) && settings.execArgv.some((s) => s.startsWith('--prof')) &&
-        !settings.execArgv.some((s) => s.startsWith('--logfile='))) {
+    // Not validated here (Node's fork() is where a bad execArgv fails), but read as Node reads
+    // it, generically: null or undefined throws Node's TypeError before anything is set.
+    const some = (list, prefix) => Array.prototype.some.call(list, (arg) => String.prototype.startsWith.call(arg, prefix));
+    if (some(settings.execArgv, '--prof') && !some(settings.execArgv, '--logfile=')) {
       settings.execArgv = [...settings.execArgv, '--logfile=v8-%p.log'];
     }
     cluster.settings = settings;

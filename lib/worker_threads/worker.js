@@ -159,6 +159,21 @@ function workerThreadsChannel() {
   return workerThreadsChannelMade;
 }
 
+// Hands the payload to the thread native.spawnEarly() started for this Worker. One that cannot
+// be serialized stops that thread (the constructor throws as Node's does); one it cannot take
+// (its environment could not be made) fails as a thread that could not start.
+function deliverEarly(id, payload, transferList) {
+  let taken;
+  try {
+    taken = native.deliver(id, payload, transferList);
+  } catch (error) {
+    native.stopWorker(id);
+    throw error;
+  }
+  if (!taken) throw makeError(Error, 'ERR_WORKER_INIT_FAILED', 'EAGAIN');
+  return id;
+}
+
 // What src/shim/questions.cc answers between a worker's JS steps.
 const betweenSteps = { heapStatistics: 1, cpuUsage: 2 };
 
@@ -373,10 +388,14 @@ class Worker extends EventEmitter {
     // process.env copy keeps it, as in Node).
     const envCopy = env === SHARE_ENV ? null : copyEnv(env);
     if (process.env.NODE_CHANNEL_FD !== undefined && env !== SHARE_ENV) delete process.env.NODE_CHANNEL_FD;
-    // With no warm thread waiting, one starts now and is claimed below: its isolate and
-    // environment are made on its own core while this thread prepares the worker's payload.
+    // With no warm thread waiting, the worker's thread starts now, its payload handed over
+    // below: its isolate and environment are made on its own core while this thread prepares
+    // the payload. (It is the worker's own from the start: threadId, name, inspector handle.)
     const warm = canUseWarm(options, requestedLimits);
-    if (warm) native.keepWarm(warmSpec(), 1);
+    const name = options.name ? options.name.trim() : (major >= 24 ? 'WorkerThread' : '');
+    const url = entry.kind === 'file' ? pathToFileURL(entry.source).href : entry.kind === 'module' ? entry.source : '';
+    const early = warm ? native.spawnEarly({ argv: [process.argv0], execArgv, bootstrap: bootstrap(),
+      limits: [0, 0, 0, 0], trackUnmanagedFds: true, name, url }) : 0;
 
     // The control channel is made first so its wake-ups are seen before the public port's:
     // 'online' comes before the first 'message'.
@@ -404,7 +423,7 @@ class Worker extends EventEmitter {
       stdin: !!options.stdin,
       resourceLimits: limits,
       // Node 24+ names an unnamed worker's thread 'WorkerThread'; Node 22 leaves it ''.
-      name: options.name ? options.name.trim() : (major >= 24 ? 'WorkerThread' : ''),
+      name,
       parentThreadId: state.threadId,
       // As Node: workers of the main thread cache process.cwd() until the main thread chdirs.
       cwdCounter: state.isMainThread ? shareCwdCounter() : state.cwdCounter,
@@ -429,7 +448,9 @@ class Worker extends EventEmitter {
     // no other thread could post to it.
     if (state.isMainThread && 'postMessageToThread' in line.builtin) require('./messaging').openMailbox();
     armJsTransferables(transferList);
-    this[kThreadId] = native.spawn({
+    if (early !== 0) {
+      this[kThreadId] = deliverEarly(early, payload, [control.port2, pub.port2, ...transferList]);
+    } else this[kThreadId] = native.spawn({
       // Only the executable: the boot sets process.argv (an argv[1] here would let Node's own
       // bootstrap start a cluster worker's IPC from the process's NODE_UNIQUE_ID).
       argv: [process.argv0],  // the worker's process.argv0, as Node's: the process's own
@@ -439,7 +460,7 @@ class Worker extends EventEmitter {
       trackUnmanagedFds: options.trackUnmanagedFds !== false,
       name: payload.name,
       // What the parent's inspector shows for the worker (NodeWorker.attachedToWorker), as Node.
-      url: entry.kind === 'file' ? pathToFileURL(entry.source).href : entry.kind === 'module' ? entry.source : '',
+      url,
       warm,
     }, payload, [control.port2, pub.port2, ...transferList]);
     if (warm && ++warmEligibleStarts >= 2) native.keepWarm(warmSpec(), warmThreads);

@@ -135,6 +135,8 @@ pub struct WorkerSpec {
 
 /// The worker closes the fds it opened and left open when it ends (Node's trackUnmanagedFds).
 pub const WORKER_TRACK_UNMANAGED_FDS: u32 = 1;
+/// Started by its Worker's constructor before the payload exists (registry::deliver).
+pub const WORKER_AWAITS_PAYLOAD: u32 = 4;
 
 #[cfg(not(test))]
 extern "C" {

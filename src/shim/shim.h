@@ -293,6 +293,8 @@ struct CorralWorkerSpec {
 };
 constexpr uint32_t kWorkerTrackUnmanagedFds = 1;  // src/shim/mod.rs WORKER_TRACK_UNMANAGED_FDS
 constexpr uint32_t kWorkerWarm = 2;  // a warm thread: its worker does not exist yet
+// Started ahead of its payload by its own Worker's constructor (deliver() hands it over).
+constexpr uint32_t kWorkerAwaitsPayload = 4;  // src/shim/mod.rs WORKER_AWAITS_PAYLOAD
 // Reserves the threadId of a worker that is about to be spawned with it (spec->thread_id).
 uint64_t corral_thread_reserve_id();
 // Frees the InspectorParentHandle kept for a worker whose thread did not start.
@@ -308,6 +310,9 @@ void corral_thread_stop_join(uint64_t parent_id, bool all);
 // Takes the boot payload of the worker running on this thread (null if none / taken); a warm
 // thread blocks until it is claimed, and then has its worker's id.
 void* corral_thread_take_payload();
+// Hands `payload` to the thread `id` started with kWorkerAwaitsPayload; false (payload freed)
+// if that thread is gone.
+bool corral_thread_deliver(uint64_t id, void* payload);
 // The threadId of the worker on this thread (0 on the main thread).
 uint64_t corral_current_thread_id();
 void corral_thread_mark_begun();

@@ -115,6 +115,36 @@ void Spawn(const v8::FunctionCallbackInfo<v8::Value>& args) {
   args.GetReturnValue().Set(v8::Number::New(isolate, static_cast<double>(id)));
 }
 
+// spawnEarly(spec) -> threadId, or 0 when a warm thread waits (spawn() claims it then): the
+// thread of a Worker being constructed, started before its payload exists so that its isolate
+// and environment are made meanwhile. It is the worker's own from the start (its threadId,
+// name and inspector handle); deliver() hands it the payload.
+void SpawnEarly(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  v8::Isolate* isolate = args.GetIsolate();
+  v8::Local<v8::Context> context = isolate->GetCurrentContext();
+  if (corral_thread_warm_missing(1) == 0) {
+    args.GetReturnValue().Set(0);
+    return;
+  }
+  SpecStrings spec;
+  if (!ReadSpec(isolate, context, args[0], &spec)) return;
+  CorralWorkerSpec raw = spec.Spec(nullptr);
+  raw.flags |= kWorkerAwaitsPayload;
+  AttachInspector(context, spec, &raw, false);
+  uint64_t id = corral_thread_spawn(&raw, CurrentThreadId());
+  args.GetReturnValue().Set(v8::Number::New(isolate, static_cast<double>(id)));
+}
+
+// deliver(threadId, payload, transferList) -> whether the thread spawnEarly() started took it.
+void Deliver(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  v8::Isolate* isolate = args.GetIsolate();
+  if (!args[0]->IsNumber()) return;
+  Message* payload = Serialize(isolate, isolate->GetCurrentContext(), args[1], args[2], nullptr);
+  if (payload == nullptr) return;  // DataCloneError pending
+  bool taken = corral_thread_deliver(static_cast<uint64_t>(args[0].As<v8::Number>()->Value()), payload);
+  args.GetReturnValue().Set(taken);
+}
+
 // keepWarm(spec, count): start warm threads until `count` wait to be claimed.
 void KeepWarm(const v8::FunctionCallbackInfo<v8::Value>& args) {
   v8::Isolate* isolate = args.GetIsolate();
@@ -230,6 +260,8 @@ void InitWorkerNatives(v8::Isolate* isolate, v8::Local<v8::Context> context,
   SetMethod(isolate, context, exports, "takePayload", TakePayload);
   SetMethod(isolate, context, exports, "markBegun", MarkBegun);
   SetMethod(isolate, context, exports, "keepWarm", KeepWarm);
+  SetMethod(isolate, context, exports, "spawnEarly", SpawnEarly);
+  SetMethod(isolate, context, exports, "deliver", Deliver);
   SetMethod(isolate, context, exports, "currentThreadId", CurrentThreadIdNative);
   SetMethod(isolate, context, exports, "outOfMemory", OutOfMemory);
   SetMethod(isolate, context, exports, "initFailed", InitFailed);

@@ -71,6 +71,16 @@ pub extern "C" fn corral_thread_take_payload() -> *mut c_void {
     registry::wait_payload().map_or(std::ptr::null_mut(), MessagePtr::into_raw)
 }
 
+/// # Safety
+/// `payload` is a Message the caller gives up.
+#[no_mangle]
+pub unsafe extern "C" fn corral_thread_deliver(id: u64, payload: *mut c_void) -> bool {
+    match MessagePtr::from_raw(payload) {
+        Some(msg) => registry::deliver(id, msg),
+        None => false,
+    }
+}
+
 /// The threadId of the worker on this thread (0: the main thread).
 #[no_mangle]
 pub extern "C" fn corral_thread_mark_begun() {

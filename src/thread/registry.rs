@@ -12,6 +12,8 @@ const DEFAULT_STACK_MB: f64 = 4.0;
 
 thread_local! {
     static CURRENT_ID: Cell<u64> = const { Cell::new(0) };
+    /// This thread's worker has taken its payload (wait_payload gave it).
+    static PAYLOAD_TAKEN: Cell<bool> = const { Cell::new(false) };
     /// The worker on this thread has begun (its boot is about to say 'online'), as far as its
     /// exit code goes: stopped before, it ends with 0, as a Node Worker stopped before its
     /// environment exists (a warm thread's environment exists long before its worker does).
@@ -42,6 +44,9 @@ struct Entry {
     /// A warm thread waits on its own condition: a claim wakes only the thread it hands work
     /// to (waking every waiting thread took the claiming thread's core for milliseconds).
     ready: Option<Arc<Condvar>>,
+    /// Started by its own Worker's constructor ahead of the payload (not a warm thread: no
+    /// other Worker may claim it).
+    early: bool,
 }
 
 impl Entry {
@@ -110,7 +115,8 @@ pub fn reserve_id() -> u64 {
 /// `reserved`: a threadId from reserve_id (or a warm one) that the shim's inspector handle for
 /// this worker names; otherwise the next id.
 pub fn spawn(spec: Spec, payload: Option<MessagePtr>, parent: u64, reserved: Option<u64>) -> Option<u64> {
-    let next = if payload.is_some() { &NEXT_ID } else { &NEXT_WARM_ID };
+    let early = payload.is_none() && spec.flags & crate::shim::WORKER_AWAITS_PAYLOAD != 0;
+    let next = if payload.is_some() || early { &NEXT_ID } else { &NEXT_WARM_ID };
     let id = reserved.unwrap_or_else(|| next.fetch_add(1, Ordering::Relaxed));
     let stop = StopCell::new();
     let cell = stop.as_ptr() as usize;
@@ -133,9 +139,9 @@ pub fn spawn(spec: Spec, payload: Option<MessagePtr>, parent: u64, reserved: Opt
             return None;
         }
     };
-    let warm = payload.is_none();
-    let ready = warm.then(|| Arc::new(Condvar::new()));
-    reg.running.insert(id, Entry { parent, stop, join: Some(join), payload, stopping: false, ready });
+    let warm = payload.is_none() && !early;
+    let ready = payload.is_none().then(|| Arc::new(Condvar::new()));
+    reg.running.insert(id, Entry { parent, stop, join: Some(join), payload, stopping: false, ready, early });
     if warm {
         reg.warm.push_back(id);
     }
@@ -177,6 +183,19 @@ fn warm_idle_limit() -> std::time::Duration {
     })
 }
 
+/// Hands its payload to a thread its Worker started ahead of it (false: that thread is gone,
+/// or was not started so; the payload is freed).
+pub fn deliver(id: u64, payload: MessagePtr) -> bool {
+    let mut reg = registry();
+    let Some(entry) = reg.running.get_mut(&id) else { return false };
+    if !entry.early || entry.stopping || entry.payload.is_some() {
+        return false;
+    }
+    entry.payload = Some(payload);
+    entry.signal();
+    true
+}
+
 /// The boot payload of the worker on this thread: at once for a worker started with one; a
 /// warm thread waits until it is claimed (then takes its new id), asked to stop, or left
 /// unclaimed for warm_idle_limit() (None).
@@ -191,10 +210,11 @@ pub fn wait_payload() -> Option<MessagePtr> {
         }
         let entry = reg.running.get_mut(&id)?;
         if let Some(payload) = entry.payload.take() {
+            PAYLOAD_TAKEN.with(|taken| taken.set(true));
             return Some(payload);
         }
-        let (stopping, ready) = (entry.stopping, entry.ready.clone());
-        let ready = ready.filter(|_| !stopping && reg.warm.contains(&id))?;
+        let (stopping, ready, early) = (entry.stopping, entry.ready.clone(), entry.early);
+        let ready = ready.filter(|_| !stopping && (early || reg.warm.contains(&id)))?;
         let left = deadline.saturating_duration_since(std::time::Instant::now());
         if left.is_zero() {
             // Unclaimed (a claim takes the thread off the list under this same lock).
@@ -224,6 +244,12 @@ fn run(id: u64, spec: Spec, cell: *mut c_void) {
     // SAFETY: raw's pointers borrow `spec` and the vectors above, alive for the call; the
     // registry keeps the cell until this thread frees it below.
     let code = unsafe { crate::shim::env_run(&raw, id, cell) };
+    // A thread started ahead of its payload whose environment could not be made (no file
+    // descriptors, no memory) still takes it, so that its Worker fails as one started with it
+    // does: the payload is dropped with its ports, which tells the Worker its thread has ended.
+    if spec.flags & crate::shim::WORKER_AWAITS_PAYLOAD != 0 && !PAYLOAD_TAKEN.with(Cell::get) {
+        drop(wait_payload());
+    }
     let mut reg = registry();
     // A claimed warm thread has its worker's id (taken in wait_payload, or here if it was
     // stopped before it got that far).
