@@ -10,7 +10,6 @@
 #include "shim.h"
 
 #include <poll.h>
-#include <sched.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -57,11 +56,7 @@ void Spin(Spinner* spinner, uv_loop_t* loop, uint64_t budget) {
   spinner->spinning.store(true);
   for (int n = 1; !spinner->rung.load(std::memory_order_relaxed); n++) {
     CpuRelax();
-    if (n % kFlagChecksPerPoll != 0) continue;
-    if (BackendReady(fd) || uv_hrtime() >= deadline) break;
-    // Gives the core to a thread waiting for it, if any (V8's compiler and GC threads, which
-    // otherwise wait behind a spinner for the scheduler's next turn); at once back otherwise.
-    sched_yield();
+    if (n % kFlagChecksPerPoll == 0 && (BackendReady(fd) || uv_hrtime() >= deadline)) break;
   }
   spinner->spinning.store(false);
 }
