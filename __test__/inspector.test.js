@@ -15,8 +15,8 @@ describe('inspector in workers', () => {
       const file = fixture('worker-inspector.js');
       const node = await run([...flags, file]);
       const corral = await run([...flags, '-r', register, file]);
-      assert.strictEqual(node.code, 0, node.stderr);
-      assert.strictEqual(corral.code, 0, corral.stderr);
+      assert.strictEqual(node.code, 0, `signal ${node.signal}\n${node.stdout}\n${node.stderr}`);
+      assert.strictEqual(corral.code, 0, `signal ${corral.signal}\n${corral.stdout}\n${corral.stderr}`);
       assert.match(corral.stdout, /"attached":"\[worker 3\] w2","url":"worker-inspector.js"/);
       assert.strictEqual(corral.stdout, node.stdout);
     });
