@@ -331,6 +331,9 @@ function getHandler(port, type) {
 
 // The native side delivers with dispatch.call(port, 'message' | 'messageerror' | 'close', value[, ports]).
 native.setup(MessagePort, kToken, dispatch);
+// As Node's ports (handles of Node's): ref'd ones in process._getActiveHandles() and
+// getActiveResourcesInfo() (src/shim/active_handles.cc).
+native.listPortsAsHandles(process);
 
 const isObject = (v) => v !== null && (typeof v === 'object' || typeof v === 'function');
 

@@ -40,6 +40,7 @@ struct ThreadState {
   v8::Global<v8::String> event_names[3];   // 'message', 'messageerror', 'close'
   v8::Global<v8::Private> untransferable;  // looked up by name once (a registry lookup each time)
   std::unordered_set<PortData*> ports;
+  std::unordered_set<PortData*> closing;  // destroyed, their uv handles not closed yet
   bool tearing_down = false;  // the environment is going away: no more calls into JS
   Spinner* spinner = nullptr;
   // Ports woken (from any thread) while this thread was spinning; see spin.cc.
@@ -64,7 +65,11 @@ struct PortData {
   bool delivering = false;  // OnAsync is running its loop
   bool closing = false;     // closed by JS while delivering: destroyed when that loop ends
   bool destroyed = false;   // Destroy ran; the uv handle is closing
+  bool announced = false;   // a port of the program's (not one of corral's internal channels)
+  uint64_t seq = 0;         // creation order on this thread
 };
+
+uint64_t g_next_port_seq = 0;  // (each thread's ports are made on that thread only)
 
 // A port holds the event loop while ref'd (a listener refs it), as Node's handle does, and its
 // object stays alive while it may still deliver or hold the loop.
@@ -153,6 +158,7 @@ bool Dispatch(ThreadState* st, PortData* pd, v8::Local<v8::Object> port, Dispatc
 void OnHandleClosed(uv_handle_t* handle) {
   auto* pd = static_cast<PortData*>(handle->data);
   ThreadState* st = pd->state;
+  st->closing.erase(pd);
   v8::Isolate* isolate = st->isolate;
   if (!st->tearing_down && !isolate->IsExecutionTerminating()) {
     v8::HandleScope scope(isolate);
@@ -188,6 +194,7 @@ void Destroy(PortData* pd, bool say_close = true) {
     }
   }
   pd->state->ports.erase(pd);
+  pd->state->closing.insert(pd);
   {
     std::lock_guard<std::mutex> lock(pd->state->ready_mutex);
     auto& ready = pd->state->ready;
@@ -320,6 +327,8 @@ void Attach(ThreadState* st, v8::Local<v8::Object> object, void* ep, bool announ
   pd->object.Reset(st->isolate, object);
   SetWrappedPointer(object, 0, pd);
   st->ports.insert(pd);
+  pd->seq = ++g_next_port_seq;
+  pd->announced = announce;
   UpdateRef(pd);
   UpdateStrength(pd);
   if (announce) {
@@ -565,6 +574,21 @@ bool IsPortObject(v8::Isolate* isolate, v8::Local<v8::Value> value) {
          t_state->port_template.Get(isolate)->HasInstance(value);
 }
 
+void ListedPorts(v8::Isolate* isolate, std::vector<v8::Local<v8::Object>>* out) {
+  ThreadState* st = t_state;
+  if (st == nullptr || st->tearing_down) return;
+  // As Node's handles: listed until closed, not only until close() (a closing one is still
+  // there in the turn that closed it).
+  std::vector<PortData*> listed;
+  for (const auto* set : {&st->ports, &st->closing}) {
+    for (PortData* pd : *set) {
+      if (pd->announced && pd->refed && !pd->object.IsEmpty()) listed.push_back(pd);
+    }
+  }
+  std::sort(listed.begin(), listed.end(), [](PortData* a, PortData* b) { return a->seq < b->seq; });
+  for (PortData* pd : listed) out->push_back(pd->object.Get(isolate));
+}
+
 void* PortEndpoint(v8::Local<v8::Object> port) {
   auto* pd = static_cast<PortData*>(GetWrappedPointer(port, 0));
   return pd != nullptr ? pd->ep : nullptr;
@@ -693,6 +717,7 @@ extern "C" napi_value corral_shim_init(napi_env env, napi_value exports, uint64_
   InitProfilerNatives(isolate, context, target);
   InitMailboxNatives(isolate, context, target);
   InitCodeCacheNatives(isolate, context, target);
+  InitActiveHandleNatives(isolate, context, target);
   InitEnvObjectNatives(isolate, context, target);
   target->Set(context, Str(isolate, "threadId"),
               v8::Number::New(isolate, static_cast<double>(thread_id))).Check();

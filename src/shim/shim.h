@@ -166,6 +166,12 @@ void* DetachPortEndpoint(v8::Local<v8::Object> port);  // takes the endpoint out
 v8::MaybeLocal<v8::Object> NewPortForEndpoint(v8::Isolate* isolate,
                                               v8::Local<v8::Context> context, void* endpoint);
 void InitPorts(v8::Isolate* isolate, v8::Local<v8::Context> context, v8::Local<v8::Object> exports);
+// This thread's ports that hold its event loop as a Node MessagePort handle would (ref'd, open,
+// not corral's internal channels), in the order they were made.
+void ListedPorts(v8::Isolate* isolate, std::vector<v8::Local<v8::Object>>* out);
+// process._getActiveHandles() and getActiveResourcesInfo() with those ports (active_handles.cc).
+void InitActiveHandleNatives(v8::Isolate* isolate, v8::Local<v8::Context> context,
+                             v8::Local<v8::Object> exports);
 void ClosePortsOfThisThread();
 // A claimed warm thread takes its worker's threadId.
 void SetCurrentThreadId(uint64_t id);
