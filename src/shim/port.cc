@@ -218,6 +218,7 @@ void OnAsync(uv_async_t* handle) {
   PortData* pd = static_cast<PortData*>(handle->data);
   ThreadState* st = pd->state;
   if (pd->destroyed || pd->object.IsEmpty() || pd->ep == nullptr) return;
+  if (!pd->delivering) NoteLoopWake(st->spinner);
   v8::Isolate* isolate = st->isolate;
   v8::HandleScope scope(isolate);
   v8::Local<v8::Context> context = st->context.Get(isolate);

@@ -230,6 +230,8 @@ struct Spinner {
   uint64_t deliveries = 0;  // port messages delivered on this thread (owner thread only)
   uint64_t seen = 0;        // deliveries at the previous loop turn
   uint64_t last_drain = 0;  // messages the spinner's previous drain delivered
+  uint64_t gave_up_at = 0;  // uv_hrtime() when the last spin ran out of budget, else 0
+  uint32_t yield_spins = 0; // spins left that yield the CPU as they poll (see spin.cc)
   std::atomic<bool> spinning{false};
   std::atomic<bool> rung{false};
   void (*drain)(void*) = nullptr;
@@ -238,6 +240,8 @@ struct Spinner {
 Spinner* StartSpinner(uv_loop_t* loop, void (*drain)(void*), void* drain_arg);  // null when off
 // After queueing work for the spinner's thread: true if its spinner will pick it up.
 bool RingSpinner(Spinner* spinner);
+// A port of the spinner's thread was woken through its loop (not by a ring).
+void NoteLoopWake(Spinner* spinner);
 void StopSpinner(Spinner* spinner);
 
 // A worker's isolate from the built-in snapshot with resourceLimits (MiB; young, old, code range,
