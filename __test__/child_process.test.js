@@ -109,6 +109,24 @@ test('send() callbacks run in sending order for bursts of any size, both ways, a
   assert.strictEqual(b.stdout, a.stdout, b.stderr);
 });
 
+test('send() behind an unacknowledged handle returns what node\'s does, callbacks in order, both ways', async () => {
+  const [a, b] = await Promise.all([
+    run(fixture('cp-send-held.js')),
+    run(fixture('cp-send-held.js'), [], { mode: 'register' }),
+  ]);
+  assert.match(a.stdout, /parent send\(\) returned m0=true h1=true m2=true h3=false/, a.stderr);
+  assert.strictEqual(b.stdout, a.stdout, b.stderr);
+});
+
+test('a child that disconnects right after a burst of sends has every send() callback called, as node\'s', async () => {
+  const [a, b] = await Promise.all([
+    run(fixture('cp-send-disconnect.js')),
+    run(fixture('cp-send-disconnect.js'), [], { mode: 'register' }),
+  ]);
+  assert.match(a.stdout, /callbacks called: 20 \(ok\)/, a.stderr);
+  assert.strictEqual(b.stdout, a.stdout, b.stderr);
+});
+
 test('argument errors have node\'s classes and codes', () => {
   const cases = [
     () => [123],

@@ -127,6 +127,25 @@ function setupChannel(target, fd, mode) {
   const drainCallbacks = [];
   let nextToken = 1;
   let open = true;
+  // What send() returns behind a handle that is not acknowledged yet. Node's sender holds every
+  // message behind such a handle until the ACK (then sends them, a handle among them starting
+  // a new hold), and says true for the first held message only. corral's sends go out at once
+  // (the receiver puts them in order), so this is Node's queue as it would be: one entry per
+  // held send (true for a handle), null while nothing would be held.
+  let heldAsNode = null;
+  function holdAsNode(isHandle) {
+    if (heldAsNode === null) {
+      if (isHandle) heldAsNode = [];
+      return true;
+    }
+    heldAsNode.push(isHandle);
+    return heldAsNode.length === 1;
+  }
+  function releaseAsNode() {
+    const held = heldAsNode ?? [];
+    heldAsNode = null;
+    for (const isHandle of held) holdAsNode(isHandle);
+  }
   // A send after a quiet spell goes out at once (so `send(); busyWork()` delivers as Node's
   // does); the sends right behind it gather into one write at the end of the tick, or every
   // kBatchMax messages.
@@ -175,10 +194,26 @@ function setupChannel(target, fd, mode) {
         }
       } else if (typeof callback === 'function') {
         // (Behind callbacks still waiting for a drain, a write done at once waits too: in order.)
-        if (rc === 0 && drainCallbacks.length === 0) callback(null);
-        else drainCallbacks.push(callback);
+        if (rc === 0 && drainCallbacks.length === 0) {
+          callback(null);
+        } else {
+          drainCallbacks.push(callback);
+          if (!open) settleQueuedAtClose();
+        }
       }
     }
+  }
+
+  // The callbacks of writes still queued when the channel closes are called with null, in
+  // order, as Node's are (its queued writes complete when the pipe closes, no error given).
+  let queuedAtCloseDue = false;
+  function settleQueuedAtClose() {
+    if (queuedAtCloseDue || drainCallbacks.length === 0) return;
+    queuedAtCloseDue = true;
+    process.nextTick(() => {
+      queuedAtCloseDue = false;
+      for (const cb of drainCallbacks.splice(0)) cb(null);
+    });
   }
 
   target.channel = new Control(id, fd);
@@ -290,6 +325,7 @@ function setupChannel(target, fd, mode) {
     for (const fd of pendingFds.splice(0)) closeFd(fd);
     for (const detached of acks.values()) handles.afterSend(detached);
     acks.clear();
+    settleQueuedAtClose();
   }
 
   dispatch.register(id, {
@@ -313,6 +349,7 @@ function setupChannel(target, fd, mode) {
         const sent = acks.get(a);
         acks.delete(a);
         handles.afterSend(sent);
+        releaseAsNode();
       } else if (kind === dispatch.EV.BAD_FRAME) {
         badFrame(new Error(`a message of ${a} bytes is beyond the ${kMaxFrameMiB} MiB bound`));
       } else if (kind === dispatch.EV.DRAIN) {
@@ -354,6 +391,9 @@ function setupChannel(target, fd, mode) {
       throw invalidArgType('message', ['string', 'object', 'number', 'boolean'], message);
     }
     if (typeof options === 'boolean') options = { swallowErrors: options };
+    // (An acknowledgement is never held, in Node either.)
+    const ack = isInternal(message) && (message.cmd === 'NODE_HANDLE_ACK' || message.cmd === 'NODE_HANDLE_NACK');
+    const heldBefore = heldAsNode !== null && !ack;
     let fd = -1;
     let token = 0;
     let type;
@@ -369,6 +409,7 @@ function setupChannel(target, fd, mode) {
         acks.set(token, handles.beforeSend(type, handle, options));
       }
     }
+    const firstHeld = ack ? true : holdAsNode(fd >= 0);
     if (fd < 0) {
       const encoded = codec.encode(message);
       batch.push(encoded);
@@ -388,12 +429,13 @@ function setupChannel(target, fd, mode) {
         flushAtExit(flush);
       }
       if (typeof callback === 'function' || !options.swallowErrors) process.nextTick(settleSent, result, { callback, options });
-      return binding.ipcQueued(id) + batchBytes < kMaxQueued;
+      return heldBefore ? firstHeld : binding.ipcQueued(id) + batchBytes < kMaxQueued;
     }
     flush(true);
     const rc = peerGone(open ? write(id, codec.encode(message), fd, token) : -32);
     if (rc < 0) {
       if (token) acks.delete(token);
+      if (!heldBefore) heldAsNode = null;  // (Node holds nothing behind a handle that failed)
       if (!options.swallowErrors) {
         const ex = errnoException(rc, 'write');
         if (typeof callback === 'function') process.nextTick(callback, ex);
@@ -402,7 +444,7 @@ function setupChannel(target, fd, mode) {
       return false;
     }
     if (typeof callback === 'function') process.nextTick(settle, [{ callback, options }], rc);
-    return rc === 0 || binding.ipcQueued(id) < kMaxQueued;
+    return heldBefore ? firstHeld : rc === 0 || binding.ipcQueued(id) < kMaxQueued;
   };
 
   target.disconnect = function disconnect() {
