@@ -218,8 +218,8 @@ function setupChannel(target, fd, mode) {
 
   target.channel = new Control(id, fd);
   Object.defineProperty(target, '_channelId', { value: id, writable: true, configurable: true });
-  // Node's deprecated alias (a ChildProcess has it from its prototype), gone from Node 25.
-  if (!('_channel' in target) && require('../node-line').major < 25) {
+  // Node's deprecated alias, on the object with a channel (DEP0129; gone from Node 25).
+  if (require('../node-line').major < 25) {
     const deprecate = (fn) => require('util').deprecate(fn, '_channel is deprecated. Use ChildProcess.channel instead.', 'DEP0129');
     Object.defineProperty(target, '_channel', {
       configurable: true,
@@ -363,7 +363,7 @@ function setupChannel(target, fd, mode) {
     },
   });
 
-  target.send = function send(message, handle, options, callback) {
+  target.send = function (message, handle, options, callback) {
     if (typeof handle === 'function') {
       callback = handle;
       handle = undefined;
@@ -382,7 +382,7 @@ function setupChannel(target, fd, mode) {
     return false;
   };
 
-  target._send = function _send(message, handle, options, callback) {
+  target._send = function (message, handle, options, callback) {
     if (message === undefined) {
       throw makeError(TypeError, 'ERR_MISSING_ARGS', 'The "message" argument must be specified');
     }
@@ -447,7 +447,7 @@ function setupChannel(target, fd, mode) {
     return heldBefore ? firstHeld : rc === 0 || binding.ipcQueued(id) < kMaxQueued;
   };
 
-  target.disconnect = function disconnect() {
+  target.disconnect = function () {
     if (!this.connected) {
       this.emit('error', makeError(Error, 'ERR_IPC_DISCONNECTED', 'IPC channel is already disconnected'));
       return;
@@ -456,7 +456,7 @@ function setupChannel(target, fd, mode) {
     this._disconnect();
   };
 
-  target._disconnect = function _disconnect() {
+  target._disconnect = function () {
     flush(true);
     this.channel = null;
     process.nextTick(() => {

@@ -41,6 +41,38 @@ function stdioCode(entry, i) {
     `The argument 'stdio' is invalid. Received ${require('util').inspect(entry)}`);
 }
 
+// The child has exited (or could not be spawned: a negative errno): 'exit' (or 'error'), then
+// 'close' once its stdio and channel have closed too. (Module functions, as Node's: nothing of
+// these on a ChildProcess.)
+function onExit(child, code, sig) {
+  child._exited = true;
+  if (sig) child.signalCode = signalNames[sig];
+  else child.exitCode = code;
+  if (child.stdin) child.stdin.destroy();
+  if (code < 0 && !sig) {
+    const syscall = child.spawnfile ? `spawn ${child.spawnfile}` : 'spawn';
+    const err = errnoException(code, syscall);
+    if (child.spawnfile) err.path = child.spawnfile;
+    err.spawnargs = child.spawnargs.slice(1);
+    child.emit('error', err);
+  } else {
+    child.emit('exit', child.exitCode, child.signalCode);
+  }
+  process.nextTick(() => {
+    // Node flushes stdio that nobody reads, so 'close' is not held up by it.
+    for (const s of child.stdio) {
+      if (s && s.readable && !s.readableFlowing && s.listenerCount('data') === 0) s.resume();
+    }
+  });
+  maybeClose(child);
+}
+
+function maybeClose(child) {
+  if (++child._closesGot === child._closesNeeded) {
+    child.emit('close', child.exitCode, child.signalCode);
+  }
+}
+
 class ChildProcess extends EventEmitter {
   constructor() {
     super();
@@ -115,9 +147,9 @@ class ChildProcess extends EventEmitter {
         const [a, b] = binding.ipcPair();
         require('fs').closeSync(b);
         setupChannel(this, a, options.serialization);
-        this._channelClosed = () => this._maybeClose();
+        this._channelClosed = () => maybeClose(this);
       }
-      process.nextTick(() => this._onExit(errno, 0));
+      process.nextTick(() => onExit(this, errno, 0));
       return errno;
     }
     const [pid, inFd, outFd, errFd, chanFd, ...extraFds] = out;
@@ -129,7 +161,7 @@ class ChildProcess extends EventEmitter {
       const socket = new net.Socket({ fd: fds[i], readable, writable: !readable });
       if (readable) {
         this._closesNeeded++;
-        socket.on('close', () => this._maybeClose());
+        socket.on('close', () => maybeClose(this));
       }
       this.stdio[i] = socket;
     }
@@ -144,7 +176,7 @@ class ChildProcess extends EventEmitter {
       }
       const socket = new net.Socket({ fd: extraFds[i], readable: true, writable: true });
       this._closesNeeded++;
-      socket.on('close', () => this._maybeClose());
+      socket.on('close', () => maybeClose(this));
       this.stdio[at] = socket;
     }
     if (ipcIndex >= 0) {
@@ -152,46 +184,17 @@ class ChildProcess extends EventEmitter {
       this.stdio[ipcIndex] = null;
       this._closesNeeded++;
       setupChannel(this, chanFd, options.serialization);
-      this._channelClosed = () => this._maybeClose();
+      this._channelClosed = () => maybeClose(this);
     }
     this._watch = binding.procWatch(pid, this._channelId || 0);
     dispatch.register(this._watch, {
       onNative: (kind, code, sig) => {
         dispatch.unregister(this._watch);
-        this._onExit(code, sig);
+        onExit(this, code, sig);
       },
     });
     process.nextTick(() => this.emit('spawn'));
     return 0;
-  }
-
-  _onExit(code, sig) {
-    this._exited = true;
-    if (sig) this.signalCode = signalNames[sig];
-    else this.exitCode = code;
-    if (this.stdin) this.stdin.destroy();
-    if (code < 0 && !sig) {
-      const syscall = this.spawnfile ? `spawn ${this.spawnfile}` : 'spawn';
-      const err = errnoException(code, syscall);
-      if (this.spawnfile) err.path = this.spawnfile;
-      err.spawnargs = this.spawnargs.slice(1);
-      this.emit('error', err);
-    } else {
-      this.emit('exit', this.exitCode, this.signalCode);
-    }
-    process.nextTick(() => {
-      // Node flushes stdio that nobody reads, so 'close' is not held up by it.
-      for (const s of this.stdio) {
-        if (s && s.readable && !s.readableFlowing && s.listenerCount('data') === 0) s.resume();
-      }
-    });
-    this._maybeClose();
-  }
-
-  _maybeClose() {
-    if (++this._closesGot === this._closesNeeded) {
-      this.emit('close', this.exitCode, this.signalCode);
-    }
   }
 
   kill(sig) {
@@ -225,17 +228,5 @@ class ChildProcess extends EventEmitter {
 // `fork() instanceof require('child_process').ChildProcess` holds, as with Node's.
 // (Every method of Node's prototype is shadowed here; only the chain is shared.)
 Object.setPrototypeOf(ChildProcess.prototype, builtin.ChildProcess.prototype);
-// Node's deprecated alias of `channel` (its own getter reads Node's internal field), gone from
-// Node 25 (DEP0129, End-of-Life).
-if (require('../node-line').major < 25) {
-  Object.defineProperty(ChildProcess.prototype, '_channel', {
-    configurable: true,
-    enumerable: false,
-    get: require('util').deprecate(function _channel() { return this.channel; },
-      '_channel is deprecated. Use ChildProcess.channel instead.', 'DEP0129'),
-    set: require('util').deprecate(function _channel(value) { this.channel = value; },
-      '_channel is deprecated. Use ChildProcess.channel instead.', 'DEP0129'),
-  });
-}
 
 module.exports = { ChildProcess, toSignal };

@@ -194,7 +194,7 @@ function setup(cluster) {
     done();
   }
 
-  Worker.prototype.disconnect = function disconnect() {
+  Worker.prototype.disconnect = function () {
     if (this.state !== 'disconnecting' && this.state !== 'destroying') {
       this.state = 'disconnecting';
       _disconnect.call(this, false);
@@ -202,7 +202,7 @@ function setup(cluster) {
     return this;
   };
 
-  Worker.prototype.destroy = function destroy() {
+  Worker.prototype.destroy = function () {
     if (this.state === 'destroying') return;
     this.exitedAfterDisconnect = true;
     if (!this.isConnected()) {

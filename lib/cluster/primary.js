@@ -42,7 +42,7 @@ function setup(cluster) {
     schedulingPolicy,
   });
 
-  cluster.setupPrimary = function setupPrimary(options) {
+  cluster.setupPrimary = function (options) {
     const settings = {
       args: process.argv.slice(2),
       exec: process.argv[1],
@@ -148,7 +148,7 @@ function setup(cluster) {
     }
   }
 
-  cluster.fork = function clusterFork(env) {
+  cluster.fork = function (env) {
     cluster.setupPrimary();
     const id = ++ids;
     const workerProcess = createWorkerProcess(id, env);
@@ -185,7 +185,7 @@ function setup(cluster) {
     return worker;
   };
 
-  cluster.disconnect = function disconnect(cb) {
+  cluster.disconnect = function (cb) {
     const workers = Object.values(cluster.workers);
     if (workers.length === 0) {
       process.nextTick(() => intercom.emit('disconnect'));
@@ -296,7 +296,7 @@ function setup(cluster) {
     return sendHelper(worker.process, message, handle, cb);
   }
 
-  Worker.prototype.disconnect = function disconnectWorker() {
+  Worker.prototype.disconnect = function () {
     this.exitedAfterDisconnect = true;
     send(this, { act: 'disconnect' });
     removeHandlesForWorker(this);
@@ -304,7 +304,7 @@ function setup(cluster) {
     return this;
   };
 
-  Worker.prototype.destroy = function destroy(signo) {
+  Worker.prototype.destroy = function (signo) {
     this.process.kill(signo || 'SIGTERM');
   };
 

@@ -24,19 +24,19 @@ function Worker(options) {
 Object.setPrototypeOf(Worker.prototype, EventEmitter.prototype);
 Object.setPrototypeOf(Worker, EventEmitter);
 
-Worker.prototype.kill = function kill(...args) {
+Worker.prototype.kill = function (...args) {
   return this.destroy(...args);
 };
 
-Worker.prototype.send = function send(...args) {
+Worker.prototype.send = function (...args) {
   return this.process.send(...args);
 };
 
-Worker.prototype.isDead = function isDead() {
+Worker.prototype.isDead = function () {
   return this.process.exitCode != null || this.process.signalCode != null;
 };
 
-Worker.prototype.isConnected = function isConnected() {
+Worker.prototype.isConnected = function () {
   return this.process.connected;
 };
 
