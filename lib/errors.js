@@ -3,10 +3,30 @@
 // reading `TypeError [CODE]: message`.
 const { inspect } = require('util');
 
+// The stack starts where Node's would: Node's errors start at its API function (its helpers
+// are hidden), so of the corral frames on top (the helpers that checked and made the error,
+// this file's included) only the last, the API function the program called, is kept.
+const libDir = `${require('path').dirname(__filename)}/`;
+const kHiddenFramesMax = 8;
+
 function makeError(Base, code, message) {
+  const limit = Error.stackTraceLimit;
+  const counted = typeof limit === 'number' && limit > 0 && limit < Infinity;
+  if (counted) Error.stackTraceLimit = limit + kHiddenFramesMax;
   const err = new Base(message);
+  if (counted) Error.stackTraceLimit = limit;
   Object.defineProperty(err, 'name', { value: `${Base.name} [${code}]`, configurable: true, writable: true });
-  void err.stack; // captured with the code in its first line, as Node's are
+  const stack = err.stack; // captured with the code in its first line, as Node's are
+  if (typeof stack === 'string') {
+    const lines = stack.split('\n');
+    const first = lines.findIndex((line) => line.startsWith('    at '));
+    if (first >= 0) {
+      let api = first;
+      while (api + 1 < lines.length && lines[api + 1].includes(libDir)) api++;
+      const frames = lines.slice(api);
+      err.stack = [...lines.slice(0, first), ...(counted ? frames.slice(0, limit) : frames)].join('\n');
+    }
+  }
   delete err.name;
   err.code = code;
   Object.defineProperty(err, 'toString', {
