@@ -358,7 +358,8 @@ describe('same output as node:worker_threads', () => {
     'worker-listeners.js', 'eval-module-imports.js', 'worker-exec-modes.js', 'worker-stdout-pace.js',
     'worker-node-options.js', 'worker-entry-phase.js', 'worker-env-object.js', 'worker-entry-kinds.js',
     'worker-busy-questions.js', 'worker-process-wide.js', 'worker-stdout-cork.js', 'worker-diagnostics-channel.js',
-    'worker-async-context.js', 'active-handles.js', 'error-stack-top.js']) {
+    'worker-async-context.js', 'active-handles.js', 'error-stack-top.js',
+    'worker-terminate-codes.js']) {
     it(file, async () => {
       const opts = { env: { FOO: 'bar' }, timeout: 60000 };
       let { node, corral } = await runBoth(fixture(file), [], opts);

@@ -32,14 +32,22 @@ struct StopCell {
   uint64_t loop_start = 0;  // uv_hrtime() when the event loop started, 0 before
   bool out_of_memory = false;  // reported under the worker's id once its environment has ended
   std::atomic<int32_t>* exit_code = nullptr;  // while env is set
+  // Stopped from now, the worker ends with 1, as a Node Worker stopped once its environment
+  // exists. A warm thread's environment exists before its Worker does: it counts from the
+  // worker's begin (markBegun), so one stopped in the tick of its `new Worker()` ends with 0,
+  // as Node's (whose environment is not made yet then).
+  bool env_counts = false;
 };
 
-void SetEnv(StopCell* cell, node::Environment* env, std::atomic<int32_t>* exit_code) {
+void SetEnv(StopCell* cell, node::Environment* env, std::atomic<int32_t>* exit_code, bool counts) {
   std::lock_guard<std::mutex> lock(cell->mutex);
   cell->env = env;
   cell->exit_code = env != nullptr ? exit_code : nullptr;
+  cell->env_counts = env != nullptr && counts;
   if (env != nullptr && cell->stop_requested) node::Stop(env);
 }
+
+thread_local StopCell* t_cell = nullptr;  // this thread's, while its environment runs
 
 // resourceLimits.maxOldGenerationSizeMb. V8 enforces it when the isolate could be made with the
 // limits (NewWorkerIsolate); otherwise, after every full GC the old generation's live size is
@@ -267,6 +275,13 @@ void AwaitParentTurn(node::Environment* parent) {
   turn->done_cv.wait_for(lock, std::chrono::milliseconds(100), [&] { return turn->done; });
 }
 
+void CountEnvironmentFromNow() {
+  StopCell* cell = t_cell;
+  if (cell == nullptr) return;
+  std::lock_guard<std::mutex> lock(cell->mutex);
+  cell->env_counts = true;
+}
+
 // A warm thread is not a worker until claimed: announced then, a debugger never sees idle ones.
 thread_local node::Environment* g_pending_announce = nullptr;
 void SetPendingInspectorAnnounce(node::Environment* env) { g_pending_announce = env; }
@@ -325,7 +340,7 @@ void corral_stop_cell_stop(void* raw) {
   if (cell->env == nullptr) return;
   // As Node's Worker: stopped while its environment lives (even in its 'exit' handlers, after
   // the loop ended with another code), the worker ends with 1.
-  if (cell->exit_code != nullptr) cell->exit_code->store(1);
+  if (cell->exit_code != nullptr && cell->env_counts) cell->exit_code->store(1);
   node::Stop(cell->env);
 }
 
@@ -434,9 +449,11 @@ int32_t corral_env_run(const CorralWorkerSpec* spec, uint64_t thread_id, void* s
         } else if (has_inspector) {
           corral::WaitForInspectorFrontend(env);
         }
-        SetEnv(cell, env, &exit_code);
+        SetEnv(cell, env, &exit_code, (spec->flags & kWorkerWarm) == 0);
+        t_cell = cell;
         RunEnvironment(env, spec->bootstrap, cell, &exit_code);
-        SetEnv(cell, nullptr, nullptr);
+        t_cell = nullptr;
+        SetEnv(cell, nullptr, nullptr, false);
         corral::SetPendingInspectorAnnounce(nullptr);
         // terminate(): Node reports exit code 1, or 0 when its Worker had no environment yet
         // (here: the worker had not begun, see markBegun).

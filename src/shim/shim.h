@@ -199,6 +199,8 @@ void InitBootNatives(v8::Isolate* isolate, v8::Local<v8::Context> context, v8::L
 void InitBroadcastNatives(v8::Isolate* isolate, v8::Local<v8::Context> context,
                           v8::Local<v8::Object> exports);
 
+// A warm thread's worker has begun: a stop from now ends it with 1 (environment.cc).
+void CountEnvironmentFromNow();
 // Worker natives (worker.cc).
 void StopProfilers(v8::Isolate* isolate);  // before a worker's environment is freed
 void InitProfilerNatives(v8::Isolate* isolate, v8::Local<v8::Context> context,

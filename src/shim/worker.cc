@@ -234,7 +234,10 @@ void TakePayload(const v8::FunctionCallbackInfo<v8::Value>& args) {
 }
 
 // markBegun(): the worker is about to say 'online' (its exit code when stopped is 1 from now).
-void MarkBegun(const v8::FunctionCallbackInfo<v8::Value>&) { corral_thread_mark_begun(); }
+void MarkBegun(const v8::FunctionCallbackInfo<v8::Value>&) {
+  corral_thread_mark_begun();
+  CountEnvironmentFromNow();
+}
 
 // Whether resourceLimits' young generation and code range reach V8 (see isolate.cc).
 void HeapLimitsApplied(const v8::FunctionCallbackInfo<v8::Value>& args) {
