@@ -31,6 +31,12 @@ describe('MessagePort', () => {
     assert.match(node.stdout, /late listener: message a\nlate listener: message b\nlate listener: close/);
   });
 
+  it('closes once receiveMessageOnPort has taken the last message before the close, in any tick, as node (fixture)', async () => {
+    const { node, corral } = await runBoth(fixture('port-close-after-receive.js'));
+    assert.strictEqual(corral.stdout, node.stdout, corral.stderr);
+    assert.match(node.stdout, /taken a tick later: \{"message":"x"\} \{"message":"y"\} close\n/);
+  });
+
   it("postMessage's result and the events EventTarget listeners get (phase, targets, path) are node's (fixture)", async () => {
     const { node, corral } = await runBoth(fixture('port-event-shape.js'));
     assert.strictEqual(corral.stdout, node.stdout, corral.stderr);

@@ -41,6 +41,13 @@ pub unsafe extern "C" fn corral_ep_has_news(raw: *mut c_void) -> bool {
 }
 
 /// # Safety
+/// `raw` is a live endpoint.
+#[no_mangle]
+pub unsafe extern "C" fn corral_ep_drained_and_closed(raw: *mut c_void) -> bool {
+    ep(raw).drained_and_closed()
+}
+
+/// # Safety
 /// `raw` is a live endpoint; `waker` is null or a live `PortData*`.
 #[no_mangle]
 pub unsafe extern "C" fn corral_ep_set_waker(raw: *mut c_void, waker: *mut c_void) {

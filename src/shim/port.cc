@@ -475,6 +475,9 @@ void Receive(const v8::FunctionCallbackInfo<v8::Value>& args) {
     return;
   }
   std::unique_ptr<Message> msg(static_cast<Message*>(raw));
+  // The last message before the peer's close: the port closes now, as Node's does, even when
+  // it is not receiving (its own wake-up for the close came while the message was still there).
+  if (corral_ep_drained_and_closed(pd->ep)) uv_async_send(pd->async);
   v8::Local<v8::Context> context = isolate->GetCurrentContext();
   v8::Local<v8::Value> value;
   if (!Deserialize(isolate, context, msg.get()).ToLocal(&value)) return;

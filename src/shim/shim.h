@@ -277,6 +277,7 @@ extern "C" {
 // pop: 1 = a message in *msg, 0 = queue empty, 2 = empty and the other side has closed.
 int32_t corral_ep_pop(void* ep, void** msg);
 bool corral_ep_has_news(void* ep);
+bool corral_ep_drained_and_closed(void* ep);
 // Registers the waker (a PortData*) called when messages arrive; null detaches.
 void corral_ep_set_waker(void* ep, void* waker);
 // Queues msg (taking it) for the other side. Returns false (and frees msg) if that side closed.
