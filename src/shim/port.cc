@@ -41,6 +41,9 @@ struct ThreadState {
   v8::Global<v8::Private> untransferable;  // looked up by name once (a registry lookup each time)
   std::unordered_set<PortData*> ports;
   std::unordered_set<PortData*> closing;  // destroyed, their uv handles not closed yet
+  // Ports to say 'close' on, in the order they were closed: their handles close in the loop's
+  // closing phase, which runs the callbacks in the reverse order (see SayClosesInOrder).
+  std::deque<PortData*> saying_close;
   bool tearing_down = false;  // the environment is going away: no more calls into JS
   Spinner* spinner = nullptr;
   // Ports woken (from any thread) while this thread was spinning; see spin.cc.
@@ -66,6 +69,8 @@ struct PortData {
   bool closing = false;     // closed by JS while delivering: destroyed when that loop ends
   bool destroyed = false;   // Destroy ran; the uv handle is closing
   bool announced = false;   // a port of the program's (not one of corral's internal channels)
+  bool says_close = false;  // in saying_close
+  bool handle_closed = false;
   uint64_t seq = 0;         // creation order on this thread
 };
 
@@ -153,16 +158,13 @@ bool Dispatch(ThreadState* st, PortData* pd, v8::Local<v8::Object> port, Dispatc
   return !result.IsEmpty();
 }
 
-// The uv handle has closed: the port's object (if still alive) hears 'close', as a Node port's
-// does once its handle has closed, and async_hooks its destroy.
-void OnHandleClosed(uv_handle_t* handle) {
-  auto* pd = static_cast<PortData*>(handle->data);
-  ThreadState* st = pd->state;
-  st->closing.erase(pd);
+// A closed port's object (if still alive) hears 'close', as a Node port's does once its handle
+// has closed, and async_hooks its destroy; then it is freed.
+void SayClosed(ThreadState* st, PortData* pd) {
   v8::Isolate* isolate = st->isolate;
   if (!st->tearing_down && !isolate->IsExecutionTerminating()) {
     v8::HandleScope scope(isolate);
-    if (!pd->object.IsEmpty()) {
+    if (pd->says_close && !pd->object.IsEmpty()) {
       v8::Local<v8::Context> context = st->context.Get(isolate);
       v8::Context::Scope context_scope(context);
       Dispatch(st, pd, pd->object.Get(isolate), kClose, v8::Undefined(isolate));
@@ -170,8 +172,31 @@ void OnHandleClosed(uv_handle_t* handle) {
     if (pd->async_context.async_id != 0) node::EmitAsyncDestroy(isolate, pd->async_context);
   }
   pd->object.Reset();
+  delete pd->async;
   delete pd;
-  delete reinterpret_cast<uv_async_t*>(handle);
+}
+
+// libuv runs the close callbacks of one loop turn in the reverse order of the uv_close calls:
+// 'close' is said in the order the ports were closed (a port that closes before its peer hears
+// 'close' first, as in Node), each once its own handle has closed.
+void SayClosesInOrder(ThreadState* st) {
+  while (!st->saying_close.empty() && st->saying_close.front()->handle_closed) {
+    PortData* pd = st->saying_close.front();
+    st->saying_close.pop_front();
+    SayClosed(st, pd);
+  }
+}
+
+void OnHandleClosed(uv_handle_t* handle) {
+  auto* pd = static_cast<PortData*>(handle->data);
+  ThreadState* st = pd->state;
+  st->closing.erase(pd);
+  pd->handle_closed = true;
+  if (pd->says_close) {
+    SayClosesInOrder(st);
+  } else {
+    SayClosed(st, pd);
+  }
 }
 
 // Frees the endpoint and closes the uv handle; the JS object (if alive) becomes a closed port at
@@ -195,6 +220,10 @@ void Destroy(PortData* pd, bool say_close = true) {
   }
   pd->state->ports.erase(pd);
   pd->state->closing.insert(pd);
+  if (say_close) {
+    pd->says_close = true;
+    pd->state->saying_close.push_back(pd);
+  }
   {
     std::lock_guard<std::mutex> lock(pd->state->ready_mutex);
     auto& ready = pd->state->ready;
@@ -272,12 +301,18 @@ void OnAsync(uv_async_t* handle) {
   }
   pd->delivering = false;
   // As Node's: a port closed by its own listener still delivers what had already arrived, and
-  // closes once that is done. A closed peer closes this port too, and that is said at once, in
-  // this poll phase (a worker's 'exit' follows from its control port's).
+  // closes once that is done. A closed peer closes this port too: a port of the program's says
+  // it once its handle has closed, after the peer's 'close' if that is on this thread (as in
+  // Node); one of corral's internal channels says it at once, in this poll phase (a worker's
+  // 'exit' follows from its control port's).
   if (peer_closed && !pd->destroyed) {
     pd->closing = false;
-    Destroy(pd, false);
-    Dispatch(st, pd, port, kClose, v8::Undefined(isolate));
+    if (pd->announced) {
+      Destroy(pd);
+    } else {
+      Destroy(pd, false);
+      Dispatch(st, pd, port, kClose, v8::Undefined(isolate));
+    }
   } else if (pd->closing) {
     Destroy(pd);
   }
