@@ -41,9 +41,6 @@ struct ThreadState {
   v8::Global<v8::Private> untransferable;  // looked up by name once (a registry lookup each time)
   std::unordered_set<PortData*> ports;
   std::unordered_set<PortData*> closing;  // destroyed, their uv handles not closed yet
-  // Ports to say 'close' on, in the order they were closed: their handles close in the loop's
-  // closing phase, which runs the callbacks in the reverse order (see SayClosesInOrder).
-  std::deque<PortData*> saying_close;
   bool tearing_down = false;  // the environment is going away: no more calls into JS
   Spinner* spinner = nullptr;
   // Ports woken (from any thread) while this thread was spinning; see spin.cc.
@@ -69,8 +66,8 @@ struct PortData {
   bool closing = false;     // closed by JS while delivering: destroyed when that loop ends
   bool destroyed = false;   // Destroy ran; the uv handle is closing
   bool announced = false;   // a port of the program's (not one of corral's internal channels)
-  bool says_close = false;  // in saying_close
-  bool handle_closed = false;
+  bool says_close = false;  // its object hears 'close' once the handle has closed
+  void* closing_ep = nullptr;  // the endpoint, closed with the handle (see Destroy)
   uint64_t seq = 0;         // creation order on this thread
 };
 
@@ -176,27 +173,13 @@ void SayClosed(ThreadState* st, PortData* pd) {
   delete pd;
 }
 
-// libuv runs the close callbacks of one loop turn in the reverse order of the uv_close calls:
-// 'close' is said in the order the ports were closed (a port that closes before its peer hears
-// 'close' first, as in Node), each once its own handle has closed.
-void SayClosesInOrder(ThreadState* st) {
-  while (!st->saying_close.empty() && st->saying_close.front()->handle_closed) {
-    PortData* pd = st->saying_close.front();
-    st->saying_close.pop_front();
-    SayClosed(st, pd);
-  }
-}
-
 void OnHandleClosed(uv_handle_t* handle) {
   auto* pd = static_cast<PortData*>(handle->data);
   ThreadState* st = pd->state;
   st->closing.erase(pd);
-  pd->handle_closed = true;
-  if (pd->says_close) {
-    SayClosesInOrder(st);
-  } else {
-    SayClosed(st, pd);
-  }
+  if (pd->closing_ep != nullptr) corral_ep_close(pd->closing_ep);
+  pd->closing_ep = nullptr;
+  SayClosed(st, pd);
 }
 
 // Frees the endpoint and closes the uv handle; the JS object (if alive) becomes a closed port at
@@ -206,7 +189,13 @@ void Destroy(PortData* pd, bool say_close = true) {
   pd->destroyed = true;
   if (pd->ep != nullptr) {
     corral_ep_set_waker(pd->ep, nullptr);
-    corral_ep_close(pd->ep);
+    // The peer learns of the close once this port's handle has closed, as a Node port's peer
+    // does (it closes a turn later: 'close' on this port first, then on a peer on this thread).
+    if (pd->state->tearing_down) {
+      corral_ep_close(pd->ep);
+    } else {
+      pd->closing_ep = pd->ep;
+    }
     pd->ep = nullptr;
   }
   if (!pd->object.IsEmpty()) {
@@ -220,10 +209,7 @@ void Destroy(PortData* pd, bool say_close = true) {
   }
   pd->state->ports.erase(pd);
   pd->state->closing.insert(pd);
-  if (say_close) {
-    pd->says_close = true;
-    pd->state->saying_close.push_back(pd);
-  }
+  pd->says_close = say_close;
   {
     std::lock_guard<std::mutex> lock(pd->state->ready_mutex);
     auto& ready = pd->state->ready;
