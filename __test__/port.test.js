@@ -31,6 +31,12 @@ describe('MessagePort', () => {
     assert.match(node.stdout, /late listener: message a\nlate listener: message b\nlate listener: close/);
   });
 
+  it("says 'close' on the closing port first and on its peer a turn later, several in one turn in node's order (fixture)", async () => {
+    const { node, corral } = await runBoth(fixture('port-close-sequence.js'));
+    assert.strictEqual(corral.stdout, node.stdout, corral.stderr);
+    assert.match(node.stdout, /^both closed: port1 close\nboth closed: port2 close\n/);
+  });
+
   it('closes once receiveMessageOnPort has taken the last message before the close, in any tick, as node (fixture)', async () => {
     const { node, corral } = await runBoth(fixture('port-close-after-receive.js'));
     assert.strictEqual(corral.stdout, node.stdout, corral.stderr);

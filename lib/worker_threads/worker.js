@@ -586,6 +586,9 @@ class Worker extends EventEmitter {
         'It returns a Promise instead.', 'DeprecationWarning', 'DEP0132');
       this.once('exit', (code) => process.nextTick(callback, null, code));
     }
+    // (Node's terminate() starts with this.ref(): called on something that is no Worker, it
+    // throws as Node's does, before any promise.)
+    if (this[kControl] === undefined) this.ref();
     if (this[kExited]) return Promise.resolve();
     const exited = new Promise((resolve) => this.once('exit', resolve));
     // As Node: a pending terminate() keeps the process alive until the worker has exited, even
@@ -686,7 +689,10 @@ class Worker extends EventEmitter {
 
   static [Symbol.for('corral.worker')] = true;
 
-  get threadId() { return this[kThreadId] ?? -1; }
+  get threadId() {
+    void this[kHandle].threadId;  // (on something that is no Worker: Node's TypeError)
+    return this[kThreadId] ?? -1;
+  }
 
   get stdin() { return this[kStdin] ?? null; }
 
@@ -695,28 +701,29 @@ class Worker extends EventEmitter {
   get stderr() { return this[kStderr]; }
 
   #makePerformance() {
-    const worker = this;
-    return {
-      // As Node's: idle and active milliseconds of the worker's event loop since it started
-      // (or since util1; or between util1 and util2), seen from this thread.
-      eventLoopUtilization(util1, util2) {
-        if (util2) {
-          const idle = util1.idle - util2.idle;
-          const active = util1.active - util2.active;
-          return { idle, active, utilization: active / (idle + active) };
-        }
-        const times = worker[kExited] ? undefined : native.loopTimes(worker.threadId);
-        if (times === undefined) return { idle: 0, active: 0, utilization: 0 };
-        const [idleMs, startNs] = times;
-        let idle = idleMs;
-        let active = Number(process.hrtime.bigint() - BigInt(Math.round(startNs))) / 1e6 - idleMs;
-        if (util1) {
-          idle -= util1.idle;
-          active -= util1.active;
-        }
+    // As Node's: bound to the worker; idle and active milliseconds of its event loop since it
+    // started (or since util1; or between util1 and util2), seen from this thread; all 0
+    // before 'online' and after the exit, whatever is passed.
+    function eventLoopUtilization(util1, util2) {
+      const worker = this;
+      if (!worker[kOnline] || worker[kExited]) return { idle: 0, active: 0, utilization: 0 };
+      if (util2) {
+        const idle = util1.idle - util2.idle;
+        const active = util1.active - util2.active;
         return { idle, active, utilization: active / (idle + active) };
-      },
-    };
+      }
+      const times = native.loopTimes(worker.threadId);
+      if (times === undefined) return { idle: 0, active: 0, utilization: 0 };
+      const [idleMs, startNs] = times;
+      let idle = idleMs;
+      let active = Number(process.hrtime.bigint() - BigInt(Math.round(startNs))) / 1e6 - idleMs;
+      if (util1) {
+        idle -= util1.idle;
+        active -= util1.active;
+      }
+      return { idle, active, utilization: active / (idle + active) };
+    }
+    return { eventLoopUtilization: eventLoopUtilization.bind(this) };
   }
 
   // As Node: until the worker is online, what was asked for (-1 where nothing was, the

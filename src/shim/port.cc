@@ -340,6 +340,18 @@ PortData* GetPortData(v8::Local<v8::Value> value) {
   return static_cast<PortData*>(GetWrappedPointer(value.As<v8::Object>(), 0));
 }
 
+// A MessagePort method's receiver: its data (null once closed or transferred), or false after
+// throwing Node's "Illegal invocation" when it is no MessagePort at all.
+bool ReceiverPort(const v8::FunctionCallbackInfo<v8::Value>& args, PortData** out) {
+  v8::Isolate* isolate = args.GetIsolate();
+  if (t_state == nullptr || !IsPortObject(isolate, args[0])) {
+    isolate->ThrowException(v8::Exception::TypeError(Str(isolate, "Illegal invocation")));
+    return false;
+  }
+  *out = static_cast<PortData*>(GetWrappedPointer(args[0].As<v8::Object>(), 0));
+  return true;
+}
+
 // `announce`: an async resource for async_hooks, as Node's ports are (corral's own internal
 // channels, which stand for Node's worker handle, are not).
 void Attach(ThreadState* st, v8::Local<v8::Object> object, void* ep, bool announce = true) {
@@ -416,7 +428,8 @@ void Entangle(const v8::FunctionCallbackInfo<v8::Value>& args) {
 // (undefined from a closed port, which still serializes, to throw what Node throws).
 void Post(const v8::FunctionCallbackInfo<v8::Value>& args) {
   v8::Isolate* isolate = args.GetIsolate();
-  PortData* pd = GetPortData(args[0]);
+  PortData* pd = nullptr;
+  if (!ReceiverPort(args, &pd)) return;
   void* ep = pd != nullptr ? pd->ep : nullptr;
   std::unique_ptr<Message> msg(Serialize(isolate, isolate->GetCurrentContext(), args[1], args[2], ep));
   if (!msg || ep == nullptr) return;  // exception pending, or closed
@@ -432,8 +445,8 @@ void Post(const v8::FunctionCallbackInfo<v8::Value>& args) {
 }
 
 void Start(const v8::FunctionCallbackInfo<v8::Value>& args) {
-  PortData* pd = GetPortData(args[0]);
-  if (pd == nullptr || pd->ep == nullptr) return;
+  PortData* pd = nullptr;
+  if (!ReceiverPort(args, &pd) || pd == nullptr || pd->ep == nullptr) return;
   SetReceiving(pd, true);
   // Deliver what came before the listener. Only then: a needless wake-up would be one more
   // event on the loop, which ends a spin (spin.cc), and a Worker's port is started again at
@@ -447,8 +460,8 @@ void Stop(const v8::FunctionCallbackInfo<v8::Value>& args) {
 }
 
 void Ref(const v8::FunctionCallbackInfo<v8::Value>& args) {
-  PortData* pd = GetPortData(args[0]);
-  if (pd == nullptr) return;
+  PortData* pd = nullptr;
+  if (!ReceiverPort(args, &pd) || pd == nullptr) return;
   pd->refed = args[1]->IsTrue();
   UpdateRef(pd);
   UpdateStrength(pd);
@@ -456,7 +469,8 @@ void Ref(const v8::FunctionCallbackInfo<v8::Value>& args) {
 
 // hasRef(port) -> undefined when `port` is not an open port (Node's handle is gone), else bool.
 void HasRef(const v8::FunctionCallbackInfo<v8::Value>& args) {
-  PortData* pd = GetPortData(args[0]);
+  PortData* pd = nullptr;
+  if (!ReceiverPort(args, &pd)) return;
   if (pd != nullptr && pd->ep != nullptr) args.GetReturnValue().Set(pd->refed);
 }
 
@@ -464,8 +478,8 @@ void HasRef(const v8::FunctionCallbackInfo<v8::Value>& args) {
 // port's own listener, what has already arrived is still delivered first (as in Node); either
 // way the port is detached for JS at once.
 void Close(const v8::FunctionCallbackInfo<v8::Value>& args) {
-  PortData* pd = GetPortData(args[0]);
-  if (pd == nullptr) return;
+  PortData* pd = nullptr;
+  if (!ReceiverPort(args, &pd) || pd == nullptr) return;
   if (pd->delivering) {
     pd->closing = true;
     SetWrappedPointer(args[0].As<v8::Object>(), 0, nullptr);
