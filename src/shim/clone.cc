@@ -232,7 +232,9 @@ class SerializerDelegate : public v8::ValueSerializer::Delegate {
       serializer_->WriteUint32(kPlainObject);
       return serializer_->WriteValue(context, plain);
     }
-    if (IsPortObject(isolate, object) || LooksJsTransferable(isolate, object)) {
+    // (A port already closed or transferred away is no transferable any more: Node's says
+    // "unsupported type" for it, below.)
+    if ((IsPortObject(isolate, object) && PortEndpoint(object) != nullptr) || LooksJsTransferable(isolate, object)) {
 #if NODE_MAJOR_VERSION >= 22
       corral::ThrowDataCloneError(isolate, Str(isolate, kMissingTransferable));
 #else
