@@ -119,7 +119,7 @@ function setupStdio(process, control, withStdin) {
       stdin: stdio.relayedStdin(control, withStdin),
     };
     control.on('message', (msg) => {
-      if (msg.type === 'stdioAck') stdio.acknowledged(msg.fd === 2 ? streams.stderr : streams.stdout);
+      if (msg.type === 'stdioAck') stdio.acknowledged(msg.fd === 2 ? streams.stderr : streams.stdout, msg.upTo);
     });
     return streams;
   };

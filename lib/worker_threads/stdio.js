@@ -11,8 +11,9 @@ class WritableWorkerStdio extends Writable {}
 
 // Worker side: a Writable that posts chunks to the parent. Each chunk leaves at once (so
 // nothing is lost when the worker ends or crashes right after writing), but, as in Node, a write
-// completes only when the parent has taken it (its 'stdioAck'): writableLength counts what the
-// parent has not yet read, and 'drain' follows the parent's pace.
+// completes only when the parent has taken that chunk (its 'stdioAck' names how many chunks it
+// has taken so far): writableLength counts what the parent has not yet read, and 'drain' follows
+// the parent's pace.
 const kAcknowledge = Symbol('corral.stdio.acknowledge');
 const kHolds = Symbol('corral.stdio.holds');
 
@@ -29,23 +30,24 @@ function release(control) {
 }
 
 function relayWritable(control, fd) {
+  // Chunks are numbered as they are sent; the parent acknowledges by number.
+  let sent = 0;
+  let taken = 0;
+  // Write callbacks waiting for the parent, each with the number of the last chunk it covers.
   let waiting = [];
   // Chunks write()/end() posted that the stream has not handed to _write yet (a corked stream
-  // holds them): _write sends what is not among them (a write that bypassed write(), such as
-  // Writable.prototype.write.call(process.stdout, ...)).
+  // holds them), with their numbers: _write sends what is not among them (a write that bypassed
+  // write(), such as Writable.prototype.write.call(process.stdout, ...)).
   const posted = [];
-  // Posted chunks the parent has not acknowledged yet: a _write finding none completes at once
-  // (the acknowledgement of a corked chunk comes before its _write).
-  let unacknowledged = 0;
   const stream = new WritableWorkerStdio({
     decodeStrings: false,
     write(chunk, encoding, callback) {
-      if (!takePosted(chunk)) send(chunk, encoding);
-      wait(callback);
+      wait(takePosted(chunk) ?? send(chunk, encoding), callback);
     },
     writev(chunks, callback) {
-      for (const { chunk, encoding } of chunks) if (!takePosted(chunk)) send(chunk, encoding);
-      wait(callback);
+      let last = 0;
+      for (const { chunk, encoding } of chunks) last = takePosted(chunk) ?? send(chunk, encoding);
+      wait(last, callback);
     },
   });
   function send(chunk, encoding) {
@@ -54,20 +56,18 @@ function relayWritable(control, fd) {
       data = Buffer.from(chunk, encoding);
     }
     if (typeof data !== 'string') data = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-    unacknowledged++;
     control.postMessage({ type: 'stdio', fd, data });
+    return ++sent;
   }
   // (A Uint8Array reaches _write as a Buffer over the same bytes.)
   const sameChunk = (a, b) => a === b || (typeof a === 'object' && typeof b === 'object' &&
     a.buffer === b.buffer && a.byteOffset === b.byteOffset && a.byteLength === b.byteLength);
   function takePosted(chunk) {
-    if (posted.length === 0 || !sameChunk(posted[0], chunk)) return false;
-    posted.shift();
-    return true;
+    if (posted.length === 0 || !sameChunk(posted[0].chunk, chunk)) return undefined;
+    return posted.shift().number;
   }
   function post(chunk, encoding) {
-    posted.push(chunk);
-    send(chunk, encoding);
+    posted.push({ chunk, number: send(chunk, encoding) });
   }
   const sendable = (chunk) => typeof chunk === 'string' || chunk instanceof Uint8Array;
   const write = stream.write;
@@ -90,41 +90,47 @@ function relayWritable(control, fd) {
     }
     return end.call(this, chunk, encoding, callback);
   };
-  function wait(callback) {
-    if (unacknowledged === 0) {
+  // A chunk the parent has already taken (the acknowledgement of a corked chunk comes before its
+  // _write) completes at once.
+  function wait(number, callback) {
+    if (number <= taken) {
       callback();
       return;
     }
     if (waiting.length === 0) hold(control);
-    waiting.push(callback);
+    waiting.push({ number, callback });
   }
-  stream[kAcknowledge] = () => {
-    unacknowledged = 0;
-    const done = waiting;
+  stream[kAcknowledge] = (upTo) => {
+    taken = Math.max(taken, upTo);
+    if (waiting.length === 0) return;
+    const done = waiting.filter((w) => w.number <= taken);
     if (done.length === 0) return;
-    waiting = [];
-    release(control);
-    for (const callback of done) callback();
+    waiting = waiting.filter((w) => w.number > taken);
+    if (waiting.length === 0) release(control);
+    for (const { callback } of done) callback();
   };
   stream.fd = undefined;
   return stream;
 }
 
-// Worker side: the parent has read everything sent on `stream` so far.
-function acknowledged(stream) {
-  stream[kAcknowledge]?.();
+// Worker side: the parent has taken the chunks of `stream` numbered up to `upTo`.
+function acknowledged(stream, upTo) {
+  stream[kAcknowledge]?.(upTo);
 }
 
-// Parent side: acknowledges a worker's stdio chunks, once per tick and stream.
+// Parent side: acknowledges a worker's stdio chunks (by how many it has taken), once per tick
+// and stream.
 function acknowledger(control) {
-  const pending = new Set();
-  return (fd) => {
-    if (pending.has(fd)) return;
-    pending.add(fd);
+  const pending = new Map();
+  return (fd, upTo) => {
+    const scheduled = pending.has(fd);
+    pending.set(fd, upTo);
+    if (scheduled) return;
     process.nextTick(() => {
+      const last = pending.get(fd);
       pending.delete(fd);
       try {
-        control.postMessage({ type: 'stdioAck', fd });
+        control.postMessage({ type: 'stdioAck', fd, upTo: last });
       } catch {}
     });
   };
@@ -142,16 +148,19 @@ const kTake = Symbol('corral.stdio.take');
 // on: as in Node, a worker writing faster than its parent reads waits (and a parent that never
 // reads keeps it waiting).
 function workerOutput(acknowledge) {
+  // Chunks received so far; whether the last ones wait for the program to read.
+  let received = 0;
   let owed = false;
   const stream = new ReadableWorkerStdio({
     read() {
       if (!owed) return;
       owed = false;
-      acknowledge();
+      acknowledge(received);
     },
   });
   stream[kTake] = (chunk) => {
-    if (stream.push(chunk)) acknowledge();
+    received++;
+    if (stream.push(chunk)) acknowledge(received);
     else owed = true;
   };
   return stream;

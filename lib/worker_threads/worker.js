@@ -439,8 +439,8 @@ class Worker extends EventEmitter {
     this[kAckStdio] = stdio().acknowledger(control.port1);
     this[kName] = payload.name;
     this[kStdin] = options.stdin ? stdio().parentStdin(control.port1) : null;
-    this[kStdout] = stdio().workerOutput(() => this[kAckStdio](1));
-    this[kStderr] = stdio().workerOutput(() => this[kAckStdio](2));
+    this[kStdout] = stdio().workerOutput((upTo) => this[kAckStdio](1, upTo));
+    this[kStderr] = stdio().workerOutput((upTo) => this[kAckStdio](2, upTo));
     if (!options.stdout) this.stdout.on('data', (chunk) => process.stdout.write(chunk));
     if (!options.stderr) this.stderr.on('data', (chunk) => process.stderr.write(chunk));
 
