@@ -5,17 +5,30 @@
 // without asking Node at run time. Also the options Node's workers take that NODE_OPTIONS may not
 // carry (--env-file, --eval, --test, ...: listed by `node --help`), which a program's own
 // execArgv passed on to its workers can hold. Prints JSON { rejected, needsValue, accepted }
-// (`accepted`: those options; needsValue lists any of them that take a value).
+// (`accepted`: those options; needsValue lists any of them that take a value), and `requires`:
+// options Node takes only beside another (--cpu-prof-dir "must be used with --cpu-prof"), by name.
 const { Worker } = require('worker_threads');
 
 const samples = ['module', 'commonjs', '1', 'x', 'warn', 'development', '/tmp', 'node'];
-const accepted = (execArgv) => {
+const requires = {};
+const tryWorker = (execArgv) => {
   try {
     new Worker('', { eval: true, execArgv }).terminate();
-    return true;
+    return null;
   } catch (error) {
-    return error.code !== 'ERR_WORKER_INVALID_EXEC_ARGV';
+    return error.code === 'ERR_WORKER_INVALID_EXEC_ARGV' ? error.message : null;
   }
+};
+// Whether the flag in execArgv (its first or only item) is taken, beside its companion if Node
+// names one.
+const accepted = (execArgv) => {
+  const refusal = tryWorker(execArgv);
+  if (refusal === null) return true;
+  const flag = execArgv[0].split('=')[0];
+  const companion = refusal.match(new RegExp(`${flag} must be used with (--[a-z0-9-]+)`))?.[1];
+  if (companion === undefined || tryWorker([companion, ...execArgv]) !== null) return false;
+  requires[flag] = companion;
+  return true;
 };
 
 const rejected = [];
@@ -49,4 +62,4 @@ const acceptedInEnv = (value) => {
 };
 const rejectedInEnv = rejected.filter((flag) => !acceptedInEnv(flag) &&
   !samples.some((value) => acceptedInEnv(`${flag}=${value}`) || acceptedInEnv(`${flag} ${value}`)));
-process.stdout.write(JSON.stringify({ rejected, needsValue, accepted: beyondEnv, rejectedInEnv }));
+process.stdout.write(JSON.stringify({ rejected, needsValue, accepted: beyondEnv, rejectedInEnv, requires }));

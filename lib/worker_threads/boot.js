@@ -284,6 +284,7 @@ exports.preload = function preload(process, internalRequire) {
       return;
     }
     control = payload.controlPort;
+    startFileProfiles(native, payload.profiles, internalRequire);
     setupWorker(process, native, payload, sharedEnv);
     process.argv = [process.execPath, ...payload.argv];
     require('./exec-options').apply(internalRequire, payload.options);
@@ -344,6 +345,16 @@ function cacheCwd(process, counter) {
     cached = rawCwd();
     return cached;
   };
+}
+
+// The worker's own --cpu-prof / --heap-prof, unless the process's options (which this
+// environment has) already make Node profile it.
+function startFileProfiles(native, profiles, internalRequire) {
+  require('./state').fileProfiles = profiles;
+  if (profiles === null) return;
+  const { getOptionValue } = internalRequire('internal/options');
+  native.profiler.toFiles(getOptionValue('--cpu-prof') ? undefined : profiles.cpu,
+    getOptionValue('--heap-prof') ? undefined : profiles.heap);
 }
 
 function setupWorker(process, native, payload, sharedEnv) {

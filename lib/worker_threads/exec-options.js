@@ -89,6 +89,35 @@ function forWorker({ execArgv, explicit, env, inherited }) {
   return parseInto(values, execArgv);
 }
 
+// The --cpu-prof / --heap-prof files a new worker's own options ask for (Node writes them per
+// environment): { cpu, heap }, each [dir, name, interval] or undefined; null for none. Read as
+// forWorker reads options; `inherited` is the parent's (null on the main thread, whose
+// environments already have the process's own profiles from Node).
+function fileProfiles({ execArgv, explicit, env, inherited }) {
+  if (!explicit) return inherited;
+  const nodeOptions = env?.NODE_OPTIONS;
+  const args = [...(typeof nodeOptions === 'string' ? splitNodeOptions(nodeOptions) : []), ...execArgv];
+  const found = {};
+  for (const kind of ['cpu', 'heap']) {
+    const prefix = `--${kind}-prof`;
+    let on = false;
+    const settings = ['', '', undefined];
+    for (let i = 0; i < args.length; i++) {
+      const arg = String(args[i]);
+      const eq = arg.indexOf('=');
+      const flag = eq > 0 ? arg.slice(0, eq) : arg;
+      if (flag === prefix) on = true;
+      else if (flag === `--no-${kind}-prof`) on = false;
+      const setting = ['-dir', '-name', '-interval'].findIndex((suffix) => flag === prefix + suffix);
+      if (setting < 0) continue;
+      const value = eq > 0 ? arg.slice(eq + 1) : args[++i];
+      if (value !== undefined) settings[setting] = setting === 2 ? Number(value) : String(value);
+    }
+    if (on) found[kind] = settings;
+  }
+  return Object.keys(found).length > 0 ? found : null;
+}
+
 function replaceList(list, values) {
   if (Array.isArray(list)) list.splice(0, list.length, ...values);
 }
@@ -139,4 +168,4 @@ function apply(internalRequire, values) {
   }
 }
 
-module.exports = { forWorker, apply, splitNodeOptions, parseInto, defaults };
+module.exports = { forWorker, fileProfiles, apply, splitNodeOptions, parseInto, defaults };

@@ -10,5 +10,7 @@ module.exports = {
   environmentData: new Map(),
   // This thread's own Node options (exec-options.js); null: the process's.
   execOptions: null,
+  // The --cpu-prof / --heap-prof files this thread's own options ask for (exec-options.js).
+  fileProfiles: null,
   // A worker's own `stdin: true` etc. are read from here by the bootstrap.
 };

@@ -14,6 +14,7 @@ const stdio = () => (stdioModule ??= require('./stdio'));
 const state = require('./state');
 const line = require('./line');
 const { major } = require('../node-line');
+const { validateExecArgv } = require('./exec-argv');
 
 const SHARE_ENV = Symbol.for('nodejs.worker_threads.SHARE_ENV');
 const bootFile = `${__dirname}${path.sep}boot.js`;  // (every worker boot loads this file: no path.join)
@@ -257,66 +258,6 @@ function resolveEntry(filename, options) {
   throw workerPathError(filename);
 }
 
-// The options this line's own workers refuse (the whole process's, V8's) and those that need a
-// value, as probed from Node when corral was built (scripts/worker-exec-argv.js).
-let execArgvRules;
-function workerExecArgvRules() {
-  if (execArgvRules !== undefined) return execArgvRules;
-  execArgvRules = { rejected: new Set(), needsValue: new Set(), beyondEnv: new Set(), rejectedInEnv: new Set() };
-  try {
-    const { workerExecArgv } = require(path.join(__dirname, '..', '..', 'build', `corral-node${major}.json`));
-    if (workerExecArgv) {
-      execArgvRules = { rejected: new Set(workerExecArgv.rejected), needsValue: new Set(workerExecArgv.needsValue),
-        beyondEnv: new Set(workerExecArgv.accepted ?? []),
-        rejectedInEnv: new Set(workerExecArgv.rejectedInEnv ?? workerExecArgv.rejected) };
-    }
-  } catch {}
-  return execArgvRules;
-}
-
-// The problems Node reports for these arguments: unknown or refused options, missing values.
-function execArgvProblems(args, forEnv) {
-  const { needsValue, beyondEnv } = workerExecArgvRules();
-  const rejected = forEnv ? workerExecArgvRules().rejectedInEnv : workerExecArgvRules().rejected;
-  const problems = [];
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i];
-    if (typeof arg !== 'string' || !arg.startsWith('-')) continue;
-    const eq = arg.indexOf('=');
-    const flag = eq > 0 ? arg.slice(0, eq) : arg;
-    // (execArgv takes some options NODE_OPTIONS may not carry: --env-file, --eval, --test, ...)
-    const known = process.allowedNodeEnvironmentFlags.has(flag) || (!forEnv && beyondEnv.has(flag));
-    if (!known || rejected.has(flag)) {
-      problems.push(forEnv ? `${flag}${eq > 0 ? '=' : ''} is not allowed in NODE_OPTIONS` : arg);
-    } else if (needsValue.has(flag) && eq < 0) {
-      if (i + 1 < args.length) i++;
-      else problems.push(`${flag} requires an argument`);
-    }
-  }
-  return problems;
-}
-
-function validateExecArgv(execArgv, env) {
-  if (execArgv !== undefined && !Array.isArray(execArgv)) throw invalidArgType('options.execArgv', ['Array'], execArgv);
-  // As Node's option parser: nothing from a `--` on is an option of the worker's.
-  if (execArgv?.includes('--')) execArgv = execArgv.slice(0, execArgv.indexOf('--'));
-  const invalid = execArgv === undefined ? [] : execArgvProblems(execArgv, false);
-  if (invalid.length) {
-    throw makeError(Error, 'ERR_WORKER_INVALID_EXEC_ARGV',
-      `Initiated Worker with invalid execArgv flags: ${invalid.join(', ')}`);
-  }
-  // A worker given its own env object takes its NODE_OPTIONS (see exec-options.js): Node
-  // checks them too.
-  if (env !== null && typeof env === 'object' && typeof env.NODE_OPTIONS === 'string') {
-    const wrong = execArgvProblems(require('./exec-options').splitNodeOptions(env.NODE_OPTIONS), true);
-    if (wrong.length) {
-      throw makeError(Error, 'ERR_WORKER_INVALID_EXEC_ARGV',
-        `Initiated Worker with invalid NODE_OPTIONS env variable: ${wrong.join(', ')}`);
-    }
-  }
-  return execArgv === undefined ? process.execArgv : execArgv.map(String);
-}
-
 function copyEnv(env) {
   const copy = {};
   for (const key of Object.keys(env)) copy[key] = `${env[key]}`;
@@ -405,16 +346,17 @@ class Worker extends EventEmitter {
     const control = internalChannel();
     const pub = new MessageChannel();
     const argv = (options.argv ?? []).map(String);
+    const ownOptions = {
+      execArgv,
+      explicit: options.execArgv !== undefined || (typeof options.env === 'object' && options.env !== null),
+      env: env === SHARE_ENV ? process.env : env,
+    };
     const payload = {
       entry,
       argv,
       execArgv,
-      options: require('./exec-options').forWorker({
-        execArgv,
-        explicit: options.execArgv !== undefined || (typeof options.env === 'object' && options.env !== null),
-        env: env === SHARE_ENV ? process.env : env,
-        inherited: state.execOptions,
-      }),
+      options: require('./exec-options').forWorker({ ...ownOptions, inherited: state.execOptions }),
+      profiles: require('./exec-options').fileProfiles({ ...ownOptions, inherited: state.fileProfiles }),
       env: envCopy,
       workerData: options.workerData,
       environmentData: [...state.environmentData],
