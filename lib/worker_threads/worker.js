@@ -14,7 +14,6 @@ const stdio = () => (stdioModule ??= require('./stdio'));
 const state = require('./state');
 const line = require('./line');
 const { major } = require('../node-line');
-const { validateExecArgv } = require('./exec-argv');
 
 const SHARE_ENV = Symbol.for('nodejs.worker_threads.SHARE_ENV');
 const bootFile = `${__dirname}${path.sep}boot.js`;  // (every worker boot loads this file: no path.join)
@@ -308,7 +307,7 @@ class Worker extends EventEmitter {
     if (options.argv !== undefined && !Array.isArray(options.argv)) {
       throw invalidArgType('options.argv', ['Array'], options.argv);
     }
-    const execArgv = validateExecArgv(options.execArgv, options.env);
+    const execArgv = require('./exec-argv').validateExecArgv(options.execArgv, options.env);
     const env = options.env ?? process.env;
     if (env !== SHARE_ENV && typeof env !== 'object') {
       throw makeError(TypeError, 'ERR_INVALID_ARG_TYPE', 'The "options.env" property must be of type object or ' +
