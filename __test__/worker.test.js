@@ -359,7 +359,8 @@ describe('same output as node:worker_threads', () => {
     'worker-node-options.js', 'worker-entry-phase.js', 'worker-env-object.js', 'worker-entry-kinds.js',
     'worker-busy-questions.js', 'worker-process-wide.js', 'worker-stdout-cork.js', 'worker-diagnostics-channel.js',
     'worker-async-context.js', 'active-handles.js', 'error-stack-top.js',
-    'worker-terminate-codes.js', 'worker-brand-checks.js', 'port-detached-in-message.js', 'worker-prof-files.js']) {
+    'worker-terminate-codes.js', 'worker-brand-checks.js', 'port-detached-in-message.js', 'worker-prof-files.js',
+    'worker-option-order.js']) {
     it(file, async () => {
       const opts = { env: { FOO: 'bar' }, timeout: 60000 };
       let { node, corral } = await runBoth(fixture(file), [], opts);

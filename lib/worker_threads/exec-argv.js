@@ -77,17 +77,15 @@ function execArgvProblems(args, forEnv) {
   return errors.length > 0 ? errors : invalid;
 }
 
+// As Node, first of all: a truthy execArgv must be an array (a falsy one means the parent's).
+function checkExecArgvType(execArgv) {
+  if (execArgv && !Array.isArray(execArgv)) throw invalidArgType('options.execArgv', ['Array'], execArgv);
+}
+
+// Node's checks of a worker's options for Node, once its other options have passed theirs: the
+// NODE_OPTIONS of its own env object (see exec-options.js), then execArgv. Returns the
+// worker's execArgv.
 function validateExecArgv(execArgv, env) {
-  if (execArgv !== undefined && !Array.isArray(execArgv)) throw invalidArgType('options.execArgv', ['Array'], execArgv);
-  // As Node's option parser: nothing from a `--` on is an option of the worker's.
-  if (execArgv?.includes('--')) execArgv = execArgv.slice(0, execArgv.indexOf('--'));
-  const invalid = execArgv === undefined ? [] : execArgvProblems(execArgv, false);
-  if (invalid.length) {
-    throw makeError(Error, 'ERR_WORKER_INVALID_EXEC_ARGV',
-      `Initiated Worker with invalid execArgv flags: ${invalid.join(', ')}`);
-  }
-  // A worker given its own env object takes its NODE_OPTIONS (see exec-options.js): Node
-  // checks them too.
   if (env !== null && typeof env === 'object' && typeof env.NODE_OPTIONS === 'string') {
     const wrong = execArgvProblems(require('./exec-options').splitNodeOptions(env.NODE_OPTIONS), true);
     if (wrong.length) {
@@ -95,7 +93,15 @@ function validateExecArgv(execArgv, env) {
         `Initiated Worker with invalid NODE_OPTIONS env variable: ${wrong.join(', ')}`);
     }
   }
-  return execArgv === undefined ? process.execArgv : execArgv.map(String);
+  if (!Array.isArray(execArgv)) return process.execArgv;
+  // As Node's option parser: nothing from a `--` on is an option of the worker's.
+  if (execArgv.includes('--')) execArgv = execArgv.slice(0, execArgv.indexOf('--'));
+  const invalid = execArgvProblems(execArgv, false);
+  if (invalid.length) {
+    throw makeError(Error, 'ERR_WORKER_INVALID_EXEC_ARGV',
+      `Initiated Worker with invalid execArgv flags: ${invalid.join(', ')}`);
+  }
+  return execArgv.map(String);
 }
 
-module.exports = { validateExecArgv };
+module.exports = { checkExecArgvType, validateExecArgv };

@@ -196,7 +196,7 @@ function inspectorInUse() {
 }
 
 function canUseWarm(options, requestedLimits) {
-  return warmThreads > 0 && state.isMainThread && options.execArgv === undefined && options.trackUnmanagedFds !== false &&
+  return warmThreads > 0 && state.isMainThread && !Array.isArray(options.execArgv) && options.trackUnmanagedFds !== false &&
     Object.keys(requestedLimits).length === 0 && !inspectorInUse();
 }
 
@@ -303,11 +303,13 @@ class Worker extends EventEmitter {
     // null fails at the first one read.
     if (options === null) throw new TypeError("Cannot read properties of null (reading 'execArgv')");
     if (typeof options !== 'object' && typeof options !== 'function') options = {};
-    const entry = resolveEntry(filename, options);
+    // (In Node's order: with two bad options, the same error wins.)
+    const execArgvChecks = require('./exec-argv');
+    execArgvChecks.checkExecArgvType(options.execArgv);
     if (options.argv !== undefined && !Array.isArray(options.argv)) {
       throw invalidArgType('options.argv', ['Array'], options.argv);
     }
-    const execArgv = require('./exec-argv').validateExecArgv(options.execArgv, options.env);
+    const entry = resolveEntry(filename, options);
     const env = options.env ?? process.env;
     if (env !== SHARE_ENV && typeof env !== 'object') {
       throw makeError(TypeError, 'ERR_INVALID_ARG_TYPE', 'The "options.env" property must be of type object or ' +
@@ -319,6 +321,7 @@ class Worker extends EventEmitter {
     }
     const requestedLimits = readLimits(options.resourceLimits);
     const limits = effectiveLimits(requestedLimits);
+    const execArgv = execArgvChecks.validateExecArgv(options.execArgv, options.env);
     // As Node reads it: any truthy value, item by item up to its length (an array-like, not
     // an iterable: a Set gives nothing, a number nothing, a string its characters).
     const transferList = options.transferList ? Array.prototype.slice.call(options.transferList) : [];
@@ -347,7 +350,7 @@ class Worker extends EventEmitter {
     const argv = (options.argv ?? []).map(String);
     const ownOptions = {
       execArgv,
-      explicit: options.execArgv !== undefined || (typeof options.env === 'object' && options.env !== null),
+      explicit: Array.isArray(options.execArgv) || (typeof options.env === 'object' && options.env !== null),
       env: env === SHARE_ENV ? process.env : env,
     };
     const payload = {
