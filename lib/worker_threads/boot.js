@@ -180,7 +180,7 @@ function reportUncaught(process, control, native) {
       } catch {}
     }
     try {
-      control.postMessage({ type: 'error', uncaught: require('./uncaught').forParent(error, native.clone) });
+      control.postMessage({ type: 'error', uncaught: require('./uncaught').forParent(error) });
     } catch {
       // (util.inspect itself threw on it: what Node's parent then gets, an error of its own.)
       control.postMessage({ type: 'error', unserializable: true });

@@ -8,10 +8,11 @@
 //   non-enumerable property all arrive), inherited ones first, and a Symbol.toStringTag 'Error';
 //   its `cause` makes the same trip (a cause that leads back to an error on the way: as an
 //   object that inspects as it, as Node 26 has it; Node 20 overflows the parent's stack);
-// - an object with its own util.inspect.custom: an object that inspects as the worker saw it;
+// - an object with a util.inspect.custom (its own or inherited: a Buffer, a URL): an object that
+//   inspects as the worker saw it;
 // - a symbol: the registered symbol of its description;
-// - a cloneable value: its clone (an Error whose properties cannot be cloned: name, message and
-//   stack only);
+// - a value v8.serialize takes: v8.deserialize's copy of it, as Node sends it (so a Buffer in it
+//   is a Buffer again) (an Error whose properties it cannot take: name, message and stack only);
 // - anything else: the text util.inspect gives of it.
 const { major } = require('../node-line');
 
@@ -57,10 +58,10 @@ function readProperties(error) {
   return properties;
 }
 
-// In the worker: the message payload for `error`. `clone` throws DataCloneError for what cannot
-// travel.
+// In the worker: the message payload for `error`.
 // Each way is tried in turn; one that throws (a proxy's trap, a getter) gives way to the next.
-function forParent(error, clone, seen = new Set()) {
+function forParent(error, seen = new Set()) {
+  const { serialize } = require('v8');
   const { inspect } = require('util');
   if (seen.has(error)) return { kind: 'inspect', text: inspect(error) };
   try {
@@ -70,20 +71,21 @@ function forParent(error, clone, seen = new Set()) {
         const properties = readProperties(error);
         if (properties.cause !== undefined) {
           seen.add(error);
-          properties.cause.value = forParent(properties.cause.value, clone, seen);
+          properties.cause.value = forParent(properties.cause.value, seen);
         }
-        return { kind: 'error', className, properties: clone(properties) };
+        return { kind: 'error', className, properties: serialize(properties) };
       }
     }
   } catch {}
   try {
-    if (error !== null && error !== undefined && Object.prototype.hasOwnProperty.call(error, inspect.custom)) {
+    // (`in` throws for a primitive: it goes on to the next way)
+    if (error !== null && error !== undefined && inspect.custom in error) {
       return { kind: 'inspect', text: inspect(error) };
     }
   } catch {}
   if (typeof error === 'symbol') return { kind: 'symbol', key: error.description ?? '' };
   try {
-    return { kind: 'value', value: clone(error) };
+    return { kind: 'value', bytes: serialize(error) };
   } catch {
     return { kind: 'text', text: inspect(error) };
   }
@@ -94,7 +96,7 @@ function fromWorker(payload) {
   switch (payload.kind) {
     case 'error': {
       const Class = classes[payload.className] ?? Error;
-      const properties = payload.properties;
+      const properties = require('v8').deserialize(payload.properties);
       if (properties.cause !== undefined) properties.cause.value = fromWorker(properties.cause.value);
       properties[Symbol.toStringTag] = { value: 'Error', configurable: true };
       return Object.create(Class.prototype, properties);
@@ -108,7 +110,7 @@ function fromWorker(payload) {
     case 'text':
       return payload.text;
     default:
-      return payload.value;
+      return require('v8').deserialize(payload.bytes);
   }
 }
 
