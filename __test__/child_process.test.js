@@ -127,6 +127,14 @@ test('a child that disconnects right after a burst of sends has every send() cal
   assert.strictEqual(b.stdout, a.stdout, b.stderr);
 });
 
+test('a process that sends and then ends on its own (loop empty, exit in the callback, channel unref\'d) delivers all it sent, as node\'s', async () => {
+  const a = await run(fixture('cp-send-then-end.js'), [], { timeout: 60000 });
+  const b = await run(fixture('cp-send-then-end.js'), [], { mode: 'register', timeout: 60000 });
+  assert.match(a.stdout, /natural 20000 100: 20000 messages/, a.stderr);
+  assert.match(a.stdout, /unrefs its child and ends: got 5000000/, a.stderr);
+  assert.strictEqual(b.stdout, a.stdout, b.stderr);
+});
+
 test('argument errors have node\'s classes and codes', () => {
   const cases = [
     () => [123],

@@ -31,6 +31,23 @@ struct Entry {
     poll: Poll,
     chan: Arc<Channel>,
     dec: Decoder,
+    /// The hold on the event loop JS asked for (ref/unref of the channel).
+    js_ref: bool,
+    /// Bytes wait to be written: as Node's pending pipe writes, they keep the event loop
+    /// alive whatever JS asked (a child that sends and ends delivers everything).
+    writing: bool,
+}
+
+impl Entry {
+    fn apply_ref(&self) {
+        self.poll.set_ref(self.js_ref || self.writing);
+    }
+
+    fn set_writing(&mut self, writing: bool) {
+        self.writing = writing;
+        self.poll.set_events(if writing { UV_READABLE | UV_WRITABLE } else { UV_READABLE });
+        self.apply_ref();
+    }
 }
 
 thread_local! {
@@ -64,7 +81,8 @@ pub fn ipc_open(fd: i32, advanced: bool) -> Result<u32> {
     let id = next_id();
     let mut poll = Poll::new(chan.raw_fd(), id, on_event)?;
     poll.set_events(UV_READABLE);
-    CHANS.with(|c| c.borrow_mut().insert(id, Entry { poll, chan, dec: Decoder::new(mode) }));
+    let entry = Entry { poll, chan, dec: Decoder::new(mode), js_ref: true, writing: false };
+    CHANS.with(|c| c.borrow_mut().insert(id, entry));
     // A thread that ends closes its channels (the child sees 'disconnect', as in Node).
     jsloop::on_teardown(|| CHANS.with(|c| c.borrow_mut().clear()));
     Ok(id)
@@ -115,7 +133,7 @@ fn write(id: u32, bytes: Vec<u8>, handle_fd: i32, token: u32) -> i32 {
 fn want_write(id: u32) {
     CHANS.with(|c| {
         if let Some(e) = c.borrow_mut().get_mut(&id) {
-            e.poll.set_events(UV_READABLE | UV_WRITABLE);
+            e.set_writing(true);
         }
     })
 }
@@ -129,8 +147,9 @@ pub fn ipc_queued(id: u32) -> u32 {
 #[napi]
 pub fn ipc_ref(id: u32, on: bool) {
     CHANS.with(|c| {
-        if let Some(e) = c.borrow().get(&id) {
-            e.poll.set_ref(on);
+        if let Some(e) = c.borrow_mut().get_mut(&id) {
+            e.js_ref = on;
+            e.apply_ref();
         }
     })
 }
@@ -206,13 +225,13 @@ fn on_event(id: u32, status: i32, events: i32) {
                 }
             }
             if drained && !chan.has_queue() {
-                e.poll.set_events(UV_READABLE);
+                e.set_writing(false);
             }
         }));
     } else if drained {
         CHANS.with(|c| {
             if let Some(e) = c.borrow_mut().get_mut(&id) {
-                e.poll.set_events(UV_READABLE);
+                e.set_writing(false);
             }
         });
     }
