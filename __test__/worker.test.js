@@ -360,7 +360,7 @@ describe('same output as node:worker_threads', () => {
     'worker-busy-questions.js', 'worker-process-wide.js', 'worker-stdout-cork.js', 'worker-diagnostics-channel.js',
     'worker-async-context.js', 'active-handles.js', 'error-stack-top.js',
     'worker-terminate-codes.js', 'worker-brand-checks.js', 'port-detached-in-message.js', 'worker-prof-files.js',
-    'worker-option-order.js']) {
+    'worker-option-order.js', 'worker-stdio-shape.js']) {
     it(file, async () => {
       const opts = { env: { FOO: 'bar' }, timeout: 60000 };
       let { node, corral } = await runBoth(fixture(file), [], opts);

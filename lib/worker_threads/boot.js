@@ -123,6 +123,11 @@ function setupStdio(process, control, withStdin) {
     });
     return streams;
   };
+  // What the streams still buffer goes out at exit: by an 'exit' listener of that name, there
+  // from the start, as Node's worker has it (a tool counting listeners sees the same).
+  process.on('exit', function flushSync() {
+    if (streams !== null) require('./stdio').flushAtExit([streams.stdout, streams.stderr]);
+  });
   for (const name of ['stdout', 'stderr', 'stdin']) {
     Object.defineProperty(process, name, { configurable: true, enumerable: true, get: () => made()[name] });
   }

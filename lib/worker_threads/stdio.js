@@ -7,15 +7,21 @@ const { Readable, Writable } = require('stream');
 
 // Node's names for a worker's stdio streams, on both sides (what a tool sees of their class).
 class ReadableWorkerStdio extends Readable {}
-class WritableWorkerStdio extends Writable {}
 
-// Worker side: a Writable that posts chunks to the parent. Each chunk leaves at once (so
-// nothing is lost when the worker ends or crashes right after writing), but, as in Node, a write
-// completes only when the parent has taken that chunk (its 'stdioAck' names how many chunks it
-// has taken so far): writableLength counts what the parent has not yet read, and 'drain' follows
-// the parent's pace.
+// Worker side: process.stdout / process.stderr. As Node's, a Writable with `_writev` on its
+// prototype and no `_write` of its own, so every write goes through `_writev` (a program that
+// replaces it, as synckit does to capture a worker's output, sees them all). Each batch is
+// posted at once; its write completes when the parent has taken its last chunk (the
+// 'stdioAck' names how many chunks it has taken so far): writableLength counts what the parent
+// has not yet read, and 'drain' follows the parent's pace. What is still buffered when the
+// worker's process emits 'exit' is posted then (flushAtExit), as Node's flushes it.
 const kAcknowledge = Symbol('corral.stdio.acknowledge');
 const kHolds = Symbol('corral.stdio.holds');
+const kControl = Symbol('corral.stdio.control');
+const kFd = Symbol('corral.stdio.fd');
+const kSent = Symbol('corral.stdio.sent');
+const kTaken = Symbol('corral.stdio.taken');
+const kWaiting = Symbol('corral.stdio.waiting');
 
 // The control port keeps the worker alive while stdio waits on the parent (stdin being read,
 // stdout not yet taken); it is unref'd otherwise.
@@ -29,93 +35,78 @@ function release(control) {
   if (control[kHolds] === 0) control.unref();
 }
 
-function relayWritable(control, fd) {
-  // Chunks are numbered as they are sent; the parent acknowledges by number.
-  let sent = 0;
-  let taken = 0;
-  // Write callbacks waiting for the parent, each with the number of the last chunk it covers.
-  let waiting = [];
-  // Chunks write()/end() posted that the stream has not handed to _write yet (a corked stream
-  // holds them), with their numbers: _write sends what is not among them (a write that bypassed
-  // write(), such as Writable.prototype.write.call(process.stdout, ...)).
-  const posted = [];
-  const stream = new WritableWorkerStdio({
-    decodeStrings: false,
-    write(chunk, encoding, callback) {
-      wait(takePosted(chunk) ?? send(chunk, encoding), callback);
-    },
-    writev(chunks, callback) {
-      let last = 0;
-      for (const { chunk, encoding } of chunks) last = takePosted(chunk) ?? send(chunk, encoding);
-      wait(last, callback);
-    },
-  });
-  function send(chunk, encoding) {
-    let data = chunk;
-    if (typeof chunk === 'string' && encoding !== 'utf8' && encoding !== 'utf-8' && Buffer.isEncoding(encoding)) {
-      data = Buffer.from(chunk, encoding);
-    }
-    if (typeof data !== 'string') data = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-    control.postMessage({ type: 'stdio', fd, data });
-    return ++sent;
+class WritableWorkerStdio extends Writable {
+  constructor(control, fd) {
+    super({ decodeStrings: false });
+    this[kControl] = control;
+    this[kFd] = fd;
+    // Chunks are numbered as they are sent; the parent acknowledges by number.
+    this[kSent] = 0;
+    this[kTaken] = 0;
+    // Write callbacks waiting for the parent, each with the number of its batch's last chunk.
+    this[kWaiting] = [];
   }
-  // (A Uint8Array reaches _write as a Buffer over the same bytes.)
-  const sameChunk = (a, b) => a === b || (typeof a === 'object' && typeof b === 'object' &&
-    a.buffer === b.buffer && a.byteOffset === b.byteOffset && a.byteLength === b.byteLength);
-  function takePosted(chunk) {
-    if (posted.length === 0 || !sameChunk(posted[0].chunk, chunk)) return undefined;
-    return posted.shift().number;
-  }
-  function post(chunk, encoding) {
-    posted.push({ chunk, number: send(chunk, encoding) });
-  }
-  const sendable = (chunk) => typeof chunk === 'string' || chunk instanceof Uint8Array;
-  const write = stream.write;
-  stream.write = function (chunk, encoding, callback) {
-    if (sendable(chunk) && !this.writableEnded && !this.destroyed) {
-      post(chunk, typeof encoding === 'string' ? encoding : this._writableState.defaultEncoding);
-    }
-    return write.call(this, chunk, encoding, callback);
-  };
-  const end = stream.end;
-  stream.end = function (chunk, encoding, callback) {
-    if (typeof encoding === 'function') {
-      callback = encoding;
-      encoding = undefined;
-    }
-    if (sendable(chunk) && !this.writableEnded && !this.destroyed) {
-      post(chunk, encoding ?? this._writableState.defaultEncoding);
-      write.call(this, chunk, encoding);
-      return end.call(this, callback);
-    }
-    return end.call(this, chunk, encoding, callback);
-  };
-  // A chunk the parent has already taken (the acknowledgement of a corked chunk comes before its
-  // _write) completes at once.
-  function wait(number, callback) {
-    if (number <= taken) {
+
+  _writev(chunks, callback) {
+    if (this[kFd] === 0) {
+      for (const { chunk, encoding } of chunks) {
+        const data = typeof chunk === 'string' ? Buffer.from(chunk, encoding) : chunk;
+        this[kControl].postMessage({ type: 'stdin', data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) });
+      }
       callback();
       return;
     }
-    if (waiting.length === 0) hold(control);
-    waiting.push({ number, callback });
+    let last = this[kSent];
+    for (const { chunk, encoding } of chunks) last = sendChunk(this, chunk, encoding);
+    if (last <= this[kTaken]) {
+      callback();
+      return;
+    }
+    if (this[kWaiting].length === 0) hold(this[kControl]);
+    this[kWaiting].push({ last, callback });
   }
-  stream[kAcknowledge] = (upTo) => {
-    taken = Math.max(taken, upTo);
+
+  _final(callback) {
+    if (this[kFd] === 0) this[kControl].postMessage({ type: 'stdin', data: null });
+    callback();
+  }
+
+  [kAcknowledge](upTo) {
+    this[kTaken] = Math.max(this[kTaken], upTo);
+    const waiting = this[kWaiting];
     if (waiting.length === 0) return;
-    const done = waiting.filter((w) => w.number <= taken);
+    const done = waiting.filter((w) => w.last <= this[kTaken]);
     if (done.length === 0) return;
-    waiting = waiting.filter((w) => w.number > taken);
-    if (waiting.length === 0) release(control);
+    this[kWaiting] = waiting.filter((w) => w.last > this[kTaken]);
+    if (this[kWaiting].length === 0) release(this[kControl]);
     for (const { callback } of done) callback();
-  };
-  stream.fd = undefined;
-  return stream;
+  }
+}
+
+function sendChunk(stream, chunk, encoding) {
+  let data = chunk;
+  if (typeof chunk === 'string' && encoding !== 'utf8' && encoding !== 'utf-8' && Buffer.isEncoding(encoding)) {
+    data = Buffer.from(chunk, encoding);
+  }
+  if (typeof data !== 'string') data = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  stream[kControl].postMessage({ type: 'stdio', fd: stream[kFd], data });
+  return ++stream[kSent];
+}
+
+function relayWritable(control, fd) {
+  return new WritableWorkerStdio(control, fd);
+}
+
+// Worker side, at the process's 'exit': the streams' pending writes complete as if the parent
+// had taken them, so what the streams still buffer goes out now (in one _writev each), as
+// Node's worker flushes its stdio at exit.
+function flushAtExit(streams) {
+  for (const stream of streams) stream[kAcknowledge](stream[kSent]);
 }
 
 // Worker side: the parent has taken the chunks of `stream` numbered up to `upTo`.
 function acknowledged(stream, upTo) {
-  stream[kAcknowledge]?.(upTo);
+  stream[kAcknowledge](upTo);
 }
 
 // Parent side: acknowledges a worker's stdio chunks (by how many it has taken), once per tick
@@ -193,25 +184,15 @@ function relayedStdin(control, enabled) {
   return stdin;
 }
 
-// Parent side: worker.stdin, whose writes reach the worker's process.stdin.
+// Parent side: worker.stdin (fd 0 of the same class, as Node's), whose writes reach the
+// worker's process.stdin at once.
 function parentStdin(control) {
-  return new WritableWorkerStdio({
-    decodeStrings: false,
-    write(chunk, encoding, callback) {
-      const data = typeof chunk === 'string' ? Buffer.from(chunk, encoding) : chunk;
-      control.postMessage({ type: 'stdin', data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) });
-      callback();
-    },
-    final(callback) {
-      control.postMessage({ type: 'stdin', data: null });
-      callback();
-    },
-  });
+  return new WritableWorkerStdio(control, 0);
 }
 
 function toChunk(data) {
   return typeof data === 'string' ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
 }
 
-module.exports = { relayWritable, acknowledged, acknowledger, pushReadable, workerOutput, takeOutput, relayedStdin,
+module.exports = { relayWritable, flushAtExit, acknowledged, acknowledger, pushReadable, workerOutput, takeOutput, relayedStdin,
   parentStdin, toChunk };
