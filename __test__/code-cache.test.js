@@ -28,7 +28,7 @@ describe('code cache of corral\'s boot modules', () => {
     for (const stack of seen.stacks) assert.strictEqual(stack, seen.mainStack);
   });
 
-  it('comes from the build for a process\'s first worker, unless the module changed since', async () => {
+  it('comes from the build for a process\'s first worker, unless the module changed since or the install moved', async () => {
     const built = await runCorral(fixture('code-cache-build.js'));
     assert.strictEqual(built.code, 0, built.stderr);
     const seen = JSON.parse(built.stdout);
@@ -40,6 +40,10 @@ describe('code cache of corral\'s boot modules', () => {
     const edited = await runCorral(fixture('code-cache-build.js'), ['edited']);
     assert.strictEqual(edited.code, 0, edited.stderr);
     assert.strictEqual(JSON.parse(edited.stdout).portFromBuild, false);
+    assert.strictEqual(seen.madeForThisLib, true);
+    const moved = await runCorral(fixture('code-cache-build.js'), ['moved']);
+    assert.strictEqual(moved.code, 0, moved.stderr);
+    assert.strictEqual(JSON.parse(moved.stdout).portFromBuild, false);
   });
 
   it("serves a program's first require of corral's modules on the main thread, leaving the program's hooks in place", async () => {

@@ -62,7 +62,10 @@ worker.once('message', async () => {
   await worker.terminate();
   addMainThreadCaches();
   const entries = native.codeCacheEntries().filter(([filename]) => filename.startsWith(lib));
-  const parts = [Buffer.from('CORRALCC'), u32(1), u32(entries.length)];
+  // (The lib/ it was made for: a cache carries its scripts' names, so a moved install must not
+  // use it, or stack frames would name the old place.)
+  const libName = Buffer.from(lib);
+  const parts = [Buffer.from('CORRALCC'), u32(2), u32(libName.length), libName, u32(entries.length)];
   for (const [filename, sourceHash, bytes] of entries) {
     const name = Buffer.from(filename.slice(lib.length).split(path.sep).join('/'));
     parts.push(u32(name.length), name, u32(sourceHash), u32(bytes.length), Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length));

@@ -136,8 +136,10 @@ void KeepModuleCache(const v8::FunctionCallbackInfo<v8::Value>& args) {
   Keep(*name, std::move(entry));
 }
 
-// The build's file: "CORRALCC", u32 version (1), u32 count, then per entry u32 name length,
-// name (relative to lib/), u32 source hash, u32 length, the cache. Little-endian.
+// The build's file: "CORRALCC", u32 version (2), u32 length and the lib/ directory it was made
+// for, u32 count, then per entry u32 name length, name (relative to lib/), u32 source hash, u32
+// length, the cache. Little-endian. A cache names its scripts (V8 11 keeps those names in stack
+// traces): a file made for another directory (an install moved after its build) is not used.
 constexpr char kMagic[8] = {'C', 'O', 'R', 'R', 'A', 'L', 'C', 'C'};
 
 bool ReadU32(const uint8_t* data, size_t size, size_t* at, uint32_t* out) {
@@ -167,11 +169,14 @@ void LoadFile(const v8::FunctionCallbackInfo<v8::Value>& args) {
   }
   const uint8_t* data = file.data();
   size_t size = file.size(), at = sizeof kMagic;
-  uint32_t version = 0, count = 0;
+  uint32_t version = 0, dir_length = 0, count = 0;
   if (size < sizeof kMagic || memcmp(data, kMagic, sizeof kMagic) != 0 || !ReadU32(data, size, &at, &version) ||
-      version != 1 || !ReadU32(data, size, &at, &count)) {
+      version != 2 || !ReadU32(data, size, &at, &dir_length) || size - at < dir_length) {
     return;
   }
+  if (std::string(reinterpret_cast<const char*>(data + at), dir_length) != *lib) return;
+  at += dir_length;
+  if (!ReadU32(data, size, &at, &count)) return;
   uint32_t taken = 0;
   for (uint32_t i = 0; i < count; i++) {
     uint32_t name_length = 0, hash = 0, length = 0;
