@@ -16,6 +16,13 @@ describe('structured clone', () => {
     assert.match(node.stdout, /Map\(1\)/);
   });
 
+  it('a lone transferred ArrayBuffer or a view over one (moved without the serializer) arrives as in node, and its neighbours too (fixture)', async () => {
+    const { node, corral } = await runBoth(fixture('transfer-buffer.js'));
+    assert.strictEqual(corral.stdout, node.stdout, corral.stderr);
+    assert.match(node.stdout, /^uint16: Uint16Array len 5 off 2 buf 64 first 6161 own  \| sender keeps 0 view now 0$/m);
+    assert.match(node.stdout, /^dataView: DataView len 10 off 3 buf 64 first 24 own $/m);
+  });
+
   it('crypto KeyObjects travel as the same keys of the same classes, to workers and through channels (fixture)', async () => {
     const { node, corral } = await runBoth(fixture('key-object-clone.js'));
     assert.strictEqual(corral.stdout, node.stdout, corral.stderr);

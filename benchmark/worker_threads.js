@@ -1,6 +1,8 @@
 'use strict';
 // corral/worker_threads vs node:worker_threads, same run, each case in fresh processes,
-// alternating implementations; prints medians and corral/node ratios.
+// alternating implementations; prints medians and corral/node ratios. The per-message cases
+// time messages only: their worker has booted and said so before the clock starts (start-up is
+// its own case), as in benchmark/peers/workloads.mjs.
 //   node benchmark/worker_threads.js [--runs 5] [--case startup,roundtrip,...]
 const { spawnSync } = require('child_process');
 const path = require('path');
@@ -23,8 +25,7 @@ const cases = {
   },
   // µs per small-message round trip (main -> worker -> main)
   async roundtrip(wt) {
-    const w = new wt.Worker(`const { parentPort } = require('worker_threads');
-      parentPort.on('message', (m) => parentPort.postMessage(m));`, { eval: true });
+    const w = await booted(wt, `parentPort.on('message', (m) => parentPort.postMessage(m));`);
     const n = 20000;
     const t = await pingPong(w, n, () => 1);
     await w.terminate();
@@ -33,8 +34,8 @@ const cases = {
   // messages/s from a worker to the main thread
   async oneway(wt) {
     const n = 1_000_000;
-    const w = new wt.Worker(`const { parentPort } = require('worker_threads');
-      parentPort.once('message', () => { for (let i = 0; i < ${n}; i++) parentPort.postMessage(i); });`, { eval: true });
+    const w = await booted(wt,
+      `parentPort.once('message', () => { for (let i = 0; i < ${n}; i++) parentPort.postMessage(i); });`);
     let got = 0;
     const t0 = process.hrtime.bigint();
     await new Promise((resolve) => {
@@ -47,8 +48,7 @@ const cases = {
   },
   // µs per 1 MiB ArrayBuffer transfer round trip
   async transfer(wt) {
-    const w = new wt.Worker(`const { parentPort } = require('worker_threads');
-      parentPort.on('message', (ab) => parentPort.postMessage(ab, [ab]));`, { eval: true });
+    const w = await booted(wt, `parentPort.on('message', (ab) => parentPort.postMessage(ab, [ab]));`);
     let ab = new ArrayBuffer(1 << 20);
     const n = 5000;
     const t0 = process.hrtime.bigint();
@@ -97,6 +97,15 @@ const cases = {
 const better = { startup: 'lower', roundtrip: 'lower', oneway: 'higher', transfer: 'lower', channel: 'higher', rss: 'lower' };
 const units = { startup: 'ms', roundtrip: 'µs', oneway: 'msg/s', transfer: 'µs', channel: 'msg/s', rss: 'MiB' };
 const targets = { startup: 0.8, roundtrip: 0.7, oneway: 2.5, transfer: 0.5, channel: 2.0, rss: 1.0 };
+
+// A worker running `code` (with `parentPort` in scope), once it has booted and said so.
+async function booted(wt, code) {
+  const w = new wt.Worker(`const { parentPort } = require('worker_threads');
+    ${code}
+    parentPort.postMessage('ready');`, { eval: true });
+  await new Promise((r) => w.once('message', r));
+  return w;
+}
 
 async function pingPong(w, n, make) {
   const t0 = process.hrtime.bigint();

@@ -391,6 +391,8 @@ function armJsTransferables(list) {
 
 function normalizeTransfer(transfer) {
   if (transfer == null) return undefined;
+  // The common list, ArrayBuffers only: none transfers itself or stands for a port of Node's.
+  if (Array.isArray(transfer) && onlyArrayBuffers(transfer)) return applyToTransferList(transfer);
   if (!isObject(transfer)) {
     throw makeError(TypeError, 'ERR_INVALID_ARG_TYPE', 'Optional transferList argument must be an iterable');
   }
@@ -409,6 +411,13 @@ function normalizeTransfer(transfer) {
   const out = applyToTransferList(bridgeNodePorts(prepared));
   if (out !== prepared) jsTransferable.carry(prepared, out);
   return out;
+}
+
+function onlyArrayBuffers(list) {
+  for (let i = 0; i < list.length; i++) {
+    if (!(list[i] instanceof ArrayBuffer)) return false;
+  }
+  return true;
 }
 
 // structuredClone(value, { transfer }) through corral's serializer (corral/register's global, and

@@ -37,11 +37,14 @@ function markAsUntransferable(object) {
   } catch {}
 }
 
+// Node's own check (its marks are private to Node), read once.
+let nodeIsMarked = null;
 function isMarkedAsUntransferable(object) {
   if ((typeof object !== 'object' && typeof object !== 'function') || object === null) return false;
   if (native.isMarkedUntransferable(object) || pools.has(object)) return true;
   try {
-    return line.builtin.isMarkedAsUntransferable?.(object) === true;
+    nodeIsMarked ??= line.builtin.isMarkedAsUntransferable ?? (() => false);
+    return nodeIsMarked(object) === true;
   } catch {
     return false;
   }

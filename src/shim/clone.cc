@@ -488,6 +488,84 @@ bool SerializePrimitive(v8::Isolate* isolate, v8::Local<v8::Value> value, Messag
   return true;
 }
 
+// Views the transferred-buffer fast path rebuilds; any other view goes through the serializer.
+enum ViewType : uint8_t {
+  kNoView, kUint8, kUint8Clamped, kInt8, kUint16, kInt16, kUint32, kInt32, kFloat32, kFloat64,
+  kBigInt64, kBigUint64, kDataView
+};
+
+ViewType ViewTypeOf(v8::Local<v8::Value> value) {
+  if (value->IsUint8Array()) return kUint8;
+  if (value->IsUint8ClampedArray()) return kUint8Clamped;
+  if (value->IsInt8Array()) return kInt8;
+  if (value->IsUint16Array()) return kUint16;
+  if (value->IsInt16Array()) return kInt16;
+  if (value->IsUint32Array()) return kUint32;
+  if (value->IsInt32Array()) return kInt32;
+  if (value->IsFloat32Array()) return kFloat32;
+  if (value->IsFloat64Array()) return kFloat64;
+  if (value->IsBigInt64Array()) return kBigInt64;
+  if (value->IsBigUint64Array()) return kBigUint64;
+  if (value->IsDataView()) return kDataView;
+  return kNoView;
+}
+
+// The fast path for `postMessage(buffer, [buffer])` and `postMessage(view, [view.buffer])`: the
+// buffer moves as the serializer would move it, with no serializer. False if it does not apply
+// (then nothing has changed). A view is taken only over a buffer of fixed length (a view that
+// tracks a resizable buffer's length is the serializer's to write).
+bool SerializeTransferredBuffer(v8::Local<v8::Value> value, v8::Local<v8::ArrayBuffer> buffer, Message* msg) {
+  if (buffer->WasDetached()) return false;
+  ViewType view = kNoView;
+  size_t offset = 0;
+  size_t length = 0;
+  if (!value->IsArrayBuffer()) {
+    if (!value->IsArrayBufferView()) return false;
+    v8::Local<v8::ArrayBufferView> as_view = value.As<v8::ArrayBufferView>();
+    view = ViewTypeOf(value);
+    if (view == kNoView || !as_view->Buffer()->StrictEquals(buffer)) return false;
+    std::shared_ptr<v8::BackingStore> store = buffer->GetBackingStore();
+    if (store->IsResizableByUserJavaScript()) return false;
+    offset = as_view->ByteOffset();
+    length = view == kDataView ? as_view->ByteLength() : value.As<v8::TypedArray>()->Length();
+    if (length > UINT32_MAX) return false;
+  } else if (!value->StrictEquals(buffer)) {
+    return false;
+  }
+  msg->Attach().transferred.push_back(buffer->GetBackingStore());
+  if (buffer->Detach(v8::Local<v8::Value>()).IsNothing()) {
+    msg->attached.reset();
+    return false;
+  }
+  msg->kind = Message::Kind::kTransferredBuffer;
+  msg->view = view;
+  msg->number = static_cast<double>(offset);
+  msg->view_length = static_cast<uint32_t>(length);
+  return true;
+}
+
+v8::Local<v8::Value> DeserializeTransferredBuffer(v8::Isolate* isolate, Message* msg) {
+  v8::Local<v8::ArrayBuffer> buffer = v8::ArrayBuffer::New(isolate, msg->attached->transferred[0]);
+  size_t offset = static_cast<size_t>(msg->number);
+  size_t length = msg->view_length;
+  switch (static_cast<ViewType>(msg->view)) {
+    case kNoView: return buffer;
+    case kUint8: return v8::Uint8Array::New(buffer, offset, length);
+    case kUint8Clamped: return v8::Uint8ClampedArray::New(buffer, offset, length);
+    case kInt8: return v8::Int8Array::New(buffer, offset, length);
+    case kUint16: return v8::Uint16Array::New(buffer, offset, length);
+    case kInt16: return v8::Int16Array::New(buffer, offset, length);
+    case kUint32: return v8::Uint32Array::New(buffer, offset, length);
+    case kInt32: return v8::Int32Array::New(buffer, offset, length);
+    case kFloat32: return v8::Float32Array::New(buffer, offset, length);
+    case kFloat64: return v8::Float64Array::New(buffer, offset, length);
+    case kBigInt64: return v8::BigInt64Array::New(buffer, offset, length);
+    case kBigUint64: return v8::BigUint64Array::New(buffer, offset, length);
+    case kDataView: return v8::DataView::New(buffer, offset, length);
+  }
+  return buffer;
+}
+
 v8::MaybeLocal<v8::Value> DeserializePrimitive(v8::Isolate* isolate, Message* msg) {
   using Kind = Message::Kind;
   switch (msg->kind) {
@@ -505,6 +583,7 @@ v8::MaybeLocal<v8::Value> DeserializePrimitive(v8::Isolate* isolate, Message* ms
                                         v8::NewStringType::kNormal,
                                         static_cast<int>(msg->data.size() / 2))
           .FromMaybe(v8::Local<v8::String>());
+    case Kind::kTransferredBuffer: return DeserializeTransferredBuffer(isolate, msg);
     case Kind::kSerialized: break;
   }
   return {};
@@ -536,6 +615,10 @@ Message* Serialize(v8::Isolate* isolate, v8::Local<v8::Context> context, v8::Loc
   }
 
   std::unique_ptr<Message> msg(new Message());
+  if (buffers.size() == 1 && ports.empty() && !HasJsTransferables() && !SerializingJsTransferableData() &&
+      SerializeTransferredBuffer(value, buffers[0], msg.get())) {
+    return msg.release();
+  }
   // A JS transferable's data refers to the ports of its message.
   const std::vector<v8::Local<v8::Object>>* data_ports =
       SerializingJsTransferableData() ? JsTransferableDataPorts() : nullptr;

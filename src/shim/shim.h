@@ -61,11 +61,16 @@ struct JsTransferRecord {
 };
 
 struct Message {
-  // Primitives are their own structured clone: they skip the V8 serializer entirely.
+  // Primitives are their own structured clone: they skip the V8 serializer entirely, and so does
+  // a lone transferred ArrayBuffer, or a view of one (kTransferredBuffer: attached->transferred[0]
+  // is the buffer; a view's type is `view`, its byte offset `number`, its length `view_length`).
   enum class Kind : uint8_t {
-    kSerialized, kUndefined, kNull, kTrue, kFalse, kNumber, kOneByteString, kTwoByteString
+    kSerialized, kUndefined, kNull, kTrue, kFalse, kNumber, kOneByteString, kTwoByteString,
+    kTransferredBuffer
   };
   Kind kind = Kind::kSerialized;
+  uint8_t view = 0;          // kTransferredBuffer: 0 for the ArrayBuffer itself, else a ViewType
+  uint32_t view_length = 0;  // kTransferredBuffer: the view's length in elements
   double number = 0;
   std::vector<uint8_t> data;  // serializer output, or a string's characters
   // What travels beside the bytes; allocated only for messages that have any, which keeps a
