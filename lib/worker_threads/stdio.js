@@ -6,7 +6,18 @@
 const { Readable, Writable } = require('stream');
 
 // Node's names for a worker's stdio streams, on both sides (what a tool sees of their class).
-class ReadableWorkerStdio extends Readable {}
+// As Node's, each has one 'end' listener from the start (Node's lets go of the port's ref there);
+// corral's worker stdin lets go of its hold on the control port in it.
+const kOnEnd = Symbol('corral.stdio.onEnd');
+class ReadableWorkerStdio extends Readable {
+  constructor(options) {
+    super(options);
+    this[kOnEnd] = null;
+    this.on('end', () => {
+      if (this[kOnEnd] !== null) this[kOnEnd]();
+    });
+  }
+}
 
 // Worker side: process.stdout / process.stderr. As Node's, a Writable with `_writev` on its
 // prototype and no `_write` of its own, so every write goes through `_writev` (a program that
@@ -177,10 +188,10 @@ function relayedStdin(control, enabled) {
       held = true;
     },
   });
-  stdin.once('end', () => {
+  stdin[kOnEnd] = () => {
     if (held) release(control);
     held = false;
-  });
+  };
   return stdin;
 }
 
