@@ -1,7 +1,8 @@
 'use strict';
 // A worker's execArgv sets that worker's own Node options, as on Node: which preload modules
 // run in it (and that they see the worker's worker_threads values), --conditions,
-// --experimental-vm-modules, the deprecation switches; without execArgv it inherits them.
+// --experimental-vm-modules, --loader, --experimental-import-meta-resolve, the deprecation
+// switches; without execArgv it inherits them.
 const { it } = require('node:test');
 const assert = require('node:assert');
 const fs = require('fs');
@@ -39,6 +40,17 @@ it('preloads, conditions, vm modules and deprecation switches per worker, as nod
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+});
+
+it('--loader and --experimental-import-meta-resolve in a worker\'s execArgv, as node (its warning too)', async () => {
+  const node = await run([fixture('worker-loader-flags.js')]);
+  const corral = await run(['-r', register, fixture('worker-loader-flags.js')]);
+  const pidless = (text) => text.replace(/\(node:\d+\)/g, '(node:PID)');
+  assert.strictEqual(corral.stdout, node.stdout);
+  assert.strictEqual(pidless(corral.stderr), pidless(node.stderr));
+  assert.match(node.stdout, /^\["--loader","\.\/hooks\.mjs"\] \{"virtual":"hello from the loader","resolved":"against the module"\}$/m);
+  assert.match(node.stdout, /^\["--experimental-import-meta-resolve"\] \{"virtual":"throws ERR_UNSUPPORTED_ESM_URL_SCHEME","resolved":"against the parent given"\}$/m);
+  assert.match(node.stderr, /ExperimentalWarning: `--experimental-loader` may be removed/);
 });
 
 it('a throw from an exit listener, MessageEvent with global ports, no SharedArrayBuffer: as node', async () => {

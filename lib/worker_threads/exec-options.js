@@ -4,7 +4,8 @@
 // inherits its parent's options. corral's environments all start with the process's options
 // (the embedder API parses none per environment), so before the program's preload modules run,
 // the boot sets what Node reads per environment to the worker's values: the preload lists
-// (-r/--require, --import), -C/--conditions, --experimental-vm-modules, the warning and
+// (-r/--require, --import), -C/--conditions, --experimental-vm-modules, --loader,
+// --experimental-import-meta-resolve, the warning and
 // deprecation switches, --enable-source-maps, --input-type, --unhandled-rejections, and (turned
 // off only) the navigator and WebSocket globals.
 const { major } = require('../node-line');
@@ -12,15 +13,16 @@ const { major } = require('../node-line');
 // Options that take a value (`--opt value` or `--opt=value`), by the name Node reads.
 const valued = {
   '-r': '--require', '--require': '--require', '--import': '--import',
+  '--loader': '--experimental-loader', '--experimental-loader': '--experimental-loader',
   '-C': '--conditions', '--conditions': '--conditions', '--input-type': '--input-type',
   '--disable-warning': '--disable-warning', '--unhandled-rejections': '--unhandled-rejections',
 };
-const lists = new Set(['--require', '--import', '--conditions', '--disable-warning']);
+const lists = new Set(['--require', '--import', '--conditions', '--disable-warning', '--experimental-loader']);
 // Web globals Node sets up (or not) before corral's boot runs: a worker's own options can only
 // take them away (Node 22+, where they are on by default).
 const webGlobals = major >= 22 ?
   { '--experimental-global-navigator': ['navigator', 'Navigator'], '--experimental-websocket': ['WebSocket', 'CloseEvent'] } : {};
-const switches = ['--experimental-vm-modules', '--warnings', '--deprecation', '--throw-deprecation',
+const switches = ['--experimental-vm-modules', '--experimental-import-meta-resolve', '--warnings', '--deprecation', '--throw-deprecation',
   '--trace-deprecation', '--trace-warnings', '--pending-deprecation', '--enable-source-maps', ...Object.keys(webGlobals)];
 
 function defaults() {
@@ -135,10 +137,13 @@ function apply(internalRequire, values) {
     return overrides.has(name) ? overrides.get(name) : original(name);
   };
 
-  // Conditions were read when the module loaders were set up: read them again.
+  // Conditions were read when the module loaders were set up: read them again. (initializeESM's
+  // argument keeps what the environment was set up with: forceDefaultLoader up to Node 22,
+  // shouldSpawnLoaderHookWorker from 24.)
   try {
-    internalRequire('internal/modules/esm/utils').initializeESM(
-      internalRequire('internal/modules/esm/utils').forceDefaultLoader?.() ?? false);
+    const esmUtils = internalRequire('internal/modules/esm/utils');
+    esmUtils.initializeESM(typeof esmUtils.shouldSpawnLoaderHookWorker === 'function' ?
+      esmUtils.shouldSpawnLoaderHookWorker() : esmUtils.forceDefaultLoader?.() ?? false);
     internalRequire('internal/modules/helpers').initializeCjsConditions?.();
   } catch {}
 
@@ -166,6 +171,47 @@ function apply(internalRequire, values) {
   for (const [name, globals] of Object.entries(webGlobals)) {
     if (values[name] === false) for (const key of globals) delete globalThis[key];
   }
+  registerLoaders(internalRequire, values['--experimental-loader']);
+  if (values['--experimental-import-meta-resolve'] !== original('--experimental-import-meta-resolve')) {
+    setImportMetaResolve(internalRequire, values['--experimental-import-meta-resolve']);
+  }
+}
+
+// Node 26 reads --experimental-import-meta-resolve inside its ES module loader, which the
+// environment made before this boot (the option wrapper cannot reach it): the worker's own
+// `import.meta.resolve` is made here as Node's is (a second argument, the parent URL, is taken
+// only with the option on), through the same hook Node sets it with. Earlier lines read the
+// option when a module first uses import.meta, through the wrapper.
+function setImportMetaResolve(internalRequire, allowParentURL) {
+  const { internalBinding } = internalRequire('internal/bootstrap/realm');
+  const { setImportMetaResolveInitializer } = internalBinding('module_wrap');
+  if (typeof setImportMetaResolveInitializer !== 'function') return;
+  const moduleLoader = internalRequire('internal/modules/esm/loader').getOrInitializeCascadedLoader();
+  setImportMetaResolveInitializer((moduleURL) => function resolve(specifier, parentURL) {
+    const from = allowParentURL ? (parentURL ?? moduleURL) : moduleURL;
+    try {
+      return moduleLoader.resolveSync(from, { specifier, __proto__: null }).url;
+    } catch (error) {
+      // As Node: what would be found if it existed (a missing module, a directory) is the answer.
+      if ((error?.code === 'ERR_UNSUPPORTED_DIR_IMPORT' || error?.code === 'ERR_MODULE_NOT_FOUND') && error.url) {
+        return error.url;
+      }
+      throw error;
+    }
+  });
+}
+
+// --loader / --experimental-loader: Node's hooks thread reads the list from the process's own
+// options, so the worker's loaders are registered as Node's deprecation message says they can
+// be, `register(loader, pathToFileURL("./"))` in order, before any preload (through Node's
+// internal register: the public one warns on 26). Node's module loader, made here with the
+// worker's list, gives the worker Node's ExperimentalWarning for the flag.
+function registerLoaders(internalRequire, loaders) {
+  if (loaders.length === 0) return;
+  const { pathToFileURL } = require('url');
+  const parentURL = pathToFileURL(`${process.cwd()}/`).href;
+  const moduleLoader = internalRequire('internal/modules/esm/loader').getOrInitializeCascadedLoader();
+  for (const loader of loaders) moduleLoader.register(loader, parentURL);
 }
 
 module.exports = { forWorker, fileProfiles, apply, splitNodeOptions, parseInto, defaults };
