@@ -411,18 +411,20 @@ bool ReadTransferList(v8::Isolate* isolate, v8::Local<v8::Context> context,
     if (!list->Get(context, i).ToLocal(&item)) return false;
     if (item->IsArrayBuffer()) {
       v8::Local<v8::ArrayBuffer> ab = item.As<v8::ArrayBuffer>();
+#if NODE_MAJOR_VERSION < 22
+      // Node 20 copies what it cannot detach (a WebAssembly.Memory's buffer): left off the list.
+      if (!ab->IsDetachable()) continue;
+#endif
       for (auto& seen : *buffers) {
         if (seen->StrictEquals(ab)) return ThrowDataClone(isolate, "Transfer list contains duplicate ArrayBuffer");
       }
 #if NODE_MAJOR_VERSION >= 22
-      // Newer lines refuse a detached buffer in the transfer list; Node 20 moves it as is.
-      if (ab->WasDetached()) {
+      // Newer lines refuse a detached buffer in the transfer list, and one that cannot be
+      // detached; Node 20 moves a detached one as is.
+      if (ab->WasDetached() || !ab->IsDetachable()) {
         return ThrowDataClone(isolate, "Cannot transfer object of unsupported type.");
       }
 #endif
-      if (!ab->IsDetachable()) {
-        return ThrowDataClone(isolate, "An ArrayBuffer is not detachable and could not be cloned.");
-      }
       buffers->push_back(ab);
     } else if (IsPortObject(isolate, item)) {
       v8::Local<v8::Object> port = item.As<v8::Object>();
@@ -513,8 +515,9 @@ ViewType ViewTypeOf(v8::Local<v8::Value> value) {
 // The fast path for `postMessage(buffer, [buffer])` and `postMessage(view, [view.buffer])`: the
 // buffer moves as the serializer would move it, with no serializer. False if it does not apply
 // (then nothing has changed). A view is taken only over a buffer of fixed length (a view that
-// tracks a resizable buffer's length is the serializer's to write).
-bool SerializeTransferredBuffer(v8::Local<v8::Value> value, v8::Local<v8::ArrayBuffer> buffer, Message* msg) {
+// tracks a resizable buffer's length is the serializer's to write). The caller detaches the
+// buffer.
+bool DescribeTransferredBuffer(v8::Local<v8::Value> value, v8::Local<v8::ArrayBuffer> buffer, Message* msg) {
   if (buffer->WasDetached()) return false;
   ViewType view = kNoView;
   size_t offset = 0;
@@ -530,11 +533,6 @@ bool SerializeTransferredBuffer(v8::Local<v8::Value> value, v8::Local<v8::ArrayB
     length = view == kDataView ? as_view->ByteLength() : value.As<v8::TypedArray>()->Length();
     if (length > UINT32_MAX) return false;
   } else if (!value->StrictEquals(buffer)) {
-    return false;
-  }
-  msg->Attach().transferred.push_back(buffer->GetBackingStore());
-  if (buffer->Detach(v8::Local<v8::Value>()).IsNothing()) {
-    msg->attached.reset();
     return false;
   }
   msg->kind = Message::Kind::kTransferredBuffer;
@@ -616,7 +614,9 @@ Message* Serialize(v8::Isolate* isolate, v8::Local<v8::Context> context, v8::Loc
 
   std::unique_ptr<Message> msg(new Message());
   if (buffers.size() == 1 && ports.empty() && !HasJsTransferables() && !SerializingJsTransferableData() &&
-      SerializeTransferredBuffer(value, buffers[0], msg.get())) {
+      DescribeTransferredBuffer(value, buffers[0], msg.get())) {
+    msg->Attach().transferred.push_back(buffers[0]->GetBackingStore());
+    if (buffers[0]->Detach(v8::Local<v8::Value>()).IsNothing()) return nullptr;
     return msg.release();
   }
   // A JS transferable's data refers to the ports of its message.
