@@ -16,6 +16,13 @@ describe('structured clone', () => {
     assert.match(node.stdout, /Map\(1\)/);
   });
 
+  it('Blobs and Files cross threads as in node: bytes, type, slices, subclasses, a File as a File from Node 24 (fixture)', async () => {
+    const { node, corral } = await runBoth(fixture('blob-clone.js'));
+    assert.strictEqual(corral.stdout, node.stdout, corral.stderr);
+    assert.match(node.stdout, /^worker: Blob size 300004 type "application\/octet-stream" text sha1 [0-9a-f]{40}$/m);
+    assert.match(node.stdout, /^worker: \[Blob size 5 type "" text "twice", Blob size 5 type "" text "twice"\] \(one object twice\)$/m);
+  });
+
   it('a lone transferred ArrayBuffer or a view over one (moved without the serializer) arrives as in node, and its neighbours too (fixture)', async () => {
     const { node, corral } = await runBoth(fixture('transfer-buffer.js'));
     assert.strictEqual(corral.stdout, node.stdout, corral.stderr);
@@ -29,15 +36,15 @@ describe('structured clone', () => {
     assert.match(node.stdout, /privateKey true PrivateKeyObject\n/);
   });
 
-  it("Node's own classes: URL refused, streams need a transfer list, AbortSignal plain, DOMException and SocketAddress cloned, as node; Blob and kin refused (fixture)", async () => {
+  it("Node's own classes: URL refused, streams need a transfer list, AbortSignal plain, DOMException, SocketAddress and Blob cloned, as node; BlockList and histograms refused (fixture)", async () => {
     const { node, corral } = await runBoth(fixture('node-classes-clone.js'));
     const lines = (out) => Object.fromEntries(out.trim().split('\n').map((l) => [l.slice(0, l.indexOf(':')), l]));
     const [n, c] = [lines(node.stdout), lines(corral.stdout)];
     for (const name of ['url', 'urlSearchParams', 'readableStream', 'abortSignal', 'domException', 'domExceptionDetail', 'plainWithUrlInside',
-      'classInstance', 'socketAddress']) {
+      'classInstance', 'socketAddress', 'blob']) {
       assert.strictEqual(c[name], n[name]);
     }
-    for (const name of ['blob', 'blockList', 'histogram']) {
+    for (const name of ['blockList', 'histogram']) {
       assert.match(c[name], /^\w+: throws DataCloneError \S* ?Cannot (clone|transfer) object of unsupported type\. \| worker: throws DataCloneError/);
     }
   });

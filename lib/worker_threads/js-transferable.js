@@ -10,6 +10,7 @@
 // which becomes 'messageerror'.
 const { native } = require('../binding');
 const { isBuiltin } = require('./code-cache').Module;
+const { makeError } = require('../errors');
 
 const kPending = Symbol('corral.jsTransferables');
 const FILE_HANDLE = 'internal/fs/promises:FileHandle';
@@ -168,7 +169,55 @@ function exportKey(keyObject) {
   return keyObject.export({ type: keyObject.type === 'public' ? 'spki' : 'pkcs8', format: 'der' });
 }
 
+// A Blob or File: its bytes (read at once, as they are when in memory; a Blob read from a file
+// answers later, and is refused, as Node refuses it), type, and (24+) a File's name and lastModified. Undefined:
+// refused.
+const BLOB = 'corral:Blob';
+
+function describeBlob(blob) {
+  const handle = blob[findOwnSymbol(blob, 'kHandle')];
+  if (handle === null || typeof handle !== 'object' || typeof handle.getReader !== 'function') return undefined;
+  const reader = handle.getReader();
+  const chunks = [];
+  for (;;) {
+    let status;
+    reader.pull((code, buffer) => {
+      status = code;
+      if (buffer !== undefined) chunks.push(new Uint8Array(buffer));
+    });
+    // (Node refuses a Blob read from a file, fs.openAsBlob's, with this error.)
+    if (status === undefined) throw makeError(TypeError, 'ERR_INVALID_STATE', 'Invalid state: File-backed Blobs are not cloneable');
+    if (status < 0) return undefined;
+    if (status === 0) break;  // the end
+  }
+  const bytes = Buffer.concat(chunks);
+  const data = { bytes: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length), type: blob.type };
+  if (fileClonesAsFile() && blob instanceof require('buffer').File) {
+    Object.assign(data, { name: blob.name, lastModified: blob.lastModified });
+  }
+  return data;
+}
+
+// A File arrives as a File where Node's File has a clone method of its own (24+); before, it
+// clones as the Blob it extends.
+let filesAsFiles = null;
+function fileClonesAsFile() {
+  filesAsFiles ??= findOwnSymbol(require('buffer').File.prototype, 'messaging_clone_symbol') !== undefined;
+  return filesAsFiles;
+}
+
+function makeBlob({ bytes, type, name, lastModified }) {
+  const { Blob, File } = require('buffer');
+  return name === undefined ? new Blob([bytes], { type }) : new File([bytes], name, { type, lastModified });
+}
+
+// (The symbol is the object's own, not its prototype's: looked for each time.)
+function findOwnSymbol(object, description) {
+  return Object.getOwnPropertySymbols(object).find((s) => s.description === description);
+}
+
 function describe(kind, object) {
+  if (kind === 'Blob') return describeBlob(object);
   if (kind !== 'CryptoKey') return undefined;
   const { KeyObject } = require('crypto');
   if (typeof KeyObject.prototype.toCryptoKey !== 'function') return undefined;
@@ -199,6 +248,7 @@ function create(deserializeInfo, data, fd, index, internalRequire) {
   if (deserializeInfo === KEY_OBJECT) return makeKeyObject(data);
   if (deserializeInfo === CRYPTO_KEY) return makeKeyObject(data).toCryptoKey(data.algorithm, data.extractable, data.usages);
   if (deserializeInfo === SOCKET_ADDRESS) return new (require('net').SocketAddress)(data);
+  if (deserializeInfo === BLOB) return makeBlob(data);
   const object = String(deserializeInfo).startsWith('corral:') ?
     (webStreams ??= require('./web-streams')).make(deserializeInfo, data) : make(deserializeInfo, data, fd, internalRequire);
   made.push(object);

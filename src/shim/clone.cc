@@ -187,6 +187,20 @@ class SerializerDelegate : public v8::ValueSerializer::Delegate {
     return WriteClonedRecord(isolate, context, serializer_, msg_, "corral:CryptoKey", data, kJsTransferable);
   }
 
+  // A Blob or File as Node clones it (the same bytes, type, and a File's name and lastModified
+  // on the receiving thread): its bytes read by JS, which can only when they are in memory (a
+  // Blob from fs.openAsBlob is refused), made again there (lib/worker_threads/js-transferable.js).
+  v8::Maybe<bool> WriteBlob(v8::Isolate* isolate, v8::Local<v8::Object> object) {
+    v8::Local<v8::Context> context = isolate->GetCurrentContext();
+    v8::Local<v8::Value> data;
+    if (!DescribeNodeObject(isolate, "Blob", object).ToLocal(&data)) return v8::Nothing<bool>();
+    if (!data->IsObject()) {
+      corral::ThrowDataCloneError(isolate, Str(isolate, "Cannot clone object of unsupported type."));
+      return v8::Nothing<bool>();
+    }
+    return WriteClonedRecord(isolate, context, serializer_, msg_, "corral:Blob", data, kJsTransferable);
+  }
+
   v8::Maybe<bool> WriteHostObject(v8::Isolate* isolate, v8::Local<v8::Object> object) override {
     if (HasJsTransferables()) {
       v8::Maybe<bool> written = WriteJsTransferable(isolate, serializer_, msg_, object, kJsTransferable);
@@ -205,6 +219,7 @@ class SerializerDelegate : public v8::ValueSerializer::Delegate {
     if (node_class == NodeClass::kKeyObject) return WriteKeyObject(isolate, object);
     if (node_class == NodeClass::kSocketAddress) return WriteSocketAddress(isolate, object);
     if (node_class == NodeClass::kCryptoKey) return WriteCryptoKey(isolate, object);
+    if (node_class == NodeClass::kBlob) return WriteBlob(isolate, object);
     v8::Local<v8::Object> stands_for = object;
     for (auto& [original, replacement] : t_port_aliases) {
       if (original.Get(isolate)->StrictEquals(object)) stands_for = replacement.Get(isolate);

@@ -4,8 +4,8 @@
 // what their classes carry: Node's messaging methods on the prototype chain (symbols described
 // 'messaging_clone_symbol' or 'messaging_transfer_symbol': Blob, File, BlockList, SocketAddress,
 // histograms, web streams, ...), or being a URL or URLSearchParams, which Node refuses to clone.
-// A crypto KeyObject (a native object to V8 on every line), a webcrypto CryptoKey (22+) and a
-// net.SocketAddress are told apart too (clone.cc).
+// A crypto KeyObject (a native object to V8 on every line), a webcrypto CryptoKey (22+), a
+// net.SocketAddress and a Blob (or File) are told apart too (clone.cc).
 // An AbortSignal stays plain (Node transfers only the ones transferableAbortSignal() made, and
 // writes the others as plain objects, as happens here); a DOMException is told apart: it is
 // cloned as Node clones it (clone.cc).
@@ -107,6 +107,7 @@ NodeClass ClassifyChain(v8::Isolate* isolate, v8::Local<v8::Context> context, v8
     // receiving thread without Node's internals: refused there, as before.)
     if (is_global("CryptoKey")) return NodeClass::kCryptoKey;
 #endif
+    if (is_global("File") || is_global("Blob")) return NodeClass::kBlob;
     if (name == "SocketAddress" && HasMessagingMethod(isolate, context, object)) {
       return NodeClass::kSocketAddress;
     }

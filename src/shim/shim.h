@@ -143,7 +143,8 @@ v8::MaybeLocal<v8::Value> DescribeNodeObject(v8::Isolate* isolate, const char* k
 // alone would write them as plain objects. kRefused: Blob, URL, web streams, ... (DataCloneError,
 // or the missing-transfer-list error); kDomException: cloned as Node clones it; kKeyObject: a
 // crypto KeyObject, cloned through its exported key; kSocketAddress: a net.SocketAddress, cloned
-// through its fields (both made again by the receiving thread).
+// through its fields (both made again by the receiving thread); kBlob: a Blob or File, cloned
+// through its bytes.
 enum class NodeClass : int32_t {
   kNone = 1,
   kRefused = 2,
@@ -151,6 +152,7 @@ enum class NodeClass : int32_t {
   kKeyObject = 4,
   kSocketAddress = 5,
   kCryptoKey = 6,
+  kBlob = 7,
 };
 NodeClass ClassifyNodeObject(v8::Isolate* isolate, v8::Local<v8::Object> object);
 // Writes `data` (a plain value) as a record the receiving thread makes an object from with the
