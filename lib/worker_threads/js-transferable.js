@@ -173,6 +173,8 @@ function exportKey(keyObject) {
 // answers later, and is refused, as Node refuses it), type, and (24+) a File's name and lastModified. Undefined:
 // refused.
 const BLOB = 'corral:Blob';
+// A crypto.X509Certificate, sent as its DER bytes (src/shim/clone.cc).
+const X509_CERTIFICATE = 'corral:X509Certificate';
 
 function describeBlob(blob) {
   const handle = blob[findOwnSymbol(blob, 'kHandle')];
@@ -249,6 +251,7 @@ function create(deserializeInfo, data, fd, index, internalRequire) {
   if (deserializeInfo === CRYPTO_KEY) return makeKeyObject(data).toCryptoKey(data.algorithm, data.extractable, data.usages);
   if (deserializeInfo === SOCKET_ADDRESS) return new (require('net').SocketAddress)(data);
   if (deserializeInfo === BLOB) return makeBlob(data);
+  if (deserializeInfo === X509_CERTIFICATE) return new (require('crypto').X509Certificate)(data.raw);
   const object = String(deserializeInfo).startsWith('corral:') ?
     (webStreams ??= require('./web-streams')).make(deserializeInfo, data) : make(deserializeInfo, data, fd, internalRequire);
   made.push(object);

@@ -187,6 +187,21 @@ class SerializerDelegate : public v8::ValueSerializer::Delegate {
     return WriteClonedRecord(isolate, context, serializer_, msg_, "corral:CryptoKey", data, kJsTransferable);
   }
 
+  // A crypto.X509Certificate as Node clones it: the same certificate, made again from its DER
+  // bytes by the receiving thread.
+  v8::Maybe<bool> WriteX509Certificate(v8::Isolate* isolate, v8::Local<v8::Object> object) {
+    v8::Local<v8::Context> context = isolate->GetCurrentContext();
+    v8::Local<v8::Value> raw;
+    if (!object->Get(context, Str(isolate, "raw")).ToLocal(&raw)) return v8::Nothing<bool>();
+    if (!raw->IsArrayBufferView()) {
+      corral::ThrowDataCloneError(isolate, Str(isolate, "Cannot clone object of unsupported type."));
+      return v8::Nothing<bool>();
+    }
+    v8::Local<v8::Object> data = v8::Object::New(isolate);
+    if (data->Set(context, Str(isolate, "raw"), raw).IsNothing()) return v8::Nothing<bool>();
+    return WriteClonedRecord(isolate, context, serializer_, msg_, "corral:X509Certificate", data, kJsTransferable);
+  }
+
   // A Blob or File as Node clones it (the same bytes, type, and a File's name and lastModified
   // on the receiving thread): its bytes read by JS, which can only when they are in memory (a
   // Blob from fs.openAsBlob is refused), made again there (lib/worker_threads/js-transferable.js).
@@ -220,6 +235,7 @@ class SerializerDelegate : public v8::ValueSerializer::Delegate {
     if (node_class == NodeClass::kSocketAddress) return WriteSocketAddress(isolate, object);
     if (node_class == NodeClass::kCryptoKey) return WriteCryptoKey(isolate, object);
     if (node_class == NodeClass::kBlob) return WriteBlob(isolate, object);
+    if (node_class == NodeClass::kX509Certificate) return WriteX509Certificate(isolate, object);
     v8::Local<v8::Object> stands_for = object;
     for (auto& [original, replacement] : t_port_aliases) {
       if (original.Get(isolate)->StrictEquals(object)) stands_for = replacement.Get(isolate);

@@ -5,7 +5,7 @@
 // 'messaging_clone_symbol' or 'messaging_transfer_symbol': Blob, File, BlockList, SocketAddress,
 // histograms, web streams, ...), or being a URL or URLSearchParams, which Node refuses to clone.
 // A crypto KeyObject (a native object to V8 on every line), a webcrypto CryptoKey (22+), a
-// net.SocketAddress and a Blob (or File) are told apart too (clone.cc).
+// net.SocketAddress, a Blob (or File) and an X509Certificate are told apart too (clone.cc).
 // An AbortSignal stays plain (Node transfers only the ones transferableAbortSignal() made, and
 // writes the others as plain objects, as happens here); a DOMException is told apart: it is
 // cloned as Node clones it (clone.cc).
@@ -67,6 +67,13 @@ bool HasMessagingMethod(v8::Isolate* isolate, v8::Local<v8::Context> context, v8
   return false;
 }
 
+bool HasOwnFunction(v8::Isolate* isolate, v8::Local<v8::Context> context, v8::Local<v8::Object> level,
+                    const char* name) {
+  v8::Local<v8::Value> value;
+  return level->HasOwnProperty(context, Str(isolate, name)).FromMaybe(false) &&
+         level->GetRealNamedProperty(context, Str(isolate, name)).ToLocal(&value) && value->IsFunction();
+}
+
 // Whether `level` is the prototype of the global class `name` (URL, URLSearchParams).
 bool IsGlobalPrototype(v8::Isolate* isolate, v8::Local<v8::Context> context, v8::Local<v8::Object> level,
                        const char* name) {
@@ -108,6 +115,11 @@ NodeClass ClassifyChain(v8::Isolate* isolate, v8::Local<v8::Context> context, v8
     if (is_global("CryptoKey")) return NodeClass::kCryptoKey;
 #endif
     if (is_global("File") || is_global("Blob")) return NodeClass::kBlob;
+    // (Node 24+ clones it without messaging methods of its own: told by its own methods then.)
+    if (name == "X509Certificate" &&
+        (HasMessagingMethod(isolate, context, object) || HasOwnFunction(isolate, context, object, "checkPrivateKey"))) {
+      return NodeClass::kX509Certificate;
+    }
     if (name == "SocketAddress" && HasMessagingMethod(isolate, context, object)) {
       return NodeClass::kSocketAddress;
     }
