@@ -175,6 +175,30 @@ function exportKey(keyObject) {
 const BLOB = 'corral:Blob';
 // A crypto.X509Certificate, sent as its DER bytes (src/shim/clone.cc).
 const X509_CERTIFICATE = 'corral:X509Certificate';
+// A net.BlockList, sent as its rules ('Address: IPv4 1.2.3.4', 'Range: IPv6 ::1-::9',
+// 'Subnet: IPv4 10.0.0.0/8'). `rules` lists the newest first (within each kind, from Node 24):
+// added again oldest first, they list as they did.
+const BLOCK_LIST = 'corral:BlockList';
+
+function makeBlockList({ rules }) {
+  const list = new (require('net').BlockList)();
+  for (const rule of [...rules].reverse()) {
+    const match = /^(Address|Range|Subnet): (IPv4|IPv6) (.+)$/.exec(rule);
+    if (match === null) continue;
+    const [, kind, family, text] = match;
+    const type = family.toLowerCase();
+    if (kind === 'Address') {
+      list.addAddress(text, type);
+    } else if (kind === 'Range') {
+      const [start, end] = text.split('-');
+      list.addRange(start, end, type);
+    } else {
+      const slash = text.lastIndexOf('/');
+      list.addSubnet(text.slice(0, slash), Number(text.slice(slash + 1)), type);
+    }
+  }
+  return list;
+}
 
 function describeBlob(blob) {
   const handle = blob[findOwnSymbol(blob, 'kHandle')];
@@ -252,6 +276,7 @@ function create(deserializeInfo, data, fd, index, internalRequire) {
   if (deserializeInfo === SOCKET_ADDRESS) return new (require('net').SocketAddress)(data);
   if (deserializeInfo === BLOB) return makeBlob(data);
   if (deserializeInfo === X509_CERTIFICATE) return new (require('crypto').X509Certificate)(data.raw);
+  if (deserializeInfo === BLOCK_LIST) return makeBlockList(data);
   const object = String(deserializeInfo).startsWith('corral:') ?
     (webStreams ??= require('./web-streams')).make(deserializeInfo, data) : make(deserializeInfo, data, fd, internalRequire);
   made.push(object);

@@ -187,6 +187,20 @@ class SerializerDelegate : public v8::ValueSerializer::Delegate {
     return WriteClonedRecord(isolate, context, serializer_, msg_, "corral:CryptoKey", data, kJsTransferable);
   }
 
+  // A net.BlockList as Node clones it: the same rules, added again by the receiving thread.
+  v8::Maybe<bool> WriteBlockList(v8::Isolate* isolate, v8::Local<v8::Object> object) {
+    v8::Local<v8::Context> context = isolate->GetCurrentContext();
+    v8::Local<v8::Value> rules;
+    if (!object->Get(context, Str(isolate, "rules")).ToLocal(&rules)) return v8::Nothing<bool>();
+    if (!rules->IsArray()) {
+      corral::ThrowDataCloneError(isolate, Str(isolate, "Cannot clone object of unsupported type."));
+      return v8::Nothing<bool>();
+    }
+    v8::Local<v8::Object> data = v8::Object::New(isolate);
+    if (data->Set(context, Str(isolate, "rules"), rules).IsNothing()) return v8::Nothing<bool>();
+    return WriteClonedRecord(isolate, context, serializer_, msg_, "corral:BlockList", data, kJsTransferable);
+  }
+
   // A crypto.X509Certificate as Node clones it: the same certificate, made again from its DER
   // bytes by the receiving thread.
   v8::Maybe<bool> WriteX509Certificate(v8::Isolate* isolate, v8::Local<v8::Object> object) {
@@ -236,6 +250,7 @@ class SerializerDelegate : public v8::ValueSerializer::Delegate {
     if (node_class == NodeClass::kCryptoKey) return WriteCryptoKey(isolate, object);
     if (node_class == NodeClass::kBlob) return WriteBlob(isolate, object);
     if (node_class == NodeClass::kX509Certificate) return WriteX509Certificate(isolate, object);
+    if (node_class == NodeClass::kBlockList) return WriteBlockList(isolate, object);
     v8::Local<v8::Object> stands_for = object;
     for (auto& [original, replacement] : t_port_aliases) {
       if (original.Get(isolate)->StrictEquals(object)) stands_for = replacement.Get(isolate);

@@ -5,7 +5,8 @@
 // 'messaging_clone_symbol' or 'messaging_transfer_symbol': Blob, File, BlockList, SocketAddress,
 // histograms, web streams, ...), or being a URL or URLSearchParams, which Node refuses to clone.
 // A crypto KeyObject (a native object to V8 on every line), a webcrypto CryptoKey (22+), a
-// net.SocketAddress, a Blob (or File) and an X509Certificate are told apart too (clone.cc).
+// net.SocketAddress, a net.BlockList, a Blob (or File) and an X509Certificate are told apart too
+// (clone.cc).
 // An AbortSignal stays plain (Node transfers only the ones transferableAbortSignal() made, and
 // writes the others as plain objects, as happens here); a DOMException is told apart: it is
 // cloned as Node clones it (clone.cc).
@@ -120,6 +121,7 @@ NodeClass ClassifyChain(v8::Isolate* isolate, v8::Local<v8::Context> context, v8
         (HasMessagingMethod(isolate, context, object) || HasOwnFunction(isolate, context, object, "checkPrivateKey"))) {
       return NodeClass::kX509Certificate;
     }
+    if (name == "BlockList" && HasMessagingMethod(isolate, context, object)) return NodeClass::kBlockList;
     if (name == "SocketAddress" && HasMessagingMethod(isolate, context, object)) {
       return NodeClass::kSocketAddress;
     }

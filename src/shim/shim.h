@@ -144,7 +144,8 @@ v8::MaybeLocal<v8::Value> DescribeNodeObject(v8::Isolate* isolate, const char* k
 // or the missing-transfer-list error); kDomException: cloned as Node clones it; kKeyObject: a
 // crypto KeyObject, cloned through its exported key; kSocketAddress: a net.SocketAddress, cloned
 // through its fields (both made again by the receiving thread); kBlob: a Blob or File, cloned
-// through its bytes; kX509Certificate: a crypto.X509Certificate, cloned through its DER bytes.
+// through its bytes; kX509Certificate: a crypto.X509Certificate, cloned through its DER bytes;
+// kBlockList: a net.BlockList, cloned through its rules.
 enum class NodeClass : int32_t {
   kNone = 1,
   kRefused = 2,
@@ -154,6 +155,7 @@ enum class NodeClass : int32_t {
   kCryptoKey = 6,
   kBlob = 7,
   kX509Certificate = 8,
+  kBlockList = 9,
 };
 NodeClass ClassifyNodeObject(v8::Isolate* isolate, v8::Local<v8::Object> object);
 // Writes `data` (a plain value) as a record the receiving thread makes an object from with the
