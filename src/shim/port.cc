@@ -275,7 +275,10 @@ void OnAsync(uv_async_t* handle) {
       }
     }
     msg.reset();
-    if (st->spinner != nullptr) st->spinner->deliveries++;
+    if (st->spinner != nullptr) {
+      st->spinner->deliveries++;
+      st->spinner->ipc_last = false;
+    }
     v8::Local<v8::Value> port_list;
     if (!ports.empty() && kind == kMessage) {
       port_list = v8::Array::New(isolate, reinterpret_cast<v8::Local<v8::Value>*>(ports.data()), ports.size());
@@ -717,7 +720,12 @@ void SetCurrentThreadId(uint64_t id) {
 // IPC channels (src/ipc) deliver messages on this thread too: the spinner counts them.
 extern "C" void corral_spin_note_delivery() {
   if (corral::t_state != nullptr && corral::t_state->spinner != nullptr) {
+    // An IPC message always comes through the loop: one just after a spin gave up was most
+    // likely waiting for this CPU (a unix socket's write wakes the peer beside its writer,
+    // expecting the writer to sleep), as for a port woken through the loop (spin.cc).
+    corral::NoteLoopWake(corral::t_state->spinner);
     corral::t_state->spinner->deliveries++;
+    corral::t_state->spinner->ipc_last = true;
   }
 }
 

@@ -244,6 +244,7 @@ struct Spinner {
   uint64_t last_drain = 0;  // messages the spinner's previous drain delivered
   uint64_t gave_up_at = 0;  // uv_hrtime() when the last spin ran out of budget, else 0
   uint32_t yield_spins = 0; // spins left that yield the CPU as they poll (see spin.cc)
+  bool ipc_last = false;    // the last delivery was an IPC message (a shorter spin, spin.cc)
   std::atomic<bool> spinning{false};
   std::atomic<bool> rung{false};
   void (*drain)(void*) = nullptr;

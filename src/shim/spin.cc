@@ -30,6 +30,10 @@ namespace {
 constexpr uint64_t kDefaultSpinNs = 50 * 1000;
 // Checking the loop's epoll fd is a system call: done once per this many flag checks.
 constexpr int kFlagChecksPerPoll = 16;
+// After an IPC message: a process's reply over a unix socket, which wakes the peer beside its
+// writer (expecting the writer to sleep), so a spin held while the peer waits for this CPU
+// costs the whole budget: kept short.
+constexpr uint64_t kIpcSpinNs = 20 * 1000;
 // After a sender rings: time given to the messages right behind it.
 constexpr uint64_t kGatherNs = 2 * 1000;
 // Longest stay in one spin-and-deliver turn before timers get their chance again.
@@ -96,7 +100,7 @@ void OnPrepare(uv_prepare_t* handle) {
   // Something is due already (immediates, expired timers, pending callbacks): no sleep ahead.
   int timeout = uv_backend_timeout(loop);
   if (timeout == 0) return;
-  uint64_t budget = SpinBudgetNs();
+  uint64_t budget = spinner->ipc_last ? std::min(SpinBudgetNs(), kIpcSpinNs) : SpinBudgetNs();
   uint64_t stay = kMaxStayNs;
   if (timeout > 0 && static_cast<uint64_t>(timeout) * 1000000 < stay) {
     stay = static_cast<uint64_t>(timeout) * 1000000;
