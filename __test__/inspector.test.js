@@ -13,7 +13,10 @@ describe('inspector in workers', () => {
   for (const flags of [[], ['--inspect=127.0.0.1:0']]) {
     it(`serves sessions inside workers and lists them for the parent ${flags.join(' ') || '(no flag)'}`, async () => {
       const file = fixture('worker-inspector.js');
-      const node = await run([...flags, file]);
+      // (Node's own run is the reference: Node 24 itself aborts in this fixture now and then,
+      // seen once in a CI run. It is run again then; corral's run gets one try.)
+      let node = await run([...flags, file]);
+      for (let retry = 0; retry < 2 && node.signal === 'SIGABRT'; retry++) node = await run([...flags, file]);
       const corral = await run([...flags, '-r', register, file]);
       assert.strictEqual(node.code, 0, `signal ${node.signal}\n${node.stdout}\n${node.stderr}`);
       assert.strictEqual(corral.code, 0, `signal ${corral.signal}\n${corral.stdout}\n${corral.stderr}`);
