@@ -147,11 +147,13 @@ function setupChannel(target, fd, mode) {
     for (const isHandle of held) holdAsNode(isHandle);
   }
   // A send after a quiet spell goes out at once (so `send(); busyWork()` delivers as Node's
-  // does); the sends right behind it gather into one write at the end of the tick, or every
-  // kBatchMax messages.
+  // does); the sends right behind it are deferred (queued natively, unwritten) and gather into
+  // one write at the end of the tick, or every kBatchMax messages, or, should this thread stay
+  // busy after them, by the native flush thread within a millisecond (src/ipc/flusher.rs).
+  const defer = mode === 'advanced' ? binding.ipcDeferBuf : binding.ipcDefer;
   let lastFlushAt = -Infinity;
-  let batch = [];
-  let batchBytes = 0;  // (what `batch` holds, in characters or bytes: counted with the queue)
+  let deferred = 0;  // messages deferred since the last flush
+  let batchBytes = 0;  // (their size, in characters or bytes)
   // What the current batch's write gave: each send() in it queued its callback at once, as
   // Node's sync writes queue theirs (so a nextTick queued between two sends runs between their
   // callbacks); the batch has gone out by the time those run (its flush was queued first).
@@ -159,19 +161,15 @@ function setupChannel(target, fd, mode) {
   let flushScheduled = false;
 
   // `fromSend`: called inside send(), whose callbacks must still run later, as in Node.
-  // `immediate`: the batch is just the message of the send() call that flushes it.
-  function flush(fromSend = false, immediate = false) {
+  function flush(fromSend = false) {
     flushScheduled = false;
     pendingFlushes.delete(flush);
-    if (batch.length === 0) return 0;
-    const data = batch.length === 1 ? batch[0] :
-      (mode === 'advanced' ? Buffer.concat(batch) : batch.join(''));
+    if (deferred === 0) return 0;
     const result = batchResult;
-    batch = [];
+    deferred = 0;
     batchBytes = 0;
     batchResult = { rc: undefined };
-    let rc = open ? write(id, data, -1, 0) : -32;
-    if (!immediate) rc = peerGone(rc);
+    const rc = peerGone(open ? binding.ipcFlush(id) : -32);
     lastFlushAt = nowMs();
     result.rc = rc;
     return rc;
@@ -318,7 +316,7 @@ function setupChannel(target, fd, mode) {
 
   function closeNative() {
     if (!open) return;
-    if (batch.length) flush();
+    if (deferred) flush();
     open = false;
     dispatch.unregister(id);
     binding.ipcClose(id);
@@ -412,24 +410,32 @@ function setupChannel(target, fd, mode) {
     const firstHeld = ack ? true : holdAsNode(fd >= 0);
     if (fd < 0) {
       const encoded = codec.encode(message);
-      batch.push(encoded);
-      batchBytes += encoded.length;
       const result = batchResult;
-      if (batch.length === 1 && nowMs() - lastFlushAt > kQuietMs) {
-        // The first send after a quiet spell.
-        flush(true, true);
-      } else if (batch.length >= kBatchMax || batchBytes >= kMaxQueued / 2) {
-        // A long run of sends in one tick, or a large one (let the peer start on these
-        // meanwhile; and send() says false once the peer falls behind, as Node's, whose
-        // writes go out at once).
-        flush(true);
-      } else if (!flushScheduled) {
-        flushScheduled = true;
-        process.nextTick(flush);
-        flushAtExit(flush);
+      let queued;
+      if (deferred === 0 && nowMs() - lastFlushAt > kQuietMs) {
+        // The first send after a quiet spell: written now (a failure is this send's error).
+        batchResult = { rc: undefined };
+        result.rc = open ? write(id, encoded, -1, 0) : -32;
+        lastFlushAt = nowMs();
+        queued = binding.ipcQueued(id);
+      } else {
+        // (A channel found dead here fails at the flush, quietly, as a batched write.)
+        queued = open ? defer(id, encoded) : -32;
+        deferred++;
+        batchBytes += encoded.length;
+        if (deferred >= kBatchMax || batchBytes >= kMaxQueued / 2) {
+          // A long run of sends in one tick, or a large one (let the peer start on these
+          // meanwhile; and send() says false once the peer falls behind, as Node's, whose
+          // writes go out at once).
+          flush(true);
+        } else if (!flushScheduled) {
+          flushScheduled = true;
+          process.nextTick(flush);
+          flushAtExit(flush);
+        }
       }
       if (typeof callback === 'function' || !options.swallowErrors) process.nextTick(settleSent, result, { callback, options });
-      return heldBefore ? firstHeld : binding.ipcQueued(id) + batchBytes < kMaxQueued;
+      return heldBefore ? firstHeld : queued < kMaxQueued;
     }
     flush(true);
     const rc = peerGone(open ? write(id, codec.encode(message), fd, token) : -32);

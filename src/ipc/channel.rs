@@ -2,6 +2,10 @@
 //! non-blocking sendmsg; what the socket cannot take now is queued in order and flushed when
 //! writable.
 //!
+//! A send gathered with others of the same tick is deferred: queued without a write, for the
+//! JS thread's flush at the end of its tick or, if that thread stays busy, the flush thread's
+//! (src/ipc/flusher.rs).
+//!
 //! Every fd sent stays owned here until the peer acknowledges it (NODE_HANDLE_ACK, in send
 //! order), so a NACK can send it again. (Round-robin connections do not ride here: they go
 //! through the worker's hand-off lane, src/net/lane.rs.)
@@ -42,11 +46,17 @@ struct Writer {
     queued_bytes: usize,
 }
 
+/// Deferred sends are appended to the queue's last entry (one write for them all) up to this
+/// many bytes in it.
+const COALESCE_MAX: usize = 256 * 1024;
+
 pub struct Channel {
     fd: OwnedFd,
     pub mode: Mode,
     w: Mutex<Writer>,
     dead: AtomicBool,
+    /// Deferred bytes wait, and the flush thread knows (src/ipc/flusher.rs).
+    pub(crate) armed: AtomicBool,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -65,6 +75,7 @@ impl Channel {
             mode,
             w: Mutex::new(Writer::default()),
             dead: AtomicBool::new(false),
+            armed: AtomicBool::new(false),
         })
     }
 
@@ -98,6 +109,24 @@ impl Channel {
         w.queue.push_back(Out { bytes, off: 0, fd });
         // Flushing here also moves data another thread queued earlier.
         self.flush_locked(&mut w)
+    }
+
+    /// Queues one complete frame behind everything before it without writing it (the next
+    /// flush does). Returns the bytes now queued.
+    pub fn defer(&self, bytes: &[u8]) -> io::Result<usize> {
+        if self.is_dead() {
+            return Err(io::Error::from(nix::errno::Errno::EPIPE));
+        }
+        let mut w = self.w.lock();
+        w.queued_bytes += bytes.len();
+        match w.queue.back_mut() {
+            // (An entry whose fd went out already has its bytes copied for a resend.)
+            Some(back) if back.fd.is_none() && back.bytes.len() - back.off + bytes.len() <= COALESCE_MAX => {
+                back.bytes.extend_from_slice(bytes)
+            }
+            _ => w.queue.push_back(Out { bytes: bytes.to_vec(), off: 0, fd: None }),
+        }
+        Ok(w.queued_bytes)
     }
 
     /// Writes what the socket takes now.
@@ -187,6 +216,35 @@ mod tests {
         let left = ch.take_unacked();
         assert_eq!(left.len(), 1);
         assert_eq!(left[0].origin, Origin::Js(9));
+    }
+
+    #[test]
+    fn deferred_sends_go_out_in_one_write_at_the_flush() {
+        let (a, b) = scm::socketpair().unwrap();
+        let ch = Channel::new(a, Mode::Json).unwrap();
+        assert_eq!(ch.defer(b"1\n").unwrap(), 2);
+        assert_eq!(ch.defer(b"22\n").unwrap(), 5);
+        scm::set_nonblocking(&b).unwrap();
+        let mut buf = [0u8; 16];
+        let mut fds = Vec::new();
+        assert!(scm::recv(b.as_raw_fd(), &mut buf, &mut fds).is_err(), "nothing written before the flush");
+        assert_eq!(ch.flush().unwrap(), Sent::Done);
+        assert_eq!(scm::recv(b.as_raw_fd(), &mut buf, &mut fds).unwrap(), 5);
+        assert_eq!(&buf[..5], b"1\n22\n");
+        // A send with an fd is not merged into: what follows it is an entry of its own.
+        let (x, _y) = scm::socketpair().unwrap();
+        ch.defer(b"3\n").unwrap();
+        assert_eq!(ch.send(b"4\n".to_vec(), Some((x, Origin::Js(1)))).unwrap(), Sent::Done);
+        ch.defer(b"5\n").unwrap();
+        assert_eq!(ch.flush().unwrap(), Sent::Done);
+        let mut got = Vec::new();
+        while let Ok(n) = scm::recv(b.as_raw_fd(), &mut buf, &mut fds) {
+            got.extend_from_slice(&buf[..n]);
+        }
+        assert_eq!(got, b"3\n4\n5\n");
+        assert_eq!(fds.len(), 1);
+        ch.mark_dead();
+        assert!(ch.defer(b"6\n").is_err());
     }
 
     #[test]

@@ -14,6 +14,7 @@ use napi_derive::napi;
 use nix::errno::Errno;
 
 use super::channel::{Channel, Origin, Sent};
+use super::flusher;
 use super::frame::{Control, Decoder, Mode};
 use super::scm;
 use crate::jsloop::{self, Poll, UV_READABLE, UV_WRITABLE};
@@ -121,6 +122,46 @@ fn write(id: u32, bytes: Vec<u8>, handle_fd: i32, token: u32) -> i32 {
         None
     };
     match chan.send(bytes, fd) {
+        Ok(Sent::Done) => 0,
+        Ok(Sent::Queued) => {
+            want_write(id);
+            1
+        }
+        Err(e) => -e.raw_os_error().unwrap_or(Errno::EPIPE as i32),
+    }
+}
+
+/// Queues one framed message (json text) behind what is queued, without writing it: the
+/// channel's next flush (ipc_flush, a later write, or the flush thread after
+/// flusher::PERIOD) does. Returns the bytes now queued, or -errno.
+#[napi]
+pub fn ipc_defer(id: u32, data: String) -> i64 {
+    defer(id, data.as_bytes())
+}
+
+/// As ipc_defer, for a Buffer (advanced serialization).
+#[napi]
+pub fn ipc_defer_buf(id: u32, data: BufferSlice) -> i64 {
+    defer(id, &data)
+}
+
+fn defer(id: u32, bytes: &[u8]) -> i64 {
+    let Some(chan) = channel(id) else { return -(Errno::EPIPE as i64) };
+    match chan.defer(bytes) {
+        Ok(queued) => {
+            flusher::arm(&chan);
+            queued as i64
+        }
+        Err(e) => -(e.raw_os_error().unwrap_or(Errno::EPIPE as i32) as i64),
+    }
+}
+
+/// Writes what the channel has queued. Returns 0 (all written), 1 (some still queued, written
+/// once the socket is writable) or -errno.
+#[napi]
+pub fn ipc_flush(id: u32) -> i32 {
+    let Some(chan) = channel(id) else { return -(Errno::EPIPE as i32) };
+    match chan.flush() {
         Ok(Sent::Done) => 0,
         Ok(Sent::Queued) => {
             want_write(id);
