@@ -110,6 +110,14 @@ test('unix names (abstract, readableAll/writableAll, libuv errors) and listen({ 
   }
 });
 
+test("round robin: the primary makes a worker's TCP socket listen with net.Server.prototype.listen, as node's (what it passes, EADDRINUSE twice, the any address)", async () => {
+  const expected = await run(fixture('cluster-primary-listen.js'));
+  assert.strictEqual(expected.code, 0, expected.stderr);
+  assert.match(expected.stdout, /primary listen \[\{"port":0,"host":"127.0.0.1","ipv6Only":false,"backlog":64\}\]/);
+  const got = await run(fixture('cluster-primary-listen.js'), [], { mode: 'register' });
+  assert.strictEqual(got.stdout, expected.stdout, got.stderr);
+});
+
 test('settings.inspectPort gives each worker its inspector port, and bad ports throw, as in node', async () => {
   const expected = await run(fixture('cluster-inspect-port.js'));
   assert.match(expected.stdout, /default again ok --inspect-port=9300 --inspect-port=9231\n/);

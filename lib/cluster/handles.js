@@ -1,7 +1,8 @@
 'use strict';
 // The primary's listening handles, one per key (address:port:type:fd:index), each serving the
 // workers that asked for it. Three schedules:
-// - RoundRobinHandle: Rust owns the listening socket; its accept thread writes connections
+// - RoundRobinHandle: Rust owns the listening socket (a TCP one made to listen by Node's
+//   net.Server first, as Node's primary does); its accept thread writes connections
 //   into each worker's hand-off lane, to the worker with the fewest waiting there
 //   (src/net/accept.rs, src/net/lane.rs). No JS per connection in the primary.
 // - SharedHandle (SCHED_NONE, and all UDP): one bound socket, sent to every worker, which
@@ -68,29 +69,68 @@ function unlinkSocket(path) {
   } catch {}
 }
 
-function sockname(address, port, family) {
-  if (family === 0) return undefined;
-  const any = family === 6 ? '::' : '0.0.0.0';
-  return { address: address || any, family: family === 6 ? 'IPv6' : 'IPv4', port };
-}
-
 class RoundRobinHandle {
   constructor(key, address, message) {
     this.key = key;
     this.all = new Map();
     this.data = null;
-    const backlog = Number.isInteger(message.backlog) && message.backlog > 0 ? message.backlog : 511;
-    const out = binding.rrListen(spec(address, message, { backlog }));
+    this.rrKey = 0;
+    this.errno = 0;
+    this.path = undefined;
+    this.sockname = undefined;
+    this.waiting = null;  // [worker, send] of adds made while a TCP socket is being set up
+    if (isPipe(message)) {
+      const backlog = Number.isInteger(message.backlog) && message.backlog > 0 ? message.backlog : 511;
+      this.opened(binding.rrListen(spec(address, message, { backlog })));
+      this.path = this.errno ? undefined : socketPath(address, message);
+      this.sockname = undefined;
+      if (this.path !== undefined) openSocketFile(this.path, message);
+    } else {
+      this.listenAsNode(address, message);
+    }
+  }
+
+  // A TCP socket is made to listen as Node's primary makes it, by a net.Server's listen() with
+  // the worker's address, port, ipv6Only and backlog (so the program's own hooks on
+  // net.Server.prototype.listen see it, and the address "any" is Node's choice), then handed to
+  // the accept thread: its 'listening' comes before the loop could poll the server's handle, and
+  // that handle is closed then (a unix socket is opened in Rust instead: closing Node's pipe
+  // server would remove its file).
+  listenAsNode(address, message) {
+    const server = require('net').createServer();
+    this.waiting = [];
+    const settle = (out, sockname) => {
+      const waiting = this.waiting ?? [];
+      this.waiting = null;
+      this.opened(out);
+      this.sockname = this.errno ? undefined : sockname;
+      for (const [worker, send] of waiting) this.add(worker, send);
+    };
+    server.once('listening', () => {
+      server.removeAllListeners('error');
+      const sockname = server.address();
+      const fd = server._handle?.fd;
+      // (-125: ECANCELED, the workers gone meanwhile; -22: EINVAL, no socket to take over)
+      const out = this.waiting === null ? [-125] : typeof fd === 'number' && fd >= 0 ? binding.rrAdopt(fd) : [-22];
+      server._handle?.close();
+      server._handle = null;
+      if (this.waiting !== null) settle(out, sockname);
+    });
+    server.once('error', (error) => {
+      if (this.waiting !== null) settle([typeof error.errno === 'number' ? error.errno : -22]);
+    });
+    server.listen({ port: message.port, host: address, ipv6Only: !!(message.flags & 1), backlog: message.backlog });
+  }
+
+  opened(out) {
     this.errno = out[0] < 0 ? out[0] : 0;
     this.rrKey = out[0] < 0 ? 0 : out[0];
-    this.path = out[0] < 0 ? undefined : socketPath(address, message);
-    this.sockname = out[0] < 0 ? undefined : sockname(address, out[1], out[2]);
-    if (this.path !== undefined) openSocketFile(this.path, message);
   }
 
   // `send(errno, reply, handle, workerOnly)`; the reply carries the worker's lane the first
   // time the worker listens in round-robin mode.
   add(worker, send) {
+    if (this.waiting !== null) return void this.waiting.push([worker, send]);
     if (this.errno) return send(this.errno, null, null);
     const out = binding.rrAdd(this.rrKey, worker.process._channelId);
     if (out.length !== 0 && out[0] < 0) return send(out[0], null, null, true);
@@ -102,6 +142,13 @@ class RoundRobinHandle {
   }
 
   remove(worker) {
+    if (this.waiting !== null) {
+      // Gone before the socket listened: when none is left waiting, it is closed as it opens.
+      this.waiting = this.waiting.filter(([w]) => w !== worker);
+      if (this.waiting.length !== 0 || this.all.size !== 0) return false;
+      this.waiting = null;
+      return true;
+    }
     if (!this.all.delete(worker.id)) return false;
     if (worker.process._channelId) binding.rrRemove(this.rrKey, worker.process._channelId);
     if (this.all.size !== 0) return false;

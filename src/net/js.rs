@@ -1,6 +1,6 @@
 //! JS face of shared listening sockets: `netOpen` (a bound or listening socket for SCHED_NONE,
-//! reuseport, or a holder reserving a port), `rrListen`/`rrAdd`/`rrRemove`/`rrClose` for the
-//! round-robin accept thread.
+//! reuseport, or a holder reserving a port), `rrListen`/`rrAdopt`/`rrAdd`/`rrRemove`/`rrClose`
+//! for the round-robin accept thread.
 use std::net::IpAddr;
 use std::os::fd::{AsRawFd, IntoRawFd, OwnedFd};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -73,15 +73,28 @@ pub fn net_close(fd: i32) {
 pub fn rr_listen(spec: ListenSpec) -> Vec<i32> {
     let spec = ListenSpec { backlog: Some(spec.backlog.unwrap_or(511)), ..spec };
     match open(&spec) {
-        Ok(fd) => {
-            let port = listen::local_port(fd.as_raw_fd()) as i32;
-            let family = listen::local_family(fd.as_raw_fd());
-            let key = NEXT_KEY.fetch_add(1, Ordering::Relaxed);
-            match accept::listen(key, fd) {
-                Ok(()) => vec![key as i32, port, family],
-                Err(e) => vec![-e.raw_os_error().unwrap_or(Errno::EINVAL as i32)],
-            }
-        }
+        Ok(fd) => serve_round_robin(fd),
+        Err(e) => vec![-e.raw_os_error().unwrap_or(Errno::EINVAL as i32)],
+    }
+}
+
+/// Hands the accept thread a duplicate of `fd`, a socket the primary's JS has made listen
+/// (with Node's `net.Server`, then closes its own handle); returns [key, port, family] or
+/// [-errno].
+#[napi]
+pub fn rr_adopt(fd: i32) -> Vec<i32> {
+    match crate::ipc::scm::dup_raw(fd) {
+        Ok(fd) => serve_round_robin(fd),
+        Err(e) => vec![-e.raw_os_error().unwrap_or(Errno::EBADF as i32)],
+    }
+}
+
+fn serve_round_robin(fd: OwnedFd) -> Vec<i32> {
+    let port = listen::local_port(fd.as_raw_fd()) as i32;
+    let family = listen::local_family(fd.as_raw_fd());
+    let key = NEXT_KEY.fetch_add(1, Ordering::Relaxed);
+    match accept::listen(key, fd) {
+        Ok(()) => vec![key as i32, port, family],
         Err(e) => vec![-e.raw_os_error().unwrap_or(Errno::EINVAL as i32)],
     }
 }
