@@ -211,6 +211,16 @@ describe('pool errors', () => {
     assert.strictEqual(results[3].reason?.code, 'ERR_CORRAL_POOL_QUEUE_FULL');
     assert.strictEqual(p.threads.length, 3);
   });
+
+  it("with maxQueue 0 counts a worker that came up while the main thread was busy once (it takes a task, it is not also one still starting)", async () => {
+    const p = pool({ minThreads: 1, maxThreads: 3, maxQueue: 0 });
+    // The first worker boots and waits for tasks while this thread cannot hear it is ready.
+    const until = Date.now() + 1500;
+    while (Date.now() < until);
+    const results = await Promise.allSettled([1, 2, 3, 4].map(() => p.run(100, { name: 'sleep' })));
+    assert.deepStrictEqual(results.map((r) => r.status), ['fulfilled', 'fulfilled', 'fulfilled', 'rejected']);
+    assert.strictEqual(results[3].reason.code, 'ERR_CORRAL_POOL_QUEUE_FULL');
+  });
 });
 
 describe('pool abort', () => {

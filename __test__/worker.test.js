@@ -59,6 +59,12 @@ describe('Worker lifecycle', () => {
     assert.strictEqual(corral.stdout, node.stdout, corral.stderr);
   });
 
+  it("names a worker's OS thread as the line's node does (its name, or WorkerThread, on 24+), warm or not (fixture)", async () => {
+    const { node, corral } = await runBoth(fixture('worker-thread-names.js'));
+    assert.strictEqual(corral.stdout, node.stdout, corral.stderr);
+    if (Number(process.versions.node.split('.')[0]) >= 24) assert.match(node.stdout, /"inner","outer"/);
+  });
+
   it('reads the name option and checks cpuUsage(prev) as node does (fixture)', async () => {
     const { node, corral } = await runBoth(fixture('worker-names.js'));
     assert.strictEqual(corral.stdout, node.stdout, corral.stderr);

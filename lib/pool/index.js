@@ -137,7 +137,7 @@ class Pool extends EventEmitter {
     try {
       // A task with a signal runs alone on its worker: aborting it terminates that worker.
       status = native.poolSubmit(this.#handle, id, task, opts.transferList, opts.name, signal !== null,
-        this.#headroom());
+        Math.min(this.#options.maxThreads, 0xffffffff));
     } catch (error) {
       return Promise.reject(error); // DataCloneError: nothing was queued or transferred
     }
@@ -157,14 +157,6 @@ class Pool extends EventEmitter {
         this.#grow(status);
       }
     });
-  }
-
-  // Tasks the workers starting, and those the pool may still start, will take as they come up:
-  // under maxQueue they do not count as waiting.
-  #headroom() {
-    const { maxThreads, concurrentTasksPerWorker } = this.#options;
-    const startable = Math.max(0, maxThreads - this.#workers.size);
-    return Math.min((this.#starting + startable) * concurrentTasksPerWorker, 0xffffffff);
   }
 
   // `queued` tasks wait with no idle worker: start one more while below maxThreads and the

@@ -367,6 +367,7 @@ function setupWorker(process, native, payload, sharedEnv) {
   state.isMainThread = false;
   state.threadId = native.currentThreadId();
   state.threadName = payload.name;
+  if (payload.name) native.setThreadName(payload.name);  // (a warm thread was started unnamed)
   state.parentPort = payload.publicPort;
   state.workerData = payload.workerData;
   state.resourceLimits = payload.resourceLimits;

@@ -75,13 +75,13 @@ pub unsafe extern "C" fn corral_pool_submit(
     name_len: usize,
     msg: *mut c_void,
     exclusive: bool,
-    headroom: u32,
+    workers_up_to: u32,
 ) -> i64 {
     let Some(msg) = MessagePtr::from_raw(msg) else { return -2 };
     let name = (!name.is_null()).then(|| {
         String::from_utf8_lossy(std::slice::from_raw_parts(name, name_len)).into_owned().into_boxed_str()
     });
-    match pool(raw).submit_with(id, name, msg, exclusive, headroom as usize) {
+    match pool(raw).submit_with(id, name, msg, exclusive, workers_up_to as usize) {
         Submit::Woke => 0,
         Submit::Queued { queued } => queued as i64,
         Submit::Full => -1,

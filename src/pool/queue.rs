@@ -152,23 +152,26 @@ impl Pool {
     }
 
     /// `submit`, for a task that runs alone on its worker when `exclusive` (see Task).
-    /// `headroom`: tasks that workers not yet attached (starting, or that the pool may still
-    /// start) will take as they come up; the caller knows those.
+    /// `workers_up_to`: how many workers the pool has or may still start (its maxThreads, as
+    /// the caller knows it): those not attached yet will take tasks as they come up.
     pub fn submit_with(
         &self,
         id: u64,
         name: Option<Box<str>>,
         msg: MessagePtr,
         exclusive: bool,
-        headroom: usize,
+        workers_up_to: usize,
     ) -> Submit {
         let mut st = self.lock();
         if st.closed {
             return Submit::Closed;
         }
         // The limit counts tasks waiting for a worker: those that idle (or already woken)
-        // workers, or workers about to start, will take at once do not wait.
-        let spare: usize = headroom
+        // workers, or workers still to attach, will take at once do not wait. (Attached ones
+        // are counted here, not by the caller, whose view of which have started lags: a worker
+        // can attach and take a task while the caller's thread is still submitting.)
+        let unattached = workers_up_to.saturating_sub(st.workers.len());
+        let spare: usize = unattached.saturating_mul(self.concurrency)
             + st
             .workers
             .values()
@@ -446,6 +449,19 @@ mod tests {
         assert_eq!(pool.submit_with(1, None, msg(1), false, 2), Submit::Queued { queued: 1 });
         assert_eq!(pool.submit_with(2, None, msg(2), false, 2), Submit::Queued { queued: 2 });
         assert_eq!(pool.submit_with(3, None, msg(3), false, 2), Submit::Full);
+    }
+
+    #[test]
+    fn a_worker_attached_before_its_caller_knows_is_counted_once() {
+        // maxQueue 0, maxThreads 3: one worker attached (idle), two still to start. Three tasks
+        // go (one to the idle worker, one for each worker to come), the fourth would wait.
+        let pool = Pool::new(1, 0, 0);
+        pool.attach(1, None);
+        assert!(pool.take(1).is_none());
+        assert_eq!(pool.submit_with(1, None, msg(1), false, 3), Submit::Woke);
+        assert_eq!(pool.submit_with(2, None, msg(2), false, 3), Submit::Queued { queued: 2 });
+        assert_eq!(pool.submit_with(3, None, msg(3), false, 3), Submit::Queued { queued: 3 });
+        assert_eq!(pool.submit_with(4, None, msg(4), false, 3), Submit::Full);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 #include "shim.h"
 
 #include <dlfcn.h>
+#include <sys/prctl.h>
 
 #include <atomic>
 #include <chrono>
@@ -309,6 +310,19 @@ void WrapMainExitHandler(v8::Local<v8::Context> context) {
     node::DefaultProcessExitHandler(env, code);
   });
 }
+
+// Node 24 and later name a worker's OS thread (what `top -H`, perf and gdb show) after its
+// `name` option, "WorkerThread" without one; earlier lines leave the name the thread inherited
+// ("node"). A warm thread is named again when a Worker claims it (boot.js).
+void NameWorkerThread(const char* name) {
+#if NODE_MAJOR_VERSION >= 24
+  // (PR_SET_NAME keeps the first 15 bytes, as Node's uv_thread_setname does)
+  prctl(PR_SET_NAME, name != nullptr && *name != '\0' ? name : "WorkerThread", 0, 0, 0);
+#else
+  (void)name;
+#endif
+}
+
 }  // namespace corral
 
 extern "C" {
@@ -346,6 +360,7 @@ void corral_stop_cell_stop(void* raw) {
 
 int32_t corral_env_run(const CorralWorkerSpec* spec, uint64_t thread_id, void* stop_raw) {
   (void)thread_id;  // the id is read when needed: a warm thread changes it when claimed
+  corral::NameWorkerThread(spec->name);
   auto* cell = static_cast<StopCell*>(stop_raw);
   // Taken first, so every return below frees it (a handle never given to an environment tells
   // the parent's inspector the worker is gone).

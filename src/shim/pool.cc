@@ -22,7 +22,7 @@ const void* corral_pool_find(uint64_t id);
 void corral_pool_unregister(uint64_t id);
 void corral_pool_release(const void* pool);
 int64_t corral_pool_submit(const void* pool, uint64_t id, const uint8_t* name, size_t name_len, void* msg,
-                           bool exclusive, uint32_t headroom);
+                           bool exclusive, uint32_t workers_up_to);
 bool corral_pool_take(const void* pool, uint64_t worker, CorralPoolTaken* out);
 void corral_pool_name_free(uint8_t* name, size_t len);
 void corral_pool_complete(const void* pool, uint64_t worker, uint64_t id, uint8_t kind, void* msg);
@@ -183,9 +183,9 @@ void Create(const v8::FunctionCallbackInfo<v8::Value>& args) {
   args.GetReturnValue().Set(v8::Array::New(isolate, out, 2));
 }
 
-// submit(handle, taskId, value, transferList, name?, exclusive, headroom) -> status (see
-// corral_pool_submit; exclusive: the task runs alone on its worker; headroom: tasks that workers
-// starting, or still to be started, will take)
+// submit(handle, taskId, value, transferList, name?, exclusive, workersUpTo) -> status (see
+// corral_pool_submit; exclusive: the task runs alone on its worker; workersUpTo: how many
+// workers the pool has or may still start)
 void Submit(const v8::FunctionCallbackInfo<v8::Value>& args) {
   v8::Isolate* isolate = args.GetIsolate();
   PoolEnd* end = EndOf(args[0]);
@@ -194,13 +194,13 @@ void Submit(const v8::FunctionCallbackInfo<v8::Value>& args) {
   if (msg == nullptr) return;  // DataCloneError pending
   int64_t status;
   bool exclusive = args[5]->IsTrue();
-  uint32_t headroom = args[6]->IsUint32() ? args[6].As<v8::Uint32>()->Value() : 0;
+  uint32_t workers_up_to = args[6]->IsUint32() ? args[6].As<v8::Uint32>()->Value() : 0;
   if (args[4]->IsString()) {
     v8::String::Utf8Value name(isolate, args[4]);
     status = corral_pool_submit(end->pool, U64(args[1]), reinterpret_cast<const uint8_t*>(*name),
-                                name.length(), msg, exclusive, headroom);
+                                name.length(), msg, exclusive, workers_up_to);
   } else {
-    status = corral_pool_submit(end->pool, U64(args[1]), nullptr, 0, msg, exclusive, headroom);
+    status = corral_pool_submit(end->pool, U64(args[1]), nullptr, 0, msg, exclusive, workers_up_to);
   }
   args.GetReturnValue().Set(static_cast<double>(status));
 }

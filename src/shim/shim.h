@@ -185,6 +185,8 @@ void InitActiveHandleNatives(v8::Isolate* isolate, v8::Local<v8::Context> contex
 void ClosePortsOfThisThread();
 // A claimed warm thread takes its worker's threadId.
 void SetCurrentThreadId(uint64_t id);
+// The worker's OS thread name, where the line's Node sets one (null or empty: the default).
+void NameWorkerThread(const char* name);
 uint64_t CurrentThreadId();  // corral's id of the calling thread (0: main)
 
 // The context this thread's corral natives were made in (empty before they exist or once the

@@ -253,6 +253,13 @@ void DefaultHeapSizes(const v8::FunctionCallbackInfo<v8::Value>& args) {
   args.GetReturnValue().Set(v8::Array::New(isolate, values, 2));
 }
 
+// setThreadName(name): a claimed warm thread takes its Worker's name (NameWorkerThread).
+void SetThreadName(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  if (!args[0]->IsString()) return;
+  v8::String::Utf8Value name(args.GetIsolate(), args[0]);
+  NameWorkerThread(*name);
+}
+
 }  // namespace
 
 void InitWorkerNatives(v8::Isolate* isolate, v8::Local<v8::Context> context,
@@ -274,6 +281,7 @@ void InitWorkerNatives(v8::Isolate* isolate, v8::Local<v8::Context> context,
   SetMethod(isolate, context, exports, "loopTimes", LoopTimes);
   SetMethod(isolate, context, exports, "heapLimitsApplied", HeapLimitsApplied);
   SetMethod(isolate, context, exports, "defaultHeapSizes", DefaultHeapSizes);
+  SetMethod(isolate, context, exports, "setThreadName", SetThreadName);
 }
 
 }  // namespace corral

@@ -125,8 +125,8 @@ pub fn spawn(spec: Spec, payload: Option<MessagePtr>, parent: u64, reserved: Opt
     let stack_bytes = ((stack_mb + 0.2) * 1024.0 * 1024.0) as usize;
 
     let mut reg = registry();
+    // (No OS name here: the shim gives the one the line's Node gives, NameWorkerThread.)
     let thread = std::thread::Builder::new()
-        .name(format!("corral-worker-{id}"))
         .stack_size(stack_bytes)
         .spawn(move || run(id, spec, cell as *mut c_void));
     let join = match thread {
