@@ -65,6 +65,12 @@ describe('Worker lifecycle', () => {
     if (Number(process.versions.node.split('.')[0]) >= 24) assert.match(node.stdout, /"inner","outer"/);
   });
 
+  it('a worker that replaced array iteration, Object.keys and the like still writes, ends and is terminated as in node (fixture)', async () => {
+    const { node, corral } = await runBoth(fixture('worker-exit-patched-builtins.js'));
+    assert.strictEqual(corral.stdout, node.stdout, corral.stderr);
+    assert.match(node.stdout, /^ended: exit 0 calls 0 /);
+  });
+
   it('reads the name option and checks cpuUsage(prev) as node does (fixture)', async () => {
     const { node, corral } = await runBoth(fixture('worker-names.js'));
     assert.strictEqual(corral.stdout, node.stdout, corral.stderr);

@@ -110,9 +110,10 @@ function refuseIpc(process) {
 // stdio never loads `stream`. Returns a function giving them.
 function setupStdio(process, control, withStdin) {
   let streams = null;
+  let stdio = null;
   const made = () => {
     if (streams !== null) return streams;
-    const stdio = require('./stdio');
+    stdio = require('./stdio');
     streams = {
       stdout: stdio.relayWritable(control, 1),
       stderr: stdio.relayWritable(control, 2),
@@ -125,8 +126,10 @@ function setupStdio(process, control, withStdin) {
   };
   // What the streams still buffer goes out at exit: by an 'exit' listener of that name, there
   // from the start, as Node's worker has it (a tool counting listeners sees the same).
+  // (Code that runs at exit stays clear of what a program may have patched by then, such as
+  // Array.prototype[Symbol.iterator], as Node's own exit path does.)
   process.on('exit', function flushSync() {
-    if (streams !== null) require('./stdio').flushAtExit([streams.stdout, streams.stderr]);
+    if (streams !== null) stdio.flushAtExit(streams.stdout, streams.stderr);
   });
   for (const name of ['stdout', 'stderr', 'stdin']) {
     Object.defineProperty(process, name, { configurable: true, enumerable: true, get: () => made()[name] });

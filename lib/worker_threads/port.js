@@ -93,7 +93,11 @@ function deliver(port, type, value, event, ports) {
     callListener(port, entry, entry.nodeStyle ? value : (event ?? makeEvent(type, port, value, ports)));
     return true;
   }
-  for (const entry of entries.slice()) {
+  // (Indexed, here and on the other paths a program's messages and output take: a program may
+  // have replaced Array.prototype[Symbol.iterator], which Node's own code never calls.)
+  const listeners = entries.slice();
+  for (let i = 0; i < listeners.length; i++) {
+    const entry = listeners[i];
     if (entry.removed) continue;
     if (entry.once) removeEntry(port, type, entry);
     if (!entry.nodeStyle) event ??= makeEvent(type, port, value, ports);

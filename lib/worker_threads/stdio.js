@@ -60,7 +60,8 @@ class WritableWorkerStdio extends Writable {
 
   _writev(chunks, callback) {
     if (this[kFd] === 0) {
-      for (const { chunk, encoding } of chunks) {
+      for (let i = 0; i < chunks.length; i++) {
+        const { chunk, encoding } = chunks[i];
         const data = typeof chunk === 'string' ? Buffer.from(chunk, encoding) : chunk;
         this[kControl].postMessage({ type: 'stdin', data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) });
       }
@@ -68,7 +69,8 @@ class WritableWorkerStdio extends Writable {
       return;
     }
     let last = this[kSent];
-    for (const { chunk, encoding } of chunks) last = sendChunk(this, chunk, encoding);
+    // (Indexed: see port.js deliver.)
+    for (let i = 0; i < chunks.length; i++) last = sendChunk(this, chunks[i].chunk, chunks[i].encoding);
     if (last <= this[kTaken]) {
       callback();
       return;
@@ -90,7 +92,8 @@ class WritableWorkerStdio extends Writable {
     if (done.length === 0) return;
     this[kWaiting] = waiting.filter((w) => w.last > this[kTaken]);
     if (this[kWaiting].length === 0) release(this[kControl]);
-    for (const { callback } of done) callback();
+    // (Indexed: this runs at exit too, after the program may have patched array iteration.)
+    for (let i = 0; i < done.length; i++) done[i].callback();
   }
 }
 
@@ -111,8 +114,9 @@ function relayWritable(control, fd) {
 // Worker side, at the process's 'exit': the streams' pending writes complete as if the parent
 // had taken them, so what the streams still buffer goes out now (in one _writev each), as
 // Node's worker flushes its stdio at exit.
-function flushAtExit(streams) {
-  for (const stream of streams) stream[kAcknowledge](stream[kSent]);
+function flushAtExit(stdout, stderr) {
+  stdout[kAcknowledge](stdout[kSent]);
+  stderr[kAcknowledge](stderr[kSent]);
 }
 
 // Worker side: the parent has taken the chunks of `stream` numbered up to `upTo`.

@@ -20,7 +20,10 @@ const { major } = require('../node-line');
 // realm had them when corral loaded.
 const classes = { Error, TypeError, RangeError, URIError, SyntaxError, ReferenceError, EvalError };
 if (major >= 26) classes.AggregateError = AggregateError;
-const classNames = Object.keys(classes);
+// (Listed by hand: this loads once an error happened, when the program may have replaced
+// Object.keys.)
+const classNames = ['Error', 'TypeError', 'RangeError', 'URIError', 'SyntaxError', 'ReferenceError', 'EvalError'];
+if (major >= 26) classNames.push('AggregateError');
 
 function builtInClassOf(error) {
   for (let o = error; o !== null; o = Object.getPrototypeOf(o)) {
