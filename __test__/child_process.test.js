@@ -283,6 +283,13 @@ test("advanced IPC frames from the shim's serializer are the bytes Node's JS ser
   assert.throws(() => advanced.encode({ f() {} }), { name: 'Error', message: /could not be cloned/ });
 });
 
+test("each end of a fork() channel has Node's 'internalMessage' listener, in Node's order", async () => {
+  const a = await run(fixture('cp-internal-listeners.js'));
+  const b = await run(fixture('cp-internal-listeners.js'), [], { mode: 'register' });
+  assert.match(a.stdout, /parent end: \["internalMessage","newListener"\] 1/, a.stderr);
+  assert.strictEqual(b.stdout, a.stdout, b.stderr);
+});
+
 test('send() followed by synchronous work delivers at once, both ways, as node does', async () => {
   const [a, b] = await Promise.all([
     run(fixture('cp-send-then-block.js')),

@@ -231,6 +231,10 @@ function setupChannel(target, fd, mode) {
   // As Node: a 'message' with nobody listening waits until a listener comes (an ESM child
   // attaches its listener only after its first loop turns).
   let waiting = [];
+  // Node's channel handles handle-passing messages in an 'internalMessage' listener of its own
+  // on each end; corral's does that natively (onMessage below), but the end has the listener
+  // all the same, first in its place, so that listener counts and eventNames() are Node's.
+  target.on('internalMessage', function onInternalMessage() {});
   function deliver(message, handle) {
     const name = isInternal(message) ? 'internalMessage' : 'message';
     process.nextTick(() => {
