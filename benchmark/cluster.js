@@ -47,11 +47,18 @@ async function http() {
       for (const c of configs) {
         if (busy && c.policy === 'none') continue;
         const { child, port } = await startServer({ ...c, busy });
-        wrk(port, keepAlive); // warm-up (JIT, worker caches)
         const runs = [];
-        for (let i = 0; i < RUNS; i++) runs.push(wrk(port, keepAlive));
-        child.kill('SIGKILL');
-        await new Promise((r) => child.once('exit', r));
+        try {
+          wrk(port, keepAlive); // warm-up (JIT, worker caches)
+          for (let i = 0; i < RUNS; i++) runs.push(wrk(port, keepAlive));
+        } finally {
+          // (Also when wrk fails: the server and its workers never outlive the benchmark.)
+          if (child.exitCode === null && child.signalCode === null) {
+            const exited = new Promise((r) => child.once('exit', r));
+            child.kill('SIGKILL');
+            await exited;
+          }
+        }
         const row = { ...c, keepAlive, busy, rps: median(runs.map((r) => r.rps)), p99: median(runs.map((r) => r.p99)), errors: runs.map((r) => r.errors).filter(Boolean).join('; ') };
         rows.push(row);
         console.log(`${c.impl.padEnd(6)} ${c.policy.padEnd(9)} keepalive=${keepAlive ? 'on ' : 'off'} busy=${busy ? 'yes' : 'no '}  ${row.rps.toFixed(0).padStart(7)} req/s  p99 ${row.p99.toFixed(1)} ms ${row.errors}`);
@@ -133,6 +140,16 @@ async function ipc() {
     await ipc();
   }
   if (process.argv[2] !== 'ipc') {
+    try {
+      execFileSync('wrk', ['--version'], { stdio: 'ignore' });
+    } catch (error) {
+      // (wrk --version exits 1 after printing its version: only a missing wrk is refused.)
+      if (error.code === 'ENOENT') {
+        console.error('\nThe HTTP cases need wrk on PATH (apt-get install wrk); `node benchmark/cluster.js ipc` runs without it.');
+        process.exitCode = 1;
+        return;
+      }
+    }
     console.log('\n== HTTP hello world, 2 workers');
     await http();
   }
