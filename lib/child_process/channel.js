@@ -21,14 +21,8 @@ const kMaxFrameMiB = 512;  // src/ipc/frame.rs MAX_FRAME
 const kBadFrame = Symbol('corral.ipc.badFrame');
 // Messages of one tick go out in one write, up to this many (CORRAL_IPC_BATCH).
 const kBatchMax = Number(process.env.CORRAL_IPC_BATCH) || 64;
-// A send this long (ms) after the last write is written at once.
-const kQuietMs = 0.05;
-// Milliseconds on a monotonic clock (not perf_hooks' performance.now(): a child that only
-// sends would load all of perf_hooks for it, which Node's own channel does not).
-function nowMs() {
-  const [seconds, nanoseconds] = process.hrtime();
-  return seconds * 1e3 + nanoseconds / 1e6;
-}
+// send()'s options when none are given (never written to).
+const kNoOptions = Object.freeze({ swallowErrors: false });
 
 function errnoException(errno, syscall) {
   const code = getSystemErrorName(errno);
@@ -146,12 +140,15 @@ function setupChannel(target, fd, mode) {
     heldAsNode = null;
     for (const isHandle of held) holdAsNode(isHandle);
   }
-  // A send after a quiet spell goes out at once (so `send(); busyWork()` delivers as Node's
-  // does); the sends right behind it are deferred (queued natively, unwritten) and gather into
-  // one write at the end of the tick, or every kBatchMax messages, or, should this thread stay
-  // busy after them, by the native flush thread within a millisecond (src/ipc/flusher.rs).
+  // The first send of a tick goes out at once (so `send(); busyWork()` delivers as Node's
+  // does, and so does each message of a ping-pong); the sends behind it in the same tick are
+  // deferred (queued natively, unwritten) and gather into one write at the end of the tick, or
+  // every kBatchMax messages, or, should this thread stay busy after them, by the native flush
+  // thread within a millisecond (src/ipc/flusher.rs). A tick ends with the nextTick queued by
+  // its first send: the replies to a batch of messages read at once are one tick.
   const defer = mode === 'advanced' ? binding.ipcDeferBuf : binding.ipcDefer;
-  let lastFlushAt = -Infinity;
+  let inTick = false;
+  const endTick = () => { inTick = false; };
   let deferred = 0;  // messages deferred since the last flush
   let batchBytes = 0;  // (their size, in characters or bytes)
   // What the current batch's write gave: each send() in it queued its callback at once, as
@@ -170,7 +167,6 @@ function setupChannel(target, fd, mode) {
     batchBytes = 0;
     batchResult = { rc: undefined };
     const rc = peerGone(open ? binding.ipcFlush(id) : -32);
-    lastFlushAt = nowMs();
     result.rc = rc;
     return rc;
   }
@@ -376,7 +372,7 @@ function setupChannel(target, fd, mode) {
     } else if (options !== undefined && (options === null || typeof options !== 'object')) {
       throw invalidArgType('options', 'object', options);
     }
-    options = { swallowErrors: false, ...options };
+    options = options === undefined ? kNoOptions : { swallowErrors: false, ...options };
     if (this.connected) return this._send(message, handle, options, callback);
     const ex = makeError(Error, 'ERR_IPC_CHANNEL_CLOSED', 'Channel closed');
     if (typeof callback === 'function') process.nextTick(callback, ex);
@@ -414,29 +410,31 @@ function setupChannel(target, fd, mode) {
     const firstHeld = ack ? true : holdAsNode(fd >= 0);
     if (fd < 0) {
       const encoded = codec.encode(message);
-      const result = batchResult;
-      let queued;
-      if (deferred === 0 && nowMs() - lastFlushAt > kQuietMs) {
-        // The first send after a quiet spell: written now (a failure is this send's error).
-        batchResult = { rc: undefined };
-        result.rc = open ? write(id, encoded, -1, 0) : -32;
-        lastFlushAt = nowMs();
-        queued = binding.ipcQueued(id);
-      } else {
-        // (A channel found dead here fails at the flush, quietly, as a batched write.)
-        queued = open ? defer(id, encoded) : -32;
-        deferred++;
-        batchBytes += encoded.length;
-        if (deferred >= kBatchMax || batchBytes >= kMaxQueued / 2) {
-          // A long run of sends in one tick, or a large one (let the peer start on these
-          // meanwhile; and send() says false once the peer falls behind, as Node's, whose
-          // writes go out at once).
-          flush(true);
-        } else if (!flushScheduled) {
-          flushScheduled = true;
-          process.nextTick(flush);
-          flushAtExit(flush);
+      if (deferred === 0 && !inTick) {
+        // The first send of the tick: written now (a failure is this send's error).
+        inTick = true;
+        process.nextTick(endTick);
+        const rc = open ? write(id, encoded, -1, 0) : -32;
+        if (typeof callback === 'function' || (rc < 0 && !options.swallowErrors)) {
+          process.nextTick(settle, [{ callback, options }], rc);
         }
+        // (0: all of it written; nothing is queued then)
+        return heldBefore ? firstHeld : rc === 0 || binding.ipcQueued(id) < kMaxQueued;
+      }
+      const result = batchResult;
+      // (A channel found dead here fails at the flush, quietly, as a batched write.)
+      const queued = open ? defer(id, encoded) : -32;
+      deferred++;
+      batchBytes += encoded.length;
+      if (deferred >= kBatchMax || batchBytes >= kMaxQueued / 2) {
+        // A long run of sends in one tick, or a large one (let the peer start on these
+        // meanwhile; and send() says false once the peer falls behind, as Node's, whose
+        // writes go out at once).
+        flush(true);
+      } else if (!flushScheduled) {
+        flushScheduled = true;
+        process.nextTick(flush);
+        flushAtExit(flush);
       }
       if (typeof callback === 'function' || !options.swallowErrors) process.nextTick(settleSent, result, { callback, options });
       return heldBefore ? firstHeld : queued < kMaxQueued;

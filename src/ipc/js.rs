@@ -215,10 +215,18 @@ fn finish(id: u32, e: Entry) {
 
 /// Reads whatever the channel has now (used when its process exits).
 pub fn poll_now(id: u32) {
-    on_event(id, 0, UV_READABLE);
+    read_event(id, 0, UV_READABLE, true);
 }
 
 fn on_event(id: u32, status: i32, events: i32) {
+    read_event(id, status, events, false);
+}
+
+/// `to_end`: read until the socket has nothing more (end of stream included). Otherwise a
+/// read shorter than the buffer ends the wake-up, as libuv's reads do: the socket was empty
+/// then, and the poll, level-triggered, comes back for what arrives after (one recvmsg per
+/// message in a ping-pong, not two).
+fn read_event(id: u32, status: i32, events: i32, to_end: bool) {
     let mut out = Vec::new();
     let mut controls = Vec::new();
     let mut fds: Vec<OwnedFd> = Vec::new();
@@ -255,6 +263,9 @@ fn on_event(id: u32, status: i32, events: i32) {
                         if let Err(too_large) = e.dec.feed(&buf[..n], &mut out, &mut controls) {
                             bad_frame = Some(too_large.0);
                             eof = true;
+                            break;
+                        }
+                        if n < buf.len() && !to_end {
                             break;
                         }
                     }
