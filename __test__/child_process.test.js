@@ -207,14 +207,23 @@ test('fork children get only stdio and the channel; exited children are reaped',
   await new Promise((res) => server.on('listening', res));
   const other = corral.fork(fixture('cp-child.js'), ['idle']);
   for (const mod of [corral, builtin]) {
-    const c = mod.fork(fixture('cp-fds.js'));
-    const exited = new Promise((res) => c.on('exit', (code) => res(code)));
-    const { fds, sockets } = await new Promise((res) => c.once('message', res));
-    assert.strictEqual(await exited, 0);
-    for (const f of ['0', '1', '2', '3']) assert.ok(fds.includes(f), `missing ${f} in ${fds}`);
-    // Beyond the channel, a Node child has only its own epoll/eventfd/pipes: no sockets.
-    assert.deepStrictEqual(sockets, [], `leaked sockets: ${fds}`);
-    assert.ok(!fs.existsSync(`/proc/${c.pid}`), 'child was reaped (no zombie)');
+    for (const stdio of [undefined, ['pipe', 'pipe', 'pipe', 'ipc', 'pipe']]) {
+      const c = mod.fork(fixture('cp-fds.js'), [], stdio && { stdio });
+      const exited = new Promise((res) => c.on('exit', (code) => res(code)));
+      const { fds, sockets, memfds, env, bellMapped } = await new Promise((res) => c.once('message', res));
+      assert.strictEqual(await exited, 0);
+      const expected = stdio ? ['0', '1', '2', '3', '4'] : ['0', '1', '2', '3'];
+      for (const f of expected) assert.ok(fds.includes(f), `missing ${f} in ${fds}`);
+      assert.strictEqual(c.stdio.length, expected.length);
+      // Beyond the channel, a Node child has only its own epoll/eventfd/pipes: no sockets
+      // (the extra 'pipe' is fd 4), no memfd (corral's doorbell page is mapped, its fd
+      // closed), no variable of corral's or of Node's channel.
+      assert.deepStrictEqual(sockets, stdio ? ['4'] : [], `leaked sockets: ${fds}`);
+      assert.deepStrictEqual(memfds, [], `leaked memfds: ${fds}`);
+      assert.deepStrictEqual(env, []);
+      assert.strictEqual(bellMapped, mod === corral);
+      assert.ok(!fs.existsSync(`/proc/${c.pid}`), 'child was reaped (no zombie)');
+    }
   }
   other.kill();
   server.close();

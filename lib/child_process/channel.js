@@ -110,10 +110,12 @@ function closeFd(fd) {
   } catch {}
 }
 
-function setupChannel(target, fd, mode) {
+// `bellFd`: the channel's doorbell page (src/ipc/bell.rs) when both ends are corral's, or -1;
+// taken over, as `fd` is.
+function setupChannel(target, fd, mode, bellFd = -1) {
   dispatch.init();
   const codec = serialization[mode];
-  const id = binding.ipcOpen(fd, mode === 'advanced');
+  const id = binding.ipcOpen(fd, mode === 'advanced', bellFd, target !== process);
   const write = mode === 'advanced' ? binding.ipcWriteBuf : binding.ipcWrite;
   const pendingFds = [];
   const lists = socketLists(target);
@@ -476,8 +478,8 @@ function setupChannel(target, fd, mode) {
 
 // The child's end (see child-preload.js): `process.send`, `process.channel`, 'message', ... on
 // `process`, with the channel holding the loop only while someone listens, as Node's does.
-function setupChildChannel(fd, mode) {
-  setupChannel(process, fd, mode);
+function setupChildChannel(fd, mode, bellFd = -1) {
+  setupChannel(process, fd, mode, bellFd);
   const control = process.channel;
   control[kHoldWhileListened]();
   process.on('newListener', (name) => {

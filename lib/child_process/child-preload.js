@@ -9,8 +9,12 @@
 const process = require('process');
 const fd = Number(process.env.CORRAL_CHANNEL_FD);
 const mode = process.env.NODE_CHANNEL_SERIALIZATION_MODE || 'json';
+// The channel's doorbell page (src/ipc/bell.rs): mapped by corral's end, closed otherwise.
+let bellFd = process.env.CORRAL_BELL_FD === undefined ? -1 : Number(process.env.CORRAL_BELL_FD);
+if (!Number.isInteger(bellFd)) bellFd = -1;
 // As Node does with NODE_CHANNEL_FD: not inherited by this child's own children.
 delete process.env.CORRAL_CHANNEL_FD;
+delete process.env.CORRAL_BELL_FD;
 delete process.env.NODE_CHANNEL_SERIALIZATION_MODE;
 const at = process.execArgv.indexOf(__filename);
 if (at > 0 && process.execArgv[at - 1] === '--require') process.execArgv.splice(at - 1, 2);
@@ -23,7 +27,10 @@ if (Number.isInteger(fd) && fd >= 0 && !process.send) {
     // The addon cannot load here: Node's own channel on the same fd.
     require('child_process')._forkChild(fd, mode);
   }
-  if (setupChildChannel) setupChildChannel(fd, mode);
+  if (setupChildChannel) {
+    setupChildChannel(fd, mode, bellFd);
+    bellFd = -1;
+  }
   // corral's modules stay out of the program's require.cache listing, as in workers (see
   // worker_threads/code-cache.js): found by require, not listed.
   const cache = module.constructor._cache ?? require.cache;
@@ -31,4 +38,9 @@ if (Number.isInteger(fd) && fd >= 0 && !process.send) {
   for (const key of Object.keys(cache)) {
     if (key.startsWith(lib)) Object.defineProperty(cache, key, { enumerable: false });
   }
+}
+if (bellFd >= 0) {
+  try {
+    require('fs').closeSync(bellFd);
+  } catch {}
 }

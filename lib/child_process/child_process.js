@@ -109,10 +109,18 @@ class ChildProcess extends EventEmitter {
     while (codes.length < 3) codes.push(stdioCode(undefined, codes.length));
     const env = [...options.envPairs];
     let args = options.args.slice(1);
+    // The channel's doorbell page (src/ipc/bell.rs), for a child whose end is corral's: one fd
+    // past the stdio entries, which the child's preload maps and closes.
+    let bellFd = -1;
     if (ipcIndex >= 0 && options.childChannel) {
       // See child-preload.js; spawnargs stay what Node reports.
       env.push(`CORRAL_CHANNEL_FD=${ipcIndex}`, `NODE_CHANNEL_SERIALIZATION_MODE=${options.serialization}`);
       args = ['--require', childPreload, ...args];
+      bellFd = binding.ipcBellCreate();
+      if (bellFd >= 0) {
+        env.push(`CORRAL_BELL_FD=${codes.length}`);
+        codes.push(bellFd);
+      }
     } else if (ipcIndex >= 0) {
       env.push(`NODE_CHANNEL_FD=${ipcIndex}`, `NODE_CHANNEL_SERIALIZATION_MODE=${options.serialization}`);
     }
@@ -131,6 +139,13 @@ class ChildProcess extends EventEmitter {
       detached: !!options.detached,
       deathSignal: options.deathSignal || 0,
     });
+    if (bellFd >= 0) {
+      codes.pop();  // (the doorbell's slot: no stdio entry)
+      if (out[0] < 0) {
+        require('fs').closeSync(bellFd);
+        bellFd = -1;
+      }
+    }
     if (out[0] < 0) {
       const errno = out[0];
       const name = require('util').getSystemErrorName(errno);
@@ -153,6 +168,7 @@ class ChildProcess extends EventEmitter {
       return errno;
     }
     const [pid, inFd, outFd, errFd, chanFd, ...extraFds] = out;
+    if (bellFd >= 0) extraFds.pop();  // (the doorbell's slot: no stdio entry)
     this.pid = pid;
     const fds = [inFd, outFd, errFd];
     for (let i = 0; i < 3; i++) {
@@ -183,8 +199,10 @@ class ChildProcess extends EventEmitter {
       while (this.stdio.length < ipcIndex) this.stdio.push(null);
       this.stdio[ipcIndex] = null;
       this._closesNeeded++;
-      setupChannel(this, chanFd, options.serialization);
+      setupChannel(this, chanFd, options.serialization, bellFd);
       this._channelClosed = () => maybeClose(this);
+    } else if (bellFd >= 0) {
+      require('fs').closeSync(bellFd);
     }
     this._watch = binding.procWatch(pid, this._channelId || 0);
     dispatch.register(this._watch, {

@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use parking_lot::Mutex;
 
+use super::bell::Bell;
 use super::frame::Mode;
 use super::scm;
 
@@ -57,6 +58,8 @@ pub struct Channel {
     dead: AtomicBool,
     /// Deferred bytes wait, and the flush thread knows (src/ipc/flusher.rs).
     pub(crate) armed: AtomicBool,
+    /// Rung after each write, when the peer is corral's too (src/ipc/bell.rs).
+    bell: Option<Bell>,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -76,7 +79,18 @@ impl Channel {
             w: Mutex::new(Writer::default()),
             dead: AtomicBool::new(false),
             armed: AtomicBool::new(false),
+            bell: None,
         })
+    }
+
+    /// A doorbell shared with the peer (before the channel is shared).
+    pub fn with_bell(mut self, bell: Bell) -> Channel {
+        self.bell = Some(bell);
+        self
+    }
+
+    pub fn bell(&self) -> Option<&Bell> {
+        self.bell.as_ref()
     }
 
     pub fn raw_fd(&self) -> RawFd {
@@ -136,10 +150,22 @@ impl Channel {
     }
 
     fn flush_locked(&self, w: &mut Writer) -> io::Result<Sent> {
+        let mut wrote = false;
+        let result = self.write_queue(w, &mut wrote);
+        if wrote {
+            if let Some(bell) = &self.bell {
+                bell.ring();
+            }
+        }
+        result
+    }
+
+    fn write_queue(&self, w: &mut Writer, wrote: &mut bool) -> io::Result<Sent> {
         while let Some(front) = w.queue.front_mut() {
             let fd = if front.off == 0 { front.fd.as_ref().map(|(f, _)| f.as_raw_fd()) } else { None };
             match scm::send(self.fd.as_raw_fd(), &front.bytes[front.off..], fd) {
                 Ok(n) => {
+                    *wrote = true;
                     front.off += n;
                     w.queued_bytes -= n;
                     let front = w.queue.front_mut().expect("front");

@@ -13,6 +13,7 @@ use napi::sys;
 use napi_derive::napi;
 use nix::errno::Errno;
 
+use super::bell::{self, Bell};
 use super::channel::{Channel, Origin, Sent};
 use super::flusher;
 use super::frame::{Control, Decoder, Mode};
@@ -72,21 +73,50 @@ pub fn ipc_init(env: Env, dispatch: Unknown) -> Result<()> {
     jsloop::init(env.raw(), dispatch.raw())
 }
 
-/// Takes ownership of `fd` (the parent end of a channel) and starts reading it.
+/// Takes ownership of `fd` (an end of a channel) and starts reading it. `bell_fd` >= 0: the
+/// channel's doorbell page (src/ipc/bell.rs), also taken over (closed once mapped), for the
+/// parent's end or the child's (`parent`); a page that cannot be mapped is done without.
 #[napi]
-pub fn ipc_open(fd: i32, advanced: bool) -> Result<u32> {
+pub fn ipc_open(fd: i32, advanced: bool, bell_fd: Option<i32>, parent: Option<bool>) -> Result<u32> {
     // SAFETY: the caller hands over an fd it owns.
     let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+    let bell = bell_fd.filter(|&b| b >= 0).and_then(|b| {
+        // SAFETY: as `fd`.
+        let page = unsafe { OwnedFd::from_raw_fd(b) };
+        Bell::map(page, parent.unwrap_or(true)).ok()
+    });
     let mode = if advanced { Mode::Advanced } else { Mode::Json };
-    let chan = Arc::new(Channel::new(owned, mode).map_err(to_napi)?);
+    let mut chan = Channel::new(owned, mode).map_err(to_napi)?;
+    if let Some(bell) = bell {
+        crate::shim::spin_watch(bell.incoming(), true);
+        chan = chan.with_bell(bell);
+    }
+    let chan = Arc::new(chan);
     let id = next_id();
     let mut poll = Poll::new(chan.raw_fd(), id, on_event)?;
     poll.set_events(UV_READABLE);
     let entry = Entry { poll, chan, dec: Decoder::new(mode), js_ref: true, writing: false };
     CHANS.with(|c| c.borrow_mut().insert(id, entry));
     // A thread that ends closes its channels (the child sees 'disconnect', as in Node).
-    jsloop::on_teardown(|| CHANS.with(|c| c.borrow_mut().clear()));
+    jsloop::on_teardown(|| {
+        CHANS.with(|c| {
+            for e in c.borrow().values() {
+                if let Some(bell) = e.chan.bell() {
+                    crate::shim::spin_watch(bell.incoming(), false);
+                }
+            }
+            c.borrow_mut().clear();
+        })
+    });
     Ok(id)
+}
+
+/// A new doorbell page for a channel to a child of corral's (its fd, owned by the caller:
+/// one copy goes to the child, the other to ipcOpen), or -1.
+#[napi]
+pub fn ipc_bell_create() -> i32 {
+    use std::os::fd::IntoRawFd;
+    bell::create().map_or(-1, IntoRawFd::into_raw_fd)
 }
 
 /// A connected socket pair [a, b], both owned by the caller.
@@ -207,6 +237,9 @@ pub fn ipc_close(id: u32) {
 fn finish(id: u32, e: Entry) {
     let Entry { poll, chan, .. } = e;
     drop(poll);
+    if let Some(bell) = chan.bell() {
+        crate::shim::spin_watch(bell.incoming(), false);
+    }
     chan.mark_dead();
     // Handles sent from JS and never acknowledged are closed with `chan`.
     drop(chan.take_unacked());

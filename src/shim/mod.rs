@@ -156,6 +156,7 @@ extern "C" {
     pub fn corral_stop_cell_loop_times(cell: *mut c_void, idle_ns: *mut u64, start_ns: *mut u64) -> bool;
     pub fn corral_stop_cell_ask(cell: *mut c_void, id: u32, op: i32) -> bool;
     pub fn corral_spin_note_delivery();
+    fn corral_spin_watch(word: *const c_void, on: bool);
     fn corral_ipc_decode(data: *const u8, length: usize, stop: *mut f64) -> napi::sys::napi_value;
 }
 
@@ -186,6 +187,18 @@ pub fn spin_note_delivery() {
     unsafe {
         corral_spin_note_delivery()
     }
+}
+
+/// This thread's spinner watches (or stops watching) an IPC doorbell's counter, which must stay
+/// mapped until it has stopped (src/ipc/bell.rs).
+pub fn spin_watch(word: *const std::sync::atomic::AtomicU32, on: bool) {
+    #[cfg(not(test))]
+    // SAFETY: only touches the calling thread's own state; the pointer is kept, not read, here.
+    unsafe {
+        corral_spin_watch(word.cast(), on)
+    }
+    #[cfg(test)]
+    let _ = (word, on);
 }
 
 /// A C++ stop cell (a mutex-guarded `Environment*` through which a worker is stopped from any

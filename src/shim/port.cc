@@ -729,6 +729,17 @@ extern "C" void corral_spin_note_delivery() {
   }
 }
 
+// An IPC channel of this thread has a doorbell (src/ipc/bell.rs): its spinner watches `word`
+// while `on`, until the channel closes.
+extern "C" void corral_spin_watch(const void* word, bool on) {
+  if (corral::t_state == nullptr || corral::t_state->spinner == nullptr) return;
+  auto& bells = corral::t_state->spinner->bells;
+  auto* bell = static_cast<const std::atomic<uint32_t>*>(word);
+  auto at = std::find(bells.begin(), bells.end(), bell);
+  if (on && at == bells.end()) bells.push_back(bell);
+  if (!on && at != bells.end()) bells.erase(at);
+}
+
 extern "C" void corral_port_wake(void* waker) {
   corral::Wake(static_cast<corral::PortData*>(waker));
 }

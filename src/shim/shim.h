@@ -251,6 +251,9 @@ struct Spinner {
   std::atomic<bool> rung{false};
   void (*drain)(void*) = nullptr;
   void* drain_arg = nullptr;
+  // Counters other processes bump after writing to one of this thread's IPC channels
+  // (src/ipc/bell.rs): a spin sees their messages without polling the loop.
+  std::vector<const std::atomic<uint32_t>*> bells;
 };
 Spinner* StartSpinner(uv_loop_t* loop, void (*drain)(void*), void* drain_arg);  // null when off
 // After queueing work for the spinner's thread: true if its spinner will pick it up.

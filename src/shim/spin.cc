@@ -69,9 +69,23 @@ bool BackendReady(int fd) {
   return ::poll(&p, 1, 0) > 0;
 }
 
+// The IPC doorbells a spin watches (more are found by the poll alone).
+constexpr size_t kMaxBells = 8;
+
+// Whether a doorbell has moved since `heard` was taken.
+bool BellRang(const Spinner* spinner, const uint32_t* heard, size_t count) {
+  for (size_t i = 0; i < count; i++) {
+    if (spinner->bells[i]->load(std::memory_order_relaxed) != heard[i]) return true;
+  }
+  return false;
+}
+
 // Spins until a sender rings, another event arrives, or the budget is spent.
 void Spin(Spinner* spinner, uv_loop_t* loop, uint64_t budget) {
   int fd = uv_backend_fd(loop);
+  uint32_t heard[kMaxBells];
+  size_t bells = std::min(spinner->bells.size(), kMaxBells);
+  for (size_t i = 0; i < bells; i++) heard[i] = spinner->bells[i]->load(std::memory_order_acquire);
   uint64_t deadline = uv_hrtime() + budget;
   bool yielding = spinner->yield_spins > 0;
   if (yielding) spinner->yield_spins--;
@@ -79,6 +93,8 @@ void Spin(Spinner* spinner, uv_loop_t* loop, uint64_t budget) {
   spinner->spinning.store(true);
   for (int n = 1; !spinner->rung.load(std::memory_order_relaxed); n++) {
     CpuRelax();
+    // (A peer process's write: the loop's poll, next, will find it at once.)
+    if (bells > 0 && BellRang(spinner, heard, bells)) break;
     if (n % kFlagChecksPerPoll != 0) continue;
     if (BackendReady(fd)) break;
     uint64_t now = uv_hrtime();
