@@ -153,10 +153,12 @@ function setupChannel(target, fd, mode, bellFd = -1) {
   const endTick = () => { inTick = false; };
   let deferred = 0;  // messages deferred since the last flush
   let batchBytes = 0;  // (their size, in characters or bytes)
-  // What the current batch's write gave: each send() in it queued its callback at once, as
-  // Node's sync writes queue theirs (so a nextTick queued between two sends runs between their
-  // callbacks); the batch has gone out by the time those run (its flush was queued first).
-  let batchResult = { rc: undefined };
+  // What the current batch's write gave: each send() in it with a callback queued that at once,
+  // as Node's sync writes queue theirs (so a nextTick queued between two sends runs between
+  // their callbacks); the batch has gone out by the time those run (its flush was queued
+  // first). `unreported`: its sends with no callback, whose failure is an 'error' each (nothing
+  // is queued for them: the peer gone, the usual failure, is no error for a batched send).
+  let batchResult = { rc: undefined, unreported: 0 };
   let flushScheduled = false;
 
   // `fromSend`: called inside send(), whose callbacks must still run later, as in Node.
@@ -167,9 +169,15 @@ function setupChannel(target, fd, mode, bellFd = -1) {
     const result = batchResult;
     deferred = 0;
     batchBytes = 0;
-    batchResult = { rc: undefined };
+    batchResult = { rc: undefined, unreported: 0 };
     const rc = peerGone(open ? binding.ipcFlush(id) : -32);
     result.rc = rc;
+    if (rc < 0 && result.unreported > 0) {
+      const errors = result.unreported;
+      process.nextTick(() => {
+        for (let i = 0; i < errors; i++) target.emit('error', errnoException(rc, 'write'));
+      });
+    }
     return rc;
   }
 
@@ -233,12 +241,12 @@ function setupChannel(target, fd, mode, bellFd = -1) {
   // on each end; corral's does that natively (onMessage below), but the end has the listener
   // all the same, first in its place, so that listener counts and eventNames() are Node's.
   target.on('internalMessage', function onInternalMessage() {});
+  function emitMessage(name, message, handle) {
+    if (name === 'internalMessage' || target.listenerCount('message') > 0) target.emit(name, message, handle);
+    else waiting.push([message, handle]);
+  }
   function deliver(message, handle) {
-    const name = isInternal(message) ? 'internalMessage' : 'message';
-    process.nextTick(() => {
-      if (name === 'internalMessage' || target.listenerCount('message') > 0) target.emit(name, message, handle);
-      else waiting.push([message, handle]);
-    });
+    process.nextTick(emitMessage, isInternal(message) ? 'internalMessage' : 'message', message, handle);
   }
   target.on('newListener', () => {
     process.nextTick(() => {
@@ -438,7 +446,8 @@ function setupChannel(target, fd, mode, bellFd = -1) {
         process.nextTick(flush);
         flushAtExit(flush);
       }
-      if (typeof callback === 'function' || !options.swallowErrors) process.nextTick(settleSent, result, { callback, options });
+      if (typeof callback === 'function') process.nextTick(settleSent, result, { callback, options });
+      else if (!options.swallowErrors) result.unreported++;
       return heldBefore ? firstHeld : queued < kMaxQueued;
     }
     flush(true);
