@@ -125,20 +125,26 @@ class ChildProcess extends EventEmitter {
       env.push(`NODE_CHANNEL_FD=${ipcIndex}`, `NODE_CHANNEL_SERIALIZATION_MODE=${options.serialization}`);
     }
     dispatch.init();
-    const out = binding.procSpawn({
-      file: options.file,
-      argv0: options.args[0] === options.file ? undefined : String(options.args[0]),
-      // As Node: each argument as a string (numbers too).
-      args: args.map(String),
-      env,
-      cwd: options.cwd ?? undefined,
-      stdio: codes,
-      ipcFd: ipcIndex,
-      uid: options.uid ?? undefined,
-      gid: options.gid ?? undefined,
-      detached: !!options.detached,
-      deathSignal: options.deathSignal || 0,
-    });
+    let out;
+    try {
+      out = binding.procSpawn({
+        file: options.file,
+        argv0: options.args[0] === options.file ? undefined : String(options.args[0]),
+        // As Node: each argument as a string (numbers too).
+        args: args.map(String),
+        env,
+        cwd: options.cwd ?? undefined,
+        stdio: codes,
+        ipcFd: ipcIndex,
+        uid: options.uid ?? undefined,
+        gid: options.gid ?? undefined,
+        detached: !!options.detached,
+        deathSignal: options.deathSignal || 0,
+      });
+    } catch (error) {
+      if (bellFd >= 0) require('fs').closeSync(bellFd);
+      throw error;
+    }
     if (bellFd >= 0) {
       codes.pop();  // (the doorbell's slot: no stdio entry)
       if (out[0] < 0) {
