@@ -105,8 +105,12 @@ test('send() callbacks run in sending order for bursts of any size, both ways, a
     run(fixture('cp-send-callbacks.js')),
     run(fixture('cp-send-callbacks.js'), [], { mode: 'register' }),
   ]);
-  assert.strictEqual(a.stdout, 'parent to child in order [true,true,true,true,true]\nchild to parent in order [true,true,true,true,true]\n', a.stderr);
-  assert.strictEqual(b.stdout, a.stdout, b.stderr);
+  const inOrder = 'parent to child in order [true,true,true,true,true]\nchild to parent in order [true,true,true,true,true]\n';
+  // Node's own callbacks come in order too, but not always under load: once in a CI run on
+  // Node 24.22.3, the child's 5,000-message burst had one out of order (not reproduced in 12
+  // loaded runs after). So node's run only has to give both reports; corral's must be in order.
+  assert.match(a.stdout, /^parent to child in order \[[a-z,]+\]\nchild to parent in order \[[a-z,]+\]\n$/, a.stderr);
+  assert.strictEqual(b.stdout, inOrder, b.stderr);
 });
 
 test('send() behind an unacknowledged handle returns what node\'s does, callbacks in order, both ways', async () => {
